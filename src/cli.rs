@@ -1,0 +1,71 @@
+//! The command line: `--config`, `--log-format`, and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Deselects junk files of Cloudreve v4 remote-download tasks by glob and size rules.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// The rules file [default: $`CONFIGURATION_DIRECTORY/rules.toml` under systemd, else
+    /// /etc/cloudreve-autoselect/rules.toml].
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "CLOUDREVE_AUTOSELECT_CONFIG",
+        value_name = "PATH"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: tick on the schedule until SIGTERM; SIGHUP reloads the rules.
+    Run {
+        /// Plan and log only; send nothing and change no state.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run one tick and exit: 0 if every eligible task was handled, 1 otherwise.
+    Once {
+        /// Plan and print what would be sent; send nothing and change no state.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Validate the rules file: exit 0 if valid, 78 (`EX_CONFIG`) with every problem if not.
+    Check,
+    /// Show, file by file, what the rules decide for a task and the PATCH that would be sent.
+    Explain {
+        /// A JSON file: one task object as `GET /workflow` lists it, or a whole list answer.
+        #[arg(long, value_name = "FILE")]
+        task_json: PathBuf,
+    },
+    /// Run against a built-in emulated Cloudreve with demo tasks and `rules.example.toml`.
+    Demo,
+    /// Exit 0 if the last tick finished recently (the heartbeat file), 1 otherwise.
+    Healthcheck {
+        /// The longest acceptable age of the last tick, e.g. "15m".
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        max_age: std::time::Duration,
+    },
+}

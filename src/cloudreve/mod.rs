@@ -1,0 +1,664 @@
+//! The Cloudreve v4 client: the only module that speaks HTTP and JSON.
+//!
+//! It owns the `{code, msg, data}` envelope check (a non-zero `code` is an error even on
+//! HTTP 200), sign-in, token refresh, retries with backoff, the response-size cap and the
+//! correlation id. Wire types stay in `wire`; callers get domain types from `crate::task`.
+//!
+//! Token handling follows Cloudreve's source: the access token is refreshed ahead of
+//! `access_expires`; a body code 401 triggers one refresh and one retry; a refresh answered with
+//! 40020 falls back to password sign-in; the refresh token is never sent as `Authorization`.
+
+mod error;
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{DateTime, TimeDelta, Utc};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+use url::Url;
+
+pub use error::{Error, SignInProblem};
+
+use crate::task::{DownloadTask, SelectionChange, TaskId};
+
+/// The current time, injectable so tests can move the client's clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Everything the client needs to know.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// API base, ending in `/api/v4/`.
+    pub api_base: Url,
+    /// The account's email.
+    pub email: String,
+    /// The account's password.
+    pub password: SecretString,
+    /// Whole-request deadline.
+    pub timeout: Duration,
+    /// Connect deadline.
+    pub connect_timeout: Duration,
+    /// Retries of an idempotent request after a transient failure.
+    pub retries: u32,
+    /// First backoff delay; later delays double, with jitter.
+    pub retry_min_delay: Duration,
+    /// Longest backoff delay.
+    pub retry_max_delay: Duration,
+    /// Cap on a response body.
+    pub max_body_bytes: usize,
+    /// Refresh the access token this long before it expires (at most half its lifetime).
+    pub refresh_margin: Duration,
+    /// Wait this long after a refused sign-in before trying again (doubles up to an hour).
+    pub sign_in_backoff: Duration,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("api_base", &self.api_base.as_str())
+            .field("email", &self.email)
+            .field("password", &"[REDACTED]")
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientOptions {
+    /// Defaults for everything but the server and the account.
+    pub fn new(api_base: Url, email: String, password: SecretString) -> Self {
+        Self {
+            api_base,
+            email,
+            password,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retries: 3,
+            retry_min_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(10),
+            max_body_bytes: 64 * 1024 * 1024,
+            refresh_margin: Duration::from_secs(300),
+            sign_in_backoff: Duration::from_secs(60),
+            clock: Arc::new(Utc::now),
+        }
+    }
+}
+
+/// The tokens of a signed-in session. Never `Debug`-printed with their values.
+struct Session {
+    access: SecretString,
+    refresh: SecretString,
+    access_expires: DateTime<Utc>,
+    /// When the access token must be refreshed proactively.
+    refresh_at: DateTime<Utc>,
+}
+
+struct Refusal {
+    problem: SignInProblem,
+    at: DateTime<Utc>,
+    wait: Duration,
+}
+
+#[derive(Default)]
+struct AuthState {
+    session: Option<Session>,
+    refusal: Option<Refusal>,
+}
+
+/// A Cloudreve v4 client. Cheap to share behind an `Arc`; one `reqwest::Client` inside.
+pub struct Client {
+    http: reqwest::Client,
+    options: ClientOptions,
+    auth: Mutex<AuthState>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Building the HTTP client failed (TLS set-up).
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the HTTP client: {0}")]
+pub struct BuildError(#[source] reqwest::Error);
+
+/// Installs the process-wide rustls crypto provider (ring). Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Client {
+    /// Builds the client with its timeouts, user agent and TLS settings.
+    pub fn new(options: ClientOptions) -> Result<Self, BuildError> {
+        install_crypto_provider();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "this is the one place that builds the HTTP client"
+        )]
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(2)
+            .user_agent(concat!(
+                env!("CARGO_PKG_NAME"),
+                "/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(BuildError)?;
+        Ok(Self {
+            http,
+            options,
+            auth: Mutex::new(AuthState::default()),
+        })
+    }
+
+    /// The options this client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// Signs in if there is no session, and refreshes the access token if it expires soon.
+    pub async fn ensure_signed_in(&self) -> Result<(), Error> {
+        self.access_token(false).await.map(|_| ())
+    }
+
+    /// Lists every ongoing remote download of the account (`category=downloading`).
+    pub async fn list_downloading(&self) -> Result<Vec<DownloadTask>, Error> {
+        let mut tasks = Vec::new();
+        let mut next_token: Option<String> = None;
+        // The downloading category answers in one page; the cursor is followed defensively,
+        // with a bound so that a server repeating its cursor cannot loop us forever.
+        for _page in 0..1000 {
+            let mut path = "workflow?category=downloading&page_size=100".to_owned();
+            if let Some(token) = &next_token {
+                path.push_str("&next_page_token=");
+                path.push_str(
+                    &url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>(),
+                );
+            }
+            let data: wire::TaskListData = self
+                .authed(Method::GET, "GET /workflow", &path, None::<&()>)
+                .await?
+                .unwrap_or(wire::TaskListData {
+                    tasks: Vec::new(),
+                    pagination: None,
+                });
+            tasks.extend(data.tasks.into_iter().map(wire::TaskResponse::into_domain));
+            next_token = data
+                .pagination
+                .and_then(|p| p.next_token)
+                .filter(|t| !t.is_empty());
+            if next_token.is_none() {
+                break;
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// Sends the select-files PATCH for one task. `changes` must not be empty.
+    pub async fn set_selection(
+        &self,
+        task_id: &TaskId,
+        changes: &[SelectionChange],
+    ) -> Result<(), Error> {
+        let body = wire::SetFilesRequest {
+            files: changes.iter().map(wire::FileSelection::from).collect(),
+        };
+        let endpoint = format!("PATCH /workflow/download/{task_id}");
+        let path = format!(
+            "workflow/download/{}",
+            url::form_urlencoded::byte_serialize(task_id.as_str().as_bytes()).collect::<String>()
+        );
+        self.authed::<serde_json::Value, _>(Method::PATCH, &endpoint, &path, Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// `GET /site/ping`: the server's version. Needs no sign-in.
+    pub async fn ping(&self) -> Result<String, Error> {
+        let data: Option<String> = self
+            .call(
+                Method::GET,
+                "GET /site/ping",
+                "site/ping",
+                None,
+                None::<&()>,
+            )
+            .await?;
+        Ok(data.unwrap_or_default())
+    }
+
+    /// A call on a protected route: one refresh and one retry on a body code 401.
+    async fn authed<T: DeserializeOwned, B: Serialize + Sync>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Option<T>, Error> {
+        let token = self.access_token(false).await?;
+        match self
+            .call(method.clone(), endpoint, path, Some(&token), body)
+            .await
+        {
+            Err(Error::Api { code: 401, .. }) => {
+                tracing::info!(
+                    endpoint,
+                    "access token rejected (401); refreshing and retrying once"
+                );
+                let token = self.access_token(true).await?;
+                self.call(method, endpoint, path, Some(&token), body).await
+            }
+            other => other,
+        }
+    }
+
+    /// A usable access token: signs in, or refreshes when forced or close to expiry.
+    async fn access_token(&self, force_refresh: bool) -> Result<SecretString, Error> {
+        let mut auth = self.auth.lock().await;
+        let now = (self.options.clock)();
+        let needs_refresh = match &auth.session {
+            None => None,
+            Some(session) if force_refresh || now >= session.refresh_at => {
+                Some(session.refresh.clone())
+            }
+            Some(session) => return Ok(session.access.clone()),
+        };
+        if let Some(refresh) = needs_refresh {
+            match self.refresh(&refresh).await {
+                Ok(session) => {
+                    let token = session.access.clone();
+                    tracing::debug!(access_expires = %session.access_expires, "access token refreshed");
+                    auth.session = Some(session);
+                    return Ok(token);
+                }
+                Err(Error::Api { code: 40020, .. }) => {
+                    tracing::info!(
+                        "refresh token rejected (40020); signing in again with the password"
+                    );
+                    auth.session = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(refusal) = &auth.refusal {
+            let elapsed = now.signed_duration_since(refusal.at);
+            let wait = TimeDelta::from_std(refusal.wait).unwrap_or(TimeDelta::MAX);
+            if elapsed < wait {
+                return Err(Error::SignInBackoff {
+                    email: self.options.email.clone(),
+                    problem: refusal.problem,
+                    seconds_ago: elapsed.num_seconds(),
+                    retry_in_secs: (wait - elapsed).num_seconds(),
+                });
+            }
+        }
+        match self.sign_in().await {
+            Ok(session) => {
+                let token = session.access.clone();
+                tracing::info!(email = %self.options.email, access_expires = %session.access_expires, "signed in to Cloudreve");
+                auth.session = Some(session);
+                auth.refusal = None;
+                Ok(token)
+            }
+            Err(Error::SignIn {
+                email,
+                problem,
+                correlation_id,
+            }) => {
+                let wait = match &auth.refusal {
+                    Some(previous) => (previous.wait * 2).min(Duration::from_secs(3600)),
+                    None => self.options.sign_in_backoff,
+                };
+                auth.refusal = Some(Refusal {
+                    problem,
+                    at: now,
+                    wait,
+                });
+                Err(Error::SignIn {
+                    email,
+                    problem,
+                    correlation_id,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn sign_in(&self) -> Result<Session, Error> {
+        let body = wire::SignInRequest {
+            email: &self.options.email,
+            password: self.options.password.expose_secret(),
+        };
+        let data: Option<wire::SignInData> = match self
+            .call(
+                Method::POST,
+                "POST /session/token",
+                "session/token",
+                None,
+                Some(&body),
+            )
+            .await
+        {
+            Ok(data) => data,
+            Err(Error::Api {
+                code,
+                msg,
+                correlation_id,
+                endpoint,
+            }) => {
+                return Err(match SignInProblem::from_code(code) {
+                    Some(problem) => Error::SignIn {
+                        email: self.options.email.clone(),
+                        problem,
+                        correlation_id,
+                    },
+                    None => Error::Api {
+                        endpoint,
+                        code,
+                        msg,
+                        correlation_id,
+                    },
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let token = data
+            .map(|d| d.token)
+            .ok_or_else(|| missing_data("POST /session/token"))?;
+        Ok(self.session_from(token))
+    }
+
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<Session, Error> {
+        let body = wire::RefreshRequest {
+            refresh_token: refresh_token.expose_secret(),
+        };
+        let data: Option<wire::TokenPair> = self
+            .call(
+                Method::POST,
+                "POST /session/token/refresh",
+                "session/token/refresh",
+                None,
+                Some(&body),
+            )
+            .await?;
+        let token = data.ok_or_else(|| missing_data("POST /session/token/refresh"))?;
+        Ok(self.session_from(token))
+    }
+
+    fn session_from(&self, token: wire::TokenPair) -> Session {
+        let now = (self.options.clock)();
+        let access_expires = wire::parse_time(&token.access_expires).unwrap_or_else(|| {
+            tracing::warn!(value = %token.access_expires, "unreadable access_expires; assuming 10 minutes");
+            now + TimeDelta::minutes(10)
+        });
+        let lifetime = access_expires
+            .signed_duration_since(now)
+            .max(TimeDelta::zero());
+        let margin = TimeDelta::from_std(self.options.refresh_margin)
+            .unwrap_or(TimeDelta::MAX)
+            .min(lifetime / 2);
+        Session {
+            access: SecretString::from(token.access_token),
+            refresh: SecretString::from(token.refresh_token),
+            access_expires,
+            refresh_at: access_expires - margin,
+        }
+    }
+
+    /// One request with retries. GET and sign-in/refresh are retried on any transient failure;
+    /// other methods (the PATCH) only when the connection could not be made.
+    async fn call<T: DeserializeOwned, B: Serialize + Sync>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        path: &str,
+        token: Option<&SecretString>,
+        body: Option<&B>,
+    ) -> Result<Option<T>, Error> {
+        let retry_any_transient = method == Method::GET || method == Method::POST;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.options.retry_min_delay)
+            .with_max_delay(self.options.retry_max_delay)
+            .with_max_times(self.options.retries as usize)
+            .with_jitter();
+        (|| self.call_once::<T, B>(method.clone(), endpoint, path, token, body))
+            .retry(backoff)
+            .when(|e: &Error| {
+                if retry_any_transient {
+                    e.is_transient()
+                } else {
+                    e.is_connect()
+                }
+            })
+            .notify(|e: &Error, delay: Duration| {
+                tracing::warn!(endpoint, error = %e, retry_in_ms = delay.as_millis(), "transient failure; retrying");
+            })
+            .await
+    }
+
+    async fn call_once<T: DeserializeOwned, B: Serialize + Sync>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        path: &str,
+        token: Option<&SecretString>,
+        body: Option<&B>,
+    ) -> Result<Option<T>, Error> {
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let transport = |source: reqwest::Error| {
+            if source.is_connect() {
+                Error::Connect {
+                    endpoint: endpoint.to_owned(),
+                    source,
+                }
+            } else if source.is_timeout() {
+                Error::Timeout {
+                    endpoint: endpoint.to_owned(),
+                    correlation_id: correlation_id.clone(),
+                }
+            } else {
+                Error::Transport {
+                    endpoint: endpoint.to_owned(),
+                    correlation_id: correlation_id.clone(),
+                    source,
+                }
+            }
+        };
+        let url = self
+            .options
+            .api_base
+            .join(path)
+            .map_err(|_| Error::NotJson {
+                endpoint: endpoint.to_owned(),
+                status: 0,
+                correlation_id: correlation_id.clone(),
+                snippet: format!("cannot join {path:?} to the API base"),
+            })?;
+        let mut request = self
+            .http
+            .request(method, url)
+            .header("X-Cr-Correlation-Id", &correlation_id)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let mut response = request.send().await.map_err(&transport)?;
+        let status = response.status();
+        let limit = self.options.max_body_bytes;
+        let too_large = || Error::BodyTooLarge {
+            endpoint: endpoint.to_owned(),
+            limit,
+            correlation_id: correlation_id.clone(),
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::with_capacity(
+            response
+                .content_length()
+                .map_or(8 * 1024, |l| usize::try_from(l).unwrap_or(limit)),
+        );
+        while let Some(chunk) = response.chunk().await.map_err(&transport)? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        decode_envelope(endpoint, status, &correlation_id, &bytes)
+    }
+}
+
+fn missing_data(endpoint: &str) -> Error {
+    Error::Api {
+        endpoint: endpoint.to_owned(),
+        code: 0,
+        msg: "success answer without data".to_owned(),
+        correlation_id: String::new(),
+    }
+}
+
+/// Checks the envelope: a non-zero `code` is an error whatever the HTTP status; a body that is
+/// not the envelope is a transport-level error.
+fn decode_envelope<T: DeserializeOwned>(
+    endpoint: &str,
+    status: StatusCode,
+    correlation_id: &str,
+    bytes: &[u8],
+) -> Result<Option<T>, Error> {
+    let head_error =
+        |e: serde_json::Error| match serde_json::from_slice::<wire::EnvelopeHead>(bytes) {
+            Ok(head) if head.code != 0 => Error::Api {
+                endpoint: endpoint.to_owned(),
+                code: head.code,
+                msg: head.msg,
+                correlation_id: head
+                    .correlation_id
+                    .unwrap_or_else(|| correlation_id.to_owned()),
+            },
+            Ok(_) => Error::Decode {
+                endpoint: endpoint.to_owned(),
+                correlation_id: correlation_id.to_owned(),
+                source: e,
+            },
+            Err(_) => Error::NotJson {
+                endpoint: endpoint.to_owned(),
+                status: status.as_u16(),
+                correlation_id: correlation_id.to_owned(),
+                snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
+            },
+        };
+    if !status.is_success() && serde_json::from_slice::<wire::EnvelopeHead>(bytes).is_err() {
+        return Err(Error::NotJson {
+            endpoint: endpoint.to_owned(),
+            status: status.as_u16(),
+            correlation_id: correlation_id.to_owned(),
+            snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
+        });
+    }
+    let envelope: wire::Envelope<T> = serde_json::from_slice(bytes).map_err(head_error)?;
+    if envelope.code != 0 {
+        return Err(Error::Api {
+            endpoint: endpoint.to_owned(),
+            code: envelope.code,
+            msg: envelope.msg,
+            correlation_id: envelope
+                .correlation_id
+                .unwrap_or_else(|| correlation_id.to_owned()),
+        });
+    }
+    Ok(envelope.data)
+}
+
+/// Reads tasks from a saved `GET /workflow` answer, a list's `data`, or a single task object.
+pub fn decode_task_document(text: &str) -> Result<Vec<DownloadTask>, serde_json::Error> {
+    wire::decode_tasks_document(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(status: u16, body: &str) -> Result<Option<serde_json::Value>, Error> {
+        decode_envelope(
+            "GET /x",
+            StatusCode::from_u16(status).unwrap(),
+            "cid",
+            body.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn code_zero_is_success() {
+        assert_eq!(decode(200, r#"{"code":0,"msg":""}"#).unwrap(), None);
+        assert_eq!(
+            decode(200, r#"{"code":0,"data":"4.0.0","msg":""}"#).unwrap(),
+            Some(serde_json::json!("4.0.0"))
+        );
+    }
+
+    #[test]
+    fn non_zero_code_is_an_error_even_on_http_200() {
+        let err = decode(
+            200,
+            r#"{"code":404,"msg":"Task not found","correlation_id":"abc"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Api { code: 404, correlation_id, .. } if correlation_id == "abc")
+        );
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("Task not found"));
+    }
+
+    #[test]
+    fn error_with_unexpected_data_type_still_reports_the_code() {
+        let result: Result<Option<wire::SignInData>, Error> = decode_envelope(
+            "POST /session/token",
+            StatusCode::OK,
+            "cid",
+            br#"{"code":203,"data":"3f1c9a4e-5b7d","msg":""}"#,
+        );
+        assert!(matches!(result, Err(Error::Api { code: 203, .. })));
+    }
+
+    #[test]
+    fn non_json_bodies_are_transport_errors() {
+        let err = decode(500, "").unwrap_err();
+        assert!(matches!(err, Error::NotJson { status: 500, .. }));
+        assert!(err.is_transient());
+        let err = decode(404, "404 page not found").unwrap_err();
+        assert!(matches!(err, Error::NotJson { status: 404, .. }));
+        assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn options_debug_hides_the_password() {
+        let options = ClientOptions::new(
+            Url::parse("http://127.0.0.1/api/v4/").unwrap(),
+            "bot@example.com".into(),
+            SecretString::from("hunter22"),
+        );
+        assert!(!format!("{options:?}").contains("hunter22"));
+        let client = Client::new(options).unwrap();
+        assert!(!format!("{client:?}").contains("hunter22"));
+    }
+}

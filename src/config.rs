@@ -1,0 +1,1026 @@
+//! The rules file: TOML parsed straight into validated types.
+//!
+//! Two layers: `Raw*` structs mirror the file (serde, `deny_unknown_fields`, spans kept on every
+//! value that is checked later), and `Config` holds only ready-to-use values (compiled globs,
+//! sizes in bytes, a parsed cron schedule, a URL). Every problem is collected, not just the first,
+//! and each one names the line, the column, the key and the value at fault.
+//!
+//! This module and `password` are the only code that reads the environment; the environment is
+//! passed in as a function so tests never mutate the process environment.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use toml::Spanned;
+use url::Url;
+
+use crate::rules::{Action, ByteSize, RuleName, RuleSet, RuleSpec, compile_glob};
+
+/// Where `--config` points when neither the flag nor `CLOUDREVE_AUTOSELECT_CONFIG` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/cloudreve-autoselect/rules.toml";
+/// The default poll schedule: every 30 seconds.
+pub const DEFAULT_SCHEDULE: &str = "*/30 * * * * *";
+/// The environment variable that may hold the password.
+pub const PASSWORD_ENV: &str = "CLOUDREVE_AUTOSELECT_PASSWORD";
+
+/// A function that looks up an environment variable.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// One problem in the rules file, located precisely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// The TOML key at fault, e.g. `rule[2].max_size`; empty when unknown (syntax errors).
+    pub key: String,
+    /// The offending text as written in the file.
+    pub value: String,
+    /// What is wrong, and how to fix it.
+    pub message: String,
+    /// The whole source line, for display.
+    pub source_line: String,
+}
+
+/// The rules file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("could not read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is invalid; every problem is listed.
+    #[error("{}", render_problems(path, problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(path: &Path, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "invalid config file {}: {} problem{}",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for problem in problems {
+        out.push('\n');
+        out.push_str(&problem.render(path));
+    }
+    out
+}
+
+impl Problem {
+    /// `file:line:column: key: message`, then the source line with a caret under the value.
+    pub fn render(&self, path: &Path) -> String {
+        let key = if self.key.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.key)
+        };
+        let gutter = self.line.to_string().len();
+        let width = self.value.chars().count().clamp(1, 80);
+        format!(
+            "{}:{}:{}: {key}{}\n{:gutter$} |\n{} | {}\n{:gutter$} | {}{}",
+            path.display(),
+            self.line,
+            self.column,
+            self.message,
+            "",
+            self.line,
+            self.source_line,
+            "",
+            " ".repeat(self.column.saturating_sub(1)),
+            "^".repeat(width),
+        )
+    }
+}
+
+/// Where the password comes from, as configured (resolved when the client is built).
+#[derive(Debug, Clone)]
+pub enum PasswordSetting {
+    /// `server.password_file`.
+    File(PathBuf),
+    /// `server.password` (accepted with a warning).
+    Inline(SecretString),
+    /// Neither key: the environment or `$CREDENTIALS_DIRECTORY/password` must provide it.
+    FromEnvironment,
+}
+
+/// `[server]`: how to reach and sign in to Cloudreve.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The base URL as configured, normalised to end with `/`.
+    pub url: Url,
+    /// The API base: `url` + `api/v4/`.
+    pub api_base: Url,
+    /// The account's email.
+    pub email: String,
+    /// Where the password comes from.
+    pub password: PasswordSetting,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// How many times a failed idempotent request is retried.
+    pub retries: u32,
+}
+
+/// A validated cron schedule (seconds first, evaluated in UTC).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pattern: String,
+    cron: croner::Cron,
+}
+
+impl Schedule {
+    /// Parses a schedule exactly as tokio-cron-scheduler's `Job::new_async` does.
+    pub fn parse(pattern: &str) -> Result<Self, String> {
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build()
+            .parse(pattern)
+            .map_err(|e| {
+                let detail = e.to_string();
+                format!(
+                    "invalid cron schedule: {}; the format is seconds-first with 6 or 7 fields, e.g. \"*/30 * * * * *\" (every 30 seconds), evaluated in UTC",
+                    detail.trim_end_matches('.').to_lowercase()
+                )
+            })?;
+        Ok(Self {
+            pattern: pattern.to_owned(),
+            cron,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The next `n` fire times strictly after `after`.
+    pub fn next_runs(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+        self.cron.clone().iter_after(after).take(n).collect()
+    }
+}
+
+/// `[daemon]`: when and how to run.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// When to poll.
+    pub schedule: Schedule,
+    /// Plan and log, but send nothing and change no state.
+    pub dry_run: bool,
+    /// Where the daemon remembers what it decided.
+    pub state_file: PathBuf,
+    /// How long to wait before looking again at a task still waiting for metadata (0 = never).
+    pub metadata_recheck: Duration,
+}
+
+/// A validated rules file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[daemon]`.
+    pub daemon: DaemonConfig,
+    /// `[[rule]]` tables, compiled.
+    pub rules: RuleSet,
+    /// Things that work but deserve the operator's attention.
+    pub warnings: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw layer.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    server: Spanned<RawServer>,
+    #[serde(default)]
+    daemon: Option<RawDaemon>,
+    #[serde(default, rename = "rule")]
+    rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    url: Spanned<String>,
+    email: Spanned<String>,
+    password: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    retries: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    schedule: Option<Spanned<String>>,
+    dry_run: Option<bool>,
+    state_file: Option<Spanned<String>>,
+    metadata_recheck: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: Option<Spanned<String>>,
+    action: Option<Spanned<String>>,
+    glob: Option<Spanned<GlobList>>,
+    min_size: Option<Spanned<SizeLiteral>>,
+    max_size: Option<Spanned<SizeLiteral>>,
+    task: Option<Spanned<String>>,
+    case_sensitive: Option<bool>,
+}
+
+/// `glob = "x"` or `glob = ["x", "y"]`, keeping each element's span where TOML gives one.
+struct GlobList(Vec<(String, Option<Range<usize>>)>);
+
+impl<'de> Deserialize<'de> for GlobList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct GlobListVisitor;
+        impl<'de> Visitor<'de> for GlobListVisitor {
+            type Value = GlobList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a glob string or an array of glob strings")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<GlobList, E> {
+                Ok(GlobList(vec![(value.to_owned(), None)]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<GlobList, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    let span = item.span();
+                    items.push((item.into_inner(), Some(span)));
+                }
+                Ok(GlobList(items))
+            }
+        }
+        deserializer.deserialize_any(GlobListVisitor)
+    }
+}
+
+/// A size as written: a string with a unit, or a bare integer (bytes).
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a size: a string such as \"5 MiB\" or an integer number of bytes"
+)]
+enum SizeLiteral {
+    Bytes(i64),
+    Text(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and validation.
+
+/// Reads and validates a rules file.
+pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, path, env)
+}
+
+/// Validates the text of a rules file; `path` is used in messages only.
+pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    let invalid = |problems| ConfigError::Invalid {
+        path: path.to_owned(),
+        problems,
+    };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim_end_matches('.').to_owned();
+        invalid(vec![locate(text, span, "", message)])
+    })?;
+    let mut checker = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    let server = checker.server(raw.server);
+    let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), env);
+    let specs = checker.rules(&raw.rules);
+    let mut warnings = Vec::new();
+    if let Some(server) = &server
+        && matches!(server.password, PasswordSetting::Inline(_)) {
+            warnings.push(format!(
+                "{}: server.password holds the password in the rules file; prefer server.password_file, ${PASSWORD_ENV} or $CREDENTIALS_DIRECTORY/password",
+                path.display()
+            ));
+        }
+    let rules = match RuleSet::new(specs) {
+        Ok(rules) => Some(rules),
+        Err(e) => {
+            checker.problem(0..0, "rule", "", e.to_string());
+            None
+        }
+    };
+    match (server, daemon, rules) {
+        (Some(server), Some(daemon), Some(rules)) if checker.problems.is_empty() => Ok(Config {
+            path: path.to_owned(),
+            server,
+            daemon,
+            rules,
+            warnings,
+        }),
+        _ => Err(invalid(checker.problems)),
+    }
+}
+
+/// Turns a byte span into a located problem.
+fn locate(text: &str, span: Range<usize>, key: &str, message: String) -> Problem {
+    let start = span.start.min(text.len());
+    let end = span.end.clamp(start, text.len());
+    let before = text.get(..start).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text.get(line_start..start).map_or(0, |s| s.chars().count()) + 1;
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let source_line = text
+        .get(line_start..line_end)
+        .unwrap_or("")
+        .trim_end()
+        .to_owned();
+    let value = text
+        .get(start..end.min(line_end.max(start)))
+        .unwrap_or("")
+        .to_owned();
+    Problem {
+        line,
+        column,
+        key: key.to_owned(),
+        value,
+        message,
+        source_line,
+    }
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, span: Range<usize>, key: &str, value: &str, message: String) {
+        let message = if value.is_empty() {
+            message
+        } else {
+            format!("{message} (got {value:?})")
+        };
+        self.problems.push(locate(self.text, span, key, message));
+    }
+
+    fn duration(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        match humantime::parse_duration(raw.get_ref()) {
+            Ok(duration) => duration,
+            Err(e) => {
+                self.problem(
+                    raw.span(),
+                    key,
+                    raw.get_ref(),
+                    format!("invalid duration: {e}; write e.g. \"30s\", \"2m\" or \"1h 30m\""),
+                );
+                default
+            }
+        }
+    }
+
+    fn server(&mut self, raw: Spanned<RawServer>) -> Option<ServerConfig> {
+        let server_span = raw.span();
+        let raw = raw.into_inner();
+        let url = self.base_url(&raw.url);
+        let email = raw.email.get_ref().trim().to_owned();
+        if email.is_empty() || !email.contains('@') {
+            self.problem(
+                raw.email.span(),
+                "server.email",
+                raw.email.get_ref(),
+                "not an email address; Cloudreve signs in by email".to_owned(),
+            );
+        }
+        let password = match (&raw.password, &raw.password_file) {
+            (Some(inline), Some(_)) => {
+                self.problem(
+                    inline.span(),
+                    "server.password",
+                    "",
+                    "set either server.password or server.password_file, not both".to_owned(),
+                );
+                None
+            }
+            (Some(inline), None) if inline.get_ref().is_empty() => {
+                self.problem(
+                    inline.span(),
+                    "server.password",
+                    "",
+                    "empty password".to_owned(),
+                );
+                None
+            }
+            (Some(inline), None) => Some(PasswordSetting::Inline(SecretString::from(
+                inline.get_ref().clone(),
+            ))),
+            (None, Some(file)) if file.get_ref().trim().is_empty() => {
+                self.problem(
+                    file.span(),
+                    "server.password_file",
+                    "",
+                    "empty path".to_owned(),
+                );
+                None
+            }
+            (None, Some(file)) => Some(PasswordSetting::File(PathBuf::from(file.get_ref()))),
+            (None, None) => Some(PasswordSetting::FromEnvironment),
+        };
+        let timeout = self.duration(
+            raw.timeout.as_ref(),
+            "server.timeout",
+            Duration::from_secs(30),
+        );
+        let connect_timeout = self.duration(
+            raw.connect_timeout.as_ref(),
+            "server.connect_timeout",
+            Duration::from_secs(10),
+        );
+        if timeout.is_zero()
+            && let Some(raw_timeout) = &raw.timeout {
+                self.problem(
+                    raw_timeout.span(),
+                    "server.timeout",
+                    raw_timeout.get_ref(),
+                    "timeout must be more than zero".to_owned(),
+                );
+            }
+        let retries = match &raw.retries {
+            None => 3,
+            Some(r) => match u32::try_from(*r.get_ref()) {
+                Ok(n) if n <= 10 => n,
+                _ => {
+                    self.problem(
+                        r.span(),
+                        "server.retries",
+                        &r.get_ref().to_string(),
+                        "retries must be between 0 and 10".to_owned(),
+                    );
+                    3
+                }
+            },
+        };
+        let _ = server_span;
+        let (url, api_base) = url?;
+        Some(ServerConfig {
+            url,
+            api_base,
+            email,
+            password: password?,
+            timeout,
+            connect_timeout,
+            retries,
+        })
+    }
+
+    fn base_url(&mut self, raw: &Spanned<String>) -> Option<(Url, Url)> {
+        let text = raw.get_ref().trim();
+        let parsed = match Url::parse(text) {
+            Ok(url) => url,
+            Err(e) => {
+                self.problem(
+                    raw.span(),
+                    "server.url",
+                    text,
+                    format!("invalid URL: {e}; write e.g. \"https://cloud.example.com\""),
+                );
+                return None;
+            }
+        };
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            self.problem(
+                raw.span(),
+                "server.url",
+                text,
+                "the URL must be http:// or https:// with a host".to_owned(),
+            );
+            return None;
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            self.problem(
+                raw.span(),
+                "server.url",
+                text,
+                "the URL must not have a query or fragment".to_owned(),
+            );
+            return None;
+        }
+        let mut base = parsed;
+        let path = base.path().trim_end_matches('/').to_owned();
+        if path.ends_with("/api/v4") {
+            self.problem(
+                raw.span(),
+                "server.url",
+                text,
+                "give the site's base URL; the client appends /api/v4 itself".to_owned(),
+            );
+            return None;
+        }
+        base.set_path(&format!("{path}/"));
+        match base.join("api/v4/") {
+            Ok(api) => Some((base, api)),
+            Err(e) => {
+                self.problem(raw.span(), "server.url", text, format!("invalid URL: {e}"));
+                None
+            }
+        }
+    }
+
+    fn daemon(&mut self, raw: &RawDaemon, env: EnvLookup<'_>) -> Option<DaemonConfig> {
+        let schedule = match &raw.schedule {
+            None => Schedule::parse(DEFAULT_SCHEDULE).ok(),
+            Some(pattern) => match Schedule::parse(pattern.get_ref()) {
+                Ok(schedule) => Some(schedule),
+                Err(message) => {
+                    self.problem(
+                        pattern.span(),
+                        "daemon.schedule",
+                        pattern.get_ref(),
+                        message,
+                    );
+                    None
+                }
+            },
+        };
+        let state_file = match &raw.state_file {
+            Some(file) if file.get_ref().trim().is_empty() => {
+                self.problem(
+                    file.span(),
+                    "daemon.state_file",
+                    "",
+                    "empty path".to_owned(),
+                );
+                PathBuf::new()
+            }
+            Some(file) => PathBuf::from(file.get_ref()),
+            None => default_state_file(env),
+        };
+        let metadata_recheck = self.duration(
+            raw.metadata_recheck.as_ref(),
+            "daemon.metadata_recheck",
+            Duration::from_secs(5),
+        );
+        Some(DaemonConfig {
+            schedule: schedule?,
+            dry_run: raw.dry_run.unwrap_or(false),
+            state_file,
+            metadata_recheck,
+        })
+    }
+
+    #[expect(clippy::too_many_lines, reason = "one check per key, in file order; splitting scatters them")]
+    fn rules(&mut self, raw_rules: &[Spanned<RawRule>]) -> Vec<RuleSpec> {
+        let mut specs = Vec::with_capacity(raw_rules.len());
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (rule_idx, spanned) in raw_rules.iter().enumerate() {
+            let raw = spanned.get_ref();
+            let key = |field: &str| format!("rule[{rule_idx}].{field}");
+            let rule_span = spanned.span();
+            let name = match &raw.name {
+                None => {
+                    self.problem(
+                        rule_span.clone(),
+                        &format!("rule[{rule_idx}]"),
+                        "",
+                        "missing `name`; every rule needs a unique name".to_owned(),
+                    );
+                    None
+                }
+                Some(name) if name.get_ref().trim().is_empty() => {
+                    self.problem(name.span(), &key("name"), "", "empty rule name".to_owned());
+                    None
+                }
+                Some(name) => {
+                    if let Some((_, first)) = seen
+                        .iter()
+                        .find(|(seen_name, _)| seen_name == name.get_ref())
+                    {
+                        let first = *first;
+                        self.problem(
+                            name.span(),
+                            &key("name"),
+                            name.get_ref(),
+                            format!("duplicate rule name; rule[{first}] already uses it"),
+                        );
+                    } else {
+                        seen.push((name.get_ref().clone(), rule_idx));
+                    }
+                    Some(RuleName::new(name.get_ref().clone()))
+                }
+            };
+            let action = match &raw.action {
+                None => {
+                    self.problem(
+                        rule_span.clone(),
+                        &format!("rule[{rule_idx}]"),
+                        "",
+                        "missing `action`; write action = \"skip\" or action = \"keep\"".to_owned(),
+                    );
+                    None
+                }
+                Some(action) => match action.get_ref().as_str() {
+                    "skip" => Some(Action::Skip),
+                    "keep" => Some(Action::Keep),
+                    other => {
+                        self.problem(
+                            action.span(),
+                            &key("action"),
+                            other,
+                            "unknown action; expected \"skip\" (deselect) or \"keep\" (select)"
+                                .to_owned(),
+                        );
+                        None
+                    }
+                },
+            };
+            let case_sensitive = raw.case_sensitive.unwrap_or(false);
+            let mut globs = Vec::new();
+            if let Some(list) = &raw.glob {
+                if list.get_ref().0.is_empty() {
+                    self.problem(
+                        list.span(),
+                        &key("glob"),
+                        "",
+                        "empty glob list; remove the key or add a pattern".to_owned(),
+                    );
+                }
+                for (glob_idx, (pattern, span)) in list.get_ref().0.iter().enumerate() {
+                    let span = span.clone().unwrap_or_else(|| list.span());
+                    let glob_key = if list.get_ref().0.len() > 1 || span != list.span() {
+                        format!("rule[{rule_idx}].glob[{glob_idx}]")
+                    } else {
+                        key("glob")
+                    };
+                    if pattern.is_empty() {
+                        self.problem(span, &glob_key, "", "empty glob".to_owned());
+                        continue;
+                    }
+                    match compile_glob(pattern, case_sensitive) {
+                        Ok(glob) => globs.push(glob),
+                        Err(e) => self.problem(
+                            span,
+                            &glob_key,
+                            pattern,
+                            format!("invalid glob: {}", e.kind()),
+                        ),
+                    }
+                }
+            }
+            let min_size = self.size(raw.min_size.as_ref(), &key("min_size"));
+            let max_size = self.size(raw.max_size.as_ref(), &key("max_size"));
+            if let (Some(min), Some(max), Some(raw_max)) = (min_size, max_size, &raw.max_size)
+                && min > max {
+                    self.problem(
+                        raw_max.span(),
+                        &key("max_size"),
+                        "",
+                        format!(
+                            "max_size ({max}) is below min_size ({min}); no file could ever match"
+                        ),
+                    );
+                }
+            if raw.glob.is_none() && raw.min_size.is_none() && raw.max_size.is_none() {
+                self.problem(
+                    rule_span.clone(),
+                    &format!("rule[{rule_idx}]"),
+                    "",
+                    "a rule needs at least one of `glob`, `min_size`, `max_size`".to_owned(),
+                );
+            }
+            let task = match &raw.task {
+                None => None,
+                Some(task) => match compile_glob(task.get_ref(), case_sensitive) {
+                    Ok(glob) => Some(glob),
+                    Err(e) => {
+                        self.problem(
+                            task.span(),
+                            &key("task"),
+                            task.get_ref(),
+                            format!("invalid glob: {}", e.kind()),
+                        );
+                        None
+                    }
+                },
+            };
+            if let (Some(name), Some(action)) = (name, action) {
+                specs.push(RuleSpec {
+                    name,
+                    action,
+                    globs,
+                    min_size,
+                    max_size,
+                    task,
+                });
+            }
+        }
+        specs
+    }
+
+    fn size(&mut self, raw: Option<&Spanned<SizeLiteral>>, key: &str) -> Option<ByteSize> {
+        let raw = raw?;
+        let (parsed, shown) = match raw.get_ref() {
+            SizeLiteral::Bytes(n) => (ByteSize::from_integer(*n), n.to_string()),
+            SizeLiteral::Text(text) => (ByteSize::parse(text), text.clone()),
+        };
+        match parsed {
+            Ok(size) => Some(size),
+            Err(e) => {
+                self.problem(raw.span(), key, &shown, format!("invalid size: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// `$STATE_DIRECTORY/state.json` under systemd, else `./cloudreve-autoselect-state.json`.
+pub fn default_state_file(env: EnvLookup<'_>) -> PathBuf {
+    match env("STATE_DIRECTORY") {
+        // systemd may pass several colon-separated directories; the first is ours.
+        Some(dirs) if !dirs.is_empty() => {
+            let first = dirs.split(':').next().unwrap_or(&dirs);
+            Path::new(first).join("state.json")
+        }
+        _ => PathBuf::from("cloudreve-autoselect-state.json"),
+    }
+}
+
+/// The config path: the flag, else `CLOUDREVE_AUTOSELECT_CONFIG` (clap handles both), else
+/// `$CONFIGURATION_DIRECTORY/rules.toml` under systemd, else the default.
+pub fn default_config_path(env: EnvLookup<'_>) -> PathBuf {
+    match env("CONFIGURATION_DIRECTORY") {
+        Some(dirs) if !dirs.is_empty() => {
+            let first = dirs.split(':').next().unwrap_or(&dirs);
+            Path::new(first).join("rules.toml")
+        }
+        _ => PathBuf::from(DEFAULT_CONFIG_PATH),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Password resolution.
+
+/// The password could not be found or read.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// A password file could not be read.
+    #[error("could not read the password from {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A password file was empty.
+    #[error("the password file {path} is empty")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// No source holds a password.
+    #[error(
+        "no password configured: set server.password_file, or ${PASSWORD_ENV}, or provide $CREDENTIALS_DIRECTORY/password (systemd LoadCredential=password:..., Docker secret \"password\")"
+    )]
+    Missing,
+}
+
+/// Finds the password, in this order: `server.password_file`, `server.password`,
+/// `$CLOUDREVE_AUTOSELECT_PASSWORD`, `$CREDENTIALS_DIRECTORY/password`.
+pub fn resolve_password(
+    setting: &PasswordSetting,
+    env: EnvLookup<'_>,
+) -> Result<SecretString, PasswordError> {
+    match setting {
+        PasswordSetting::File(path) => read_password_file(path),
+        PasswordSetting::Inline(secret) => Ok(secret.clone()),
+        PasswordSetting::FromEnvironment => {
+            if let Some(value) = env(PASSWORD_ENV).filter(|v| !v.is_empty()) {
+                return Ok(SecretString::from(value));
+            }
+            if let Some(dir) = env("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty()) {
+                let path = Path::new(&dir).join("password");
+                if path.exists() {
+                    return read_password_file(&path);
+                }
+            }
+            Err(PasswordError::Missing)
+        }
+    }
+}
+
+fn read_password_file(path: &Path) -> Result<SecretString, PasswordError> {
+    let mut text = std::fs::read_to_string(path).map_err(|source| PasswordError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    // One trailing newline is what `echo` and editors add; it is not part of the password.
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    if text.is_empty() {
+        return Err(PasswordError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    Ok(SecretString::from(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    const SERVER: &str =
+        "[server]\nurl = \"https://cloud.example.com\"\nemail = \"bot@example.com\"\n";
+
+    fn parse_ok(text: &str) -> Config {
+        parse(text, Path::new("rules.toml"), &no_env).unwrap()
+    }
+
+    fn parse_err(text: &str) -> String {
+        parse(text, Path::new("rules.toml"), &no_env)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let config = parse_ok(SERVER);
+        assert_eq!(config.daemon.schedule.as_str(), DEFAULT_SCHEDULE);
+        assert!(!config.daemon.dry_run);
+        assert_eq!(
+            config.daemon.state_file,
+            PathBuf::from("cloudreve-autoselect-state.json")
+        );
+        assert_eq!(
+            config.server.api_base.as_str(),
+            "https://cloud.example.com/api/v4/"
+        );
+        assert!(matches!(
+            config.server.password,
+            PasswordSetting::FromEnvironment
+        ));
+        assert_eq!(config.server.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn state_file_defaults_to_state_directory() {
+        let env = |key: &str| (key == "STATE_DIRECTORY").then(|| "/var/lib/cra".to_owned());
+        let config = parse(SERVER, Path::new("r.toml"), &env).unwrap();
+        assert_eq!(
+            config.daemon.state_file,
+            PathBuf::from("/var/lib/cra/state.json")
+        );
+    }
+
+    #[test]
+    fn sub_path_and_trailing_slashes_do_not_matter() {
+        for url in [
+            "https://host/cloud",
+            "https://host/cloud/",
+            "https://host/cloud//",
+        ] {
+            let text = SERVER.replace("https://cloud.example.com", url);
+            assert_eq!(
+                parse_ok(&text).server.api_base.as_str(),
+                "https://host/cloud/api/v4/"
+            );
+        }
+    }
+
+    #[test]
+    fn glob_string_or_array() {
+        let config = parse_ok(&format!(
+            "{SERVER}[[rule]]\nname = \"a\"\naction = \"skip\"\nglob = \"*.exe\"\n[[rule]]\nname = \"b\"\naction = \"keep\"\nglob = [\"*.srt\", \"**/Subs/*\"]\nmax_size = 1024\n"
+        ));
+        assert_eq!(config.rules.rules().len(), 2);
+        assert_eq!(config.rules.glob_count(), 3);
+        assert_eq!(config.rules.rules()[1].max_size(), Some(ByteSize(1024)));
+    }
+
+    #[test]
+    fn inline_password_warns() {
+        let config = parse_ok(&SERVER.replace("email", "password = \"hunter22\"\nemail"));
+        assert_eq!(config.warnings.len(), 1);
+        assert!(!config.warnings[0].contains("hunter22"));
+        assert!(!format!("{config:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn password_order_and_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("password"), "from-credentials\n").unwrap();
+        let dir_str = dir.path().to_str().unwrap().to_owned();
+        let creds = move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| dir_str.clone());
+        let secret = resolve_password(&PasswordSetting::FromEnvironment, &creds).unwrap();
+        assert_eq!(secret.expose_secret(), "from-credentials");
+        let env = |key: &str| (key == PASSWORD_ENV).then(|| "from-env".to_owned());
+        assert_eq!(
+            resolve_password(&PasswordSetting::FromEnvironment, &env)
+                .unwrap()
+                .expose_secret(),
+            "from-env"
+        );
+        assert!(matches!(
+            resolve_password(&PasswordSetting::FromEnvironment, &no_env),
+            Err(PasswordError::Missing)
+        ));
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "\n").unwrap();
+        assert!(matches!(
+            resolve_password(&PasswordSetting::File(file), &no_env),
+            Err(PasswordError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn next_runs_follow_the_schedule() {
+        let schedule = Schedule::parse("*/30 * * * * *").unwrap();
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:10Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let runs: Vec<String> = schedule
+            .next_runs(start, 3)
+            .iter()
+            .map(chrono::DateTime::to_rfc3339)
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                "2026-01-01T00:00:30+00:00",
+                "2026-01-01T00:01:00+00:00",
+                "2026-01-01T00:01:30+00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let message = parse_err(&format!(
+            "{SERVER}[daemon]\nschedule = \"*/5 * * * *\"\n[[rule]]\nname = \"a\"\naction = \"skip\"\nglob = [\"[abc\"]\n[[rule]]\nname = \"a\"\naction = \"skip\"\nmin_size = \"5 MiBs\"\n"
+        ));
+        assert!(
+            message.contains("4 problems") || message.contains("3 problems"),
+            "{message}"
+        );
+        assert!(
+            message.contains("rules.toml:5:12: daemon.schedule"),
+            "{message}"
+        );
+        assert!(
+            message.contains("rules.toml:9:9: rule[0].glob[0]: invalid glob"),
+            "{message}"
+        );
+        assert!(
+            message.contains("rule[1].name: duplicate rule name"),
+            "{message}"
+        );
+        assert!(
+            message.contains("rule[1].min_size: invalid size"),
+            "{message}"
+        );
+    }
+}

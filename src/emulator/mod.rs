@@ -1,0 +1,628 @@
+//! An emulated Cloudreve v4 server on 127.0.0.1, stateful and faithful to `cloudreve-api.md`,
+//! for the integration tests and the `demo` command.
+//!
+//! It serves the routes the daemon uses (ping, sign-in, refresh, task list, select-files PATCH,
+//! cancel) with Cloudreve's exact codes and messages, keeps a log of every request, and can
+//! inject faults (HTTP 500 with an empty body, an error `code`, a delay, an oversized body).
+//! The list shows a snapshot that changes only on a simulated downloader poll, as the real
+//! server's database copy does.
+
+mod model;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub use model::{Backend, Caller, EmuFile, EmulatorOptions, TaskSpec, UserStatus};
+use model::{Model, decode_task_id};
+
+/// Which requests a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Every request.
+    Any,
+    /// `GET /site/ping`.
+    Ping,
+    /// `POST /session/token`.
+    SignIn,
+    /// `POST /session/token/refresh`.
+    Refresh,
+    /// `GET /workflow`.
+    List,
+    /// `PATCH /workflow/download/:id`.
+    Patch,
+}
+
+/// What an injected fault does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// HTTP 500 with an empty body, as a Go panic through `gin.Recovery` gives.
+    Http500,
+    /// HTTP 200 with this error code and message.
+    Code {
+        /// The envelope's `code`.
+        code: i64,
+        /// The envelope's `msg`.
+        msg: String,
+    },
+    /// Answer normally, after a delay.
+    Delay(Duration),
+    /// HTTP 200 with a syntactically valid envelope padded to this many bytes.
+    Oversized(usize),
+}
+
+#[derive(Debug, Clone)]
+struct FaultRule {
+    route: Route,
+    fault: Fault,
+    remaining: usize,
+}
+
+/// One request as the emulator received it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path, e.g. `/api/v4/workflow`.
+    pub path: String,
+    /// Query string, without `?`.
+    pub query: String,
+    /// Body as text.
+    pub body: String,
+    /// What the `Authorization` header identified.
+    pub caller: Caller,
+    /// Whether an `Authorization` header was present.
+    pub had_authorization: bool,
+    /// The `X-Cr-Correlation-Id` header, if any.
+    pub correlation_id: Option<String>,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// The fault injected into this request, if any.
+    pub fault: Option<Fault>,
+}
+
+struct Shared {
+    model: Mutex<Model>,
+    faults: Mutex<VecDeque<FaultRule>>,
+    log: Mutex<Vec<RecordedRequest>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running emulated Cloudreve. Stops when dropped.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Emulator {
+    /// Starts a server on an ephemeral port of 127.0.0.1.
+    pub async fn start(options: EmulatorOptions) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let auto_poll = options.auto_poll;
+        let shared = Arc::new(Shared {
+            model: Mutex::new(Model::new(options)),
+            faults: Mutex::new(VecDeque::new()),
+            log: Mutex::new(Vec::new()),
+        });
+        let stop = CancellationToken::new();
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let stopped = stop.clone();
+        tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped.cancelled_owned())
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "emulator stopped with an error");
+            }
+        });
+        if let Some(every) = auto_poll {
+            let polled = Arc::clone(&shared);
+            let stopped = stop.clone();
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(every);
+                interval.tick().await;
+                loop {
+                    tokio::select! {
+                        () = stopped.cancelled() => break,
+                        _ = interval.tick() => lock(&polled.model).poll(),
+                    }
+                }
+            });
+        }
+        Ok(Self { addr, shared, stop })
+    }
+
+    /// The site's base URL, e.g. `http://127.0.0.1:40123/` (the client appends `api/v4/`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Adds a task; returns its id. Its list snapshot is current at once.
+    pub fn add_task(&self, spec: TaskSpec) -> String {
+        lock(&self.shared.model).add_task(spec)
+    }
+
+    /// One simulated downloader poll: list snapshots catch up with the live state, a
+    /// qBittorrent task with no selected file fails, cancelled tasks end.
+    pub fn poll(&self) {
+        lock(&self.shared.model).poll();
+    }
+
+    /// How many polls have happened.
+    pub fn polls(&self) -> u64 {
+        lock(&self.shared.model).polls
+    }
+
+    /// The torrent's metadata arrives: the real file list appears (after the next poll).
+    pub fn metadata_arrives(&self, id: &str) {
+        if let Some(task) = lock(&self.shared.model).task_mut(id) {
+            task.spec.metadata_ready = true;
+        }
+    }
+
+    /// Moves a task to another status and phase (takes effect in the list after the next poll).
+    pub fn set_state(&self, id: &str, status: &str, phase: Option<&str>) {
+        if let Some(task) = lock(&self.shared.model).task_mut(id) {
+            status.clone_into(&mut task.spec.status);
+            task.spec.phase = phase.map(str::to_owned);
+            task.in_registry = matches!(status, "queued" | "processing" | "suspending");
+        }
+    }
+
+    /// The task finishes and leaves the downloading list (after the next poll).
+    pub fn finish(&self, id: &str) {
+        self.set_state(id, "completed", Some("seeding"));
+    }
+
+    /// The user changes a file's selection by hand in the web UI.
+    pub fn user_select(&self, id: &str, index: u64, download: bool) {
+        if let Some(task) = lock(&self.shared.model).task_mut(id) {
+            for file in task.files.iter_mut().filter(|f| f.index == index) {
+                file.selected = download;
+            }
+        }
+    }
+
+    /// The live files of a task (what the downloader has now, not the lagging list).
+    pub fn files(&self, id: &str) -> Vec<EmuFile> {
+        lock(&self.shared.model)
+            .task_mut(id)
+            .map(|t| t.files.clone())
+            .unwrap_or_default()
+    }
+
+    /// A task's status and error message, as the next list snapshot will show it.
+    pub fn status(&self, id: &str) -> Option<(String, Option<String>)> {
+        lock(&self.shared.model)
+            .task_mut(id)
+            .map(|t| (t.spec.status.clone(), t.error.clone()))
+    }
+
+    /// Every access token expires now.
+    pub fn expire_access_tokens(&self) {
+        lock(&self.shared.model).expire_access_tokens();
+    }
+
+    /// Every refresh token is revoked (as a password change or sign-out does).
+    pub fn revoke_refresh_tokens(&self) {
+        lock(&self.shared.model).revoke_refresh_tokens();
+    }
+
+    /// Changes the account (e.g. ban it, or turn on two-factor sign-in).
+    pub fn update_options(&self, update: impl FnOnce(&mut EmulatorOptions)) {
+        update(&mut lock(&self.shared.model).options);
+    }
+
+    /// The next `times` requests matching `route` get `fault`.
+    pub fn inject(&self, route: Route, fault: Fault, times: usize) {
+        lock(&self.shared.faults).push_back(FaultRule {
+            route,
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// The PATCH requests received so far: (task id, body JSON).
+    pub fn patches(&self) -> Vec<(String, Value)> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "PATCH")
+            .map(|r| {
+                let id = r.path.rsplit('/').next().unwrap_or_default().to_owned();
+                (id, serde_json::from_str(&r.body).unwrap_or(Value::Null))
+            })
+            .collect()
+    }
+}
+
+fn route_of(method: &Method, path: &str) -> Option<Route> {
+    match (method.as_str(), path) {
+        ("GET", "/api/v4/site/ping") => Some(Route::Ping),
+        ("POST", "/api/v4/session/token") => Some(Route::SignIn),
+        ("POST", "/api/v4/session/token/refresh") => Some(Route::Refresh),
+        ("GET", "/api/v4/workflow") => Some(Route::List),
+        ("PATCH", p) if p.starts_with("/api/v4/workflow/download/") => Some(Route::Patch),
+        _ => None,
+    }
+}
+
+fn take_fault(shared: &Shared, route: Option<Route>) -> Option<Fault> {
+    let mut faults = lock(&shared.faults);
+    let position = faults
+        .iter()
+        .position(|f| f.route == Route::Any || Some(f.route) == route)?;
+    let rule = faults.get_mut(position)?;
+    let fault = rule.fault.clone();
+    rule.remaining = rule.remaining.saturating_sub(1);
+    if rule.remaining == 0 {
+        faults.remove(position);
+    }
+    Some(fault)
+}
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "private, no-cache")
+        .body(body.into())
+        .unwrap_or_default()
+}
+
+fn envelope(value: &Value) -> Response {
+    respond(
+        StatusCode::OK,
+        "application/json; charset=utf-8",
+        value.to_string(),
+    )
+}
+
+fn ok(data: Option<Value>) -> Response {
+    match data {
+        Some(data) => envelope(&json!({"code": 0, "data": data, "msg": ""})),
+        None => envelope(&json!({"code": 0, "msg": ""})),
+    }
+}
+
+fn err(code: i64, msg: &str, correlation_id: &str) -> Response {
+    envelope(&json!({"code": code, "msg": msg, "correlation_id": correlation_id}))
+}
+
+/// Parameter-binding errors carry no correlation id.
+fn param_err(msg: &str) -> Response {
+    envelope(&json!({"code": 40001, "msg": msg}))
+}
+
+fn not_found_text() -> Response {
+    respond(StatusCode::NOT_FOUND, "text/plain", "404 page not found")
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let authorization = header_text("authorization");
+    let sent_correlation = header_text("x-cr-correlation-id");
+    let correlation_id = sent_correlation
+        .as_deref()
+        .and_then(|c| uuid::Uuid::parse_str(c).ok())
+        .unwrap_or_else(uuid::Uuid::new_v4)
+        .to_string();
+    let caller = lock(&shared.model).caller(authorization.as_deref());
+    let route = route_of(&method, &path);
+    let fault = if path.starts_with("/api/v4/") {
+        take_fault(&shared, route)
+    } else {
+        None
+    };
+    lock(&shared.log).push(RecordedRequest {
+        method: method.to_string(),
+        path: path.clone(),
+        query: uri.query().unwrap_or("").to_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        caller,
+        had_authorization: authorization.is_some(),
+        correlation_id: sent_correlation,
+        user_agent: header_text("user-agent"),
+        fault: fault.clone(),
+    });
+    match fault {
+        Some(Fault::Http500) => {
+            return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
+        }
+        Some(Fault::Code { code, msg }) => return err(code, &msg, &correlation_id),
+        Some(Fault::Oversized(size)) => {
+            let padding = "x".repeat(size);
+            return envelope(
+                &json!({"code": 0, "msg": "", "data": {"tasks": [], "padding": padding}}),
+            );
+        }
+        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+        None => {}
+    }
+    if !path.starts_with("/api/v4/") {
+        return not_found_text();
+    }
+    // CurrentUser middleware: a refresh token used as an access token fails every route.
+    if caller == Caller::RefreshAsAccess {
+        return err(40020, "Invalid token type", &correlation_id);
+    }
+    let Some(route) = route else {
+        return if method == Method::DELETE && path.starts_with("/api/v4/workflow/download/") {
+            cancel(&shared, caller, &path, &correlation_id)
+        } else {
+            not_found_text()
+        };
+    };
+    match route {
+        Route::Ping => ok(Some(json!("4.0.0"))),
+        Route::SignIn => sign_in(&shared, &body, &correlation_id),
+        Route::Refresh => refresh(&shared, &body, &correlation_id),
+        Route::List => list(&shared, caller, uri.query().unwrap_or(""), &correlation_id),
+        Route::Patch => patch(&shared, caller, &path, &body, &correlation_id),
+        Route::Any => not_found_text(),
+    }
+}
+
+fn sign_in(shared: &Shared, body: &[u8], correlation_id: &str) -> Response {
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return param_err("Parameter error");
+    };
+    let email = fields.get("email").and_then(Value::as_str).unwrap_or("");
+    let password = fields.get("password").and_then(Value::as_str).unwrap_or("");
+    if email.is_empty() {
+        return param_err("Email cannot be empty");
+    }
+    if !email.contains('@') {
+        return param_err("Email format error");
+    }
+    if password.is_empty() {
+        return param_err("Password cannot be empty");
+    }
+    if password.chars().count() < 4 {
+        return param_err("Password too short");
+    }
+    let mut model = lock(&shared.model);
+    if model.options.login_captcha {
+        return err(40026, "CAPTCHA not match.", correlation_id);
+    }
+    if email != model.options.email || password != model.options.password {
+        return err(40080, "Incorrect password or email address", correlation_id);
+    }
+    match model.options.user_status {
+        UserStatus::Banned => return err(40017, "This account has been blocked", correlation_id),
+        UserStatus::Inactive => return err(40018, "This account is not activated", correlation_id),
+        UserStatus::Active => {}
+    }
+    if model.options.two_factor {
+        return envelope(
+            &json!({"code": 203, "data": uuid::Uuid::new_v4().to_string(), "msg": ""}),
+        );
+    }
+    let token = model.token_pair(None);
+    let email = model.options.email.clone();
+    ok(Some(json!({
+        "user": {
+            "id": "MZTX", "email": email, "nickname": "bot", "status": "active",
+            "created_at": "2025-06-01T10:00:00.123456+08:00",
+            "group": {"id": "wrTP", "name": "User", "permission": "/f8B"},
+        },
+        "token": token,
+    })))
+}
+
+fn refresh(shared: &Shared, body: &[u8], correlation_id: &str) -> Response {
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return param_err("Parameter error");
+    };
+    let Some(token) = fields.get("refresh_token").and_then(Value::as_str) else {
+        return param_err("RefreshToken cannot be empty");
+    };
+    let mut model = lock(&shared.model);
+    match model.refresh_family(token) {
+        Some(family) => {
+            let pair = model.token_pair(Some(family));
+            ok(Some(pair))
+        }
+        None => err(40020, "Failed to issue token pair", correlation_id),
+    }
+}
+
+fn list(shared: &Shared, caller: Caller, query: &str, correlation_id: &str) -> Response {
+    if caller != Caller::User {
+        return err(401, "Login required", correlation_id);
+    }
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(page_size) = param("page_size").filter(|v| !v.is_empty()) else {
+        return param_err("PageSize cannot be empty");
+    };
+    let Ok(page_size) = page_size.parse::<i64>() else {
+        return param_err("Parameter error");
+    };
+    if page_size < 10 {
+        return param_err("PageSize too short");
+    }
+    if page_size > 100 {
+        return param_err("PageSize too long");
+    }
+    match param("category") {
+        None | Some("") => param_err("Category cannot be empty"),
+        Some("downloading") => ok(Some(lock(&shared.model).list_downloading())),
+        Some("general" | "downloaded") => ok(Some(json!({
+            "tasks": [], "pagination": {"page": 0, "page_size": page_size, "is_cursor": true}
+        }))),
+        Some(_) => param_err("Invalid parameters."),
+    }
+}
+
+/// The select-files PATCH, validated in Cloudreve's order (cloudreve-api.md §5).
+fn patch(
+    shared: &Shared,
+    caller: Caller,
+    path: &str,
+    body: &[u8],
+    correlation_id: &str,
+) -> Response {
+    if caller != Caller::User {
+        return err(401, "Login required", correlation_id);
+    }
+    let id = path.rsplit('/').next().unwrap_or_default();
+    if decode_task_id(id).is_none() {
+        return err(40001, "Failed to parse object ID", correlation_id);
+    }
+    let changes = match parse_set_files(body) {
+        Ok(changes) => changes,
+        Err(BodyRejection::Param(msg)) => return param_err(msg),
+        Err(BodyRejection::Panic) => {
+            return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
+        }
+    };
+    let mut model = lock(&shared.model);
+    let Some(task) = model.task_mut(id).filter(|t| t.in_registry) else {
+        return err(404, "Task not found", correlation_id);
+    };
+    if !matches!(task.spec.status.as_str(), "processing" | "suspending") {
+        return err(404, "Task not in processing state", correlation_id);
+    }
+    if task.spec.phase.as_deref() != Some("monitor") {
+        return err(404, "Task not in monitoring loop", correlation_id);
+    }
+    if !task.spec.metadata_ready
+        || changes
+            .iter()
+            .any(|&(index, _)| !task.files.iter().any(|f| f.index == index))
+    {
+        // The downloader rejects an unknown file (qBittorrent answers 409) or has no handle yet.
+        return err(50005, "Failed to set download files", correlation_id);
+    }
+    let mut wanted: Vec<bool> = task.files.iter().map(|f| f.selected).collect();
+    for (index, download) in &changes {
+        for (file, want) in task.files.iter().zip(wanted.iter_mut()) {
+            if file.index == *index {
+                *want = *download;
+            }
+        }
+    }
+    if task.spec.backend == Backend::Aria2 && !wanted.iter().any(|w| *w) {
+        // aria2 parses `select-file: ""` as nothing and keeps the old selection.
+        return ok(None);
+    }
+    for (file, want) in task.files.iter_mut().zip(wanted) {
+        file.selected = want;
+    }
+    ok(None)
+}
+
+/// Why Cloudreve would reject a select-files body.
+enum BodyRejection {
+    /// A parameter-binding error with this message.
+    Param(&'static str),
+    /// A null element: the Go handler nil-derefs and `gin.Recovery` answers HTTP 500.
+    Panic,
+}
+
+fn parse_set_files(body: &[u8]) -> Result<Vec<(u64, bool)>, BodyRejection> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| BodyRejection::Param("Parameter error"))?;
+    let Value::Object(fields) = value else {
+        return Err(BodyRejection::Param("JSON marshall error"));
+    };
+    let files = match fields.get("files") {
+        None | Some(Value::Null) => return Err(BodyRejection::Param("Files cannot be empty")),
+        Some(Value::Array(files)) => files,
+        Some(_) => return Err(BodyRejection::Param("JSON marshall error")),
+    };
+    let mut changes = Vec::with_capacity(files.len());
+    for file in files {
+        let Value::Object(entry) = file else {
+            return Err(BodyRejection::Panic);
+        };
+        let index = match entry.get("index") {
+            None => 0,
+            Some(v) => v
+                .as_u64()
+                .ok_or(BodyRejection::Param("JSON marshall error"))?,
+        };
+        let download = match entry.get("download") {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .ok_or(BodyRejection::Param("JSON marshall error"))?,
+        };
+        changes.push((index, download));
+    }
+    Ok(changes)
+}
+
+fn cancel(shared: &Shared, caller: Caller, path: &str, correlation_id: &str) -> Response {
+    if caller != Caller::User {
+        return err(401, "Login required", correlation_id);
+    }
+    let id = path.rsplit('/').next().unwrap_or_default();
+    if decode_task_id(id).is_none() {
+        return err(40001, "Failed to parse object ID", correlation_id);
+    }
+    let mut model = lock(&shared.model);
+    match model.task_mut(id).filter(|t| t.in_registry) {
+        Some(task) => {
+            task.cancel_requested = true;
+            ok(None)
+        }
+        None => err(404, "Task not found", correlation_id),
+    }
+}

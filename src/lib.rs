@@ -1,0 +1,33 @@
+//! cloudreve-autoselect: deselects junk files of Cloudreve v4 remote-download tasks.
+//!
+//! On a schedule the daemon signs in to Cloudreve, lists the user's ongoing remote downloads,
+//! matches every file of each task against the glob and size rules of a TOML file, and sends
+//! the select-files PATCH for what the rules reject.
+//!
+//! Functional core, imperative shell (see ARCHITECTURE.md):
+//! - [`config`] and [`rules`]: the rules file parsed into validated types;
+//! - [`task`] and [`plan`]: domain types and the pure decision;
+//! - [`cloudreve`]: the only module that speaks HTTP/JSON;
+//! - [`state`]: what the daemon already decided, kept in a file;
+//! - [`daemon`]: one tick, the schedule, signals and shutdown;
+//! - [`cli`], [`command`], [`telemetry`], [`explain`], [`healthcheck`]: the command line;
+//! - `emulator` and `demo` (feature `demo`): an emulated Cloudreve v4 server for tests and `demo`.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod cloudreve;
+pub mod command;
+pub mod config;
+pub mod daemon;
+#[cfg(feature = "demo")]
+pub mod demo;
+#[cfg(feature = "demo")]
+pub mod emulator;
+pub mod explain;
+pub mod healthcheck;
+pub mod plan;
+pub mod rules;
+pub mod state;
+pub mod task;
+pub mod telemetry;

@@ -1,0 +1,664 @@
+//! The decision: which files of one task to select or deselect, and why. Pure.
+//!
+//! `plan(task, rules, decided)` has no I/O, no async, no clock and no logging. Its invariants,
+//! each pinned by a test:
+//! 1. Deterministic: the same inputs always give the same `Plan`.
+//! 2. Never empty: a plan that would leave no file of the task selected is `Refused`, and
+//!    nothing is sent (with qBittorrent Cloudreve would fail the task and delete its data; with
+//!    aria2 the call is silently ignored). Files the daemon deselected before count as
+//!    deselected even while the server's list still shows them selected.
+//! 3. Idempotent: applying the changes of a plan and planning again yields nothing to send.
+//! 4. Once per file, and the user's hand wins: a file index in `decided` is never sent again,
+//!    so a file the user re-selects after the daemon deselected it stays selected.
+//! 5. Explainable: every change names the rule that made it.
+//! 6. Indices are the server's own (1-based for aria2, 0-based for qBittorrent), never positions.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::rules::{Action, ByteSize, MatchScratch, RuleName, RuleSet};
+use crate::task::{DownloadTask, Ineligible, SelectionChange, TaskFile, TaskId};
+
+/// What the daemon already sent for one task: file index to the `download` value sent.
+pub type Decided = BTreeMap<u64, bool>;
+
+/// What the rules say about one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// No rule matched: the file is left as it is.
+    Untouched,
+    /// A `keep` rule matched: the file should be selected.
+    Keep(RuleName),
+    /// A `skip` rule matched: the file should be deselected.
+    Skip(RuleName),
+}
+
+impl Verdict {
+    /// The wanted `selected` state, if any rule decided.
+    pub fn wanted(&self) -> Option<bool> {
+        match self {
+            Self::Untouched => None,
+            Self::Keep(_) => Some(true),
+            Self::Skip(_) => Some(false),
+        }
+    }
+
+    /// The deciding rule, if any.
+    pub fn rule(&self) -> Option<&RuleName> {
+        match self {
+            Self::Untouched => None,
+            Self::Keep(rule) | Self::Skip(rule) => Some(rule),
+        }
+    }
+}
+
+/// What happens to one file in this plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    /// Nothing: no rule decided, or the file is already as wanted.
+    Nothing,
+    /// Sent in this plan's PATCH: `true` selects, `false` deselects.
+    Send(bool),
+    /// The daemon decided this file before; its current state is left to the user.
+    DecidedBefore,
+}
+
+/// The decision for one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDecision {
+    /// The server's file index.
+    pub index: u64,
+    /// Path inside the torrent.
+    pub path: String,
+    /// Size.
+    pub size: ByteSize,
+    /// Selected according to the server's list.
+    pub selected: bool,
+    /// What the rules say.
+    pub verdict: Verdict,
+    /// What this plan does about it.
+    pub action: FileAction,
+}
+
+/// Why a plan sends nothing although the rules asked for changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Applying the changes would leave no file of the task selected.
+    AllDeselected {
+        /// How many files the task has.
+        files: usize,
+    },
+}
+
+/// The plan's overall result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The task may not be changed now.
+    Ineligible(Ineligible),
+    /// Nothing to send.
+    NoChange,
+    /// Send one PATCH with these changes (sorted by index, never empty).
+    Apply(Vec<SelectionChange>),
+    /// The rules asked for changes, but sending them is refused.
+    Refused(Refusal),
+}
+
+/// The decision for one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The task.
+    pub task_id: TaskId,
+    /// The task's (torrent's) name.
+    pub task_name: String,
+    /// One entry per file, in the server's order.
+    pub files: Vec<FileDecision>,
+    /// What to do.
+    pub outcome: Outcome,
+}
+
+/// Decides over one task. See the module documentation for the invariants.
+pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
+    let task_name = task.name().to_owned();
+    let files = match task.eligible_files() {
+        Ok(files) => files,
+        Err(reason) => {
+            // Still show what the rules say about whatever files are listed, but change nothing.
+            let listed = task
+                .download
+                .as_ref()
+                .and_then(|d| d.files.as_deref())
+                .unwrap_or_default();
+            return Plan {
+                task_id: task.id.clone(),
+                files: decide_files(listed, rules, &task_name, |_, _| FileAction::Nothing),
+                task_name,
+                outcome: Outcome::Ineligible(reason),
+            };
+        }
+    };
+    let decisions = decide_files(files, rules, &task_name, |file, verdict| {
+        match verdict.wanted() {
+            _ if decided.contains_key(&file.index) => FileAction::DecidedBefore,
+            Some(wanted) if wanted != file.selected => FileAction::Send(wanted),
+            _ => FileAction::Nothing,
+        }
+    });
+
+    let mut changes: Vec<SelectionChange> = decisions
+        .iter()
+        .filter_map(|d| match d.action {
+            FileAction::Send(download) => Some(SelectionChange {
+                index: d.index,
+                download,
+            }),
+            FileAction::Nothing | FileAction::DecidedBefore => None,
+        })
+        .collect();
+    changes.sort_unstable();
+    changes.dedup_by_key(|c| c.index);
+
+    let outcome = if changes.is_empty() {
+        Outcome::NoChange
+    } else if !decisions.iter().any(|d| remains_selected(d, decided)) {
+        Outcome::Refused(Refusal::AllDeselected {
+            files: decisions.len(),
+        })
+    } else {
+        Outcome::Apply(changes)
+    };
+    Plan {
+        task_id: task.id.clone(),
+        task_name,
+        files: decisions,
+        outcome,
+    }
+}
+
+/// The rules' verdict on each file, and what `action_for` makes of it.
+fn decide_files(
+    files: &[TaskFile],
+    rules: &RuleSet,
+    task_name: &str,
+    action_for: impl Fn(&TaskFile, &Verdict) -> FileAction,
+) -> Vec<FileDecision> {
+    let scope = rules.scope(task_name);
+    let mut scratch = MatchScratch::default();
+    files
+        .iter()
+        .map(|file| {
+            let verdict = match rules.first_match(&scope, &file.path, file.size, &mut scratch) {
+                None => Verdict::Untouched,
+                Some(rule_idx) => {
+                    let rule = &rules.rules()[rule_idx];
+                    match rule.action() {
+                        Action::Keep => Verdict::Keep(rule.name().clone()),
+                        Action::Skip => Verdict::Skip(rule.name().clone()),
+                    }
+                }
+            };
+            FileDecision {
+                index: file.index,
+                path: file.path.clone(),
+                size: ByteSize(file.size),
+                selected: file.selected,
+                action: action_for(file, &verdict),
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// Whether a file stays selected once the plan is applied, counted conservatively: a file the
+/// daemon deselected before counts as deselected even if the (lagging) list still shows it.
+fn remains_selected(decision: &FileDecision, decided: &Decided) -> bool {
+    match decision.action {
+        FileAction::Send(download) => download,
+        FileAction::Nothing | FileAction::DecidedBefore => {
+            decision.selected && decided.get(&decision.index) != Some(&false)
+        }
+    }
+}
+
+impl Plan {
+    /// The changes to send, if this plan sends any.
+    pub fn changes(&self) -> Option<&[SelectionChange]> {
+        match &self.outcome {
+            Outcome::Apply(changes) => Some(changes),
+            Outcome::Ineligible(_) | Outcome::NoChange | Outcome::Refused(_) => None,
+        }
+    }
+
+    /// The PATCH body this plan would send, as compact JSON.
+    pub fn patch_body(&self) -> Option<String> {
+        let changes = self.changes()?;
+        let entries: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{{\"index\":{},\"download\":{}}}", c.index, c.download))
+            .collect();
+        Some(format!("{{\"files\":[{}]}}", entries.join(",")))
+    }
+
+    /// A one-line reason why nothing is sent, or `None` if the plan sends a PATCH.
+    pub fn reason_for_nothing(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Apply(_) => None,
+            Outcome::Ineligible(reason) => Some(format!("task left alone: {reason}")),
+            Outcome::NoChange => Some(
+                if self.files.iter().any(|f| f.verdict != Verdict::Untouched) {
+                    "nothing to send: every file the rules decide is already as wanted or was decided before".to_owned()
+                } else {
+                    "nothing to send: no rule matches any file".to_owned()
+                },
+            ),
+            Outcome::Refused(Refusal::AllDeselected { files }) => Some(format!(
+                "refused: the rules would deselect all {files} files of this task; nothing is sent (Cloudreve would fail a qBittorrent task and delete its data)"
+            )),
+        }
+    }
+
+    /// The stable text table shown by `explain`, `once --dry-run` and `demo`.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "task {} {:?} ({} files)",
+            self.task_id,
+            self.task_name,
+            self.files.len()
+        );
+        if !self.files.is_empty() {
+            let _ = writeln!(
+                out,
+                "{:>6}  {:<8}  {:<7}  {:<16}  {:<11}  {:>10}  path",
+                "index", "selected", "verdict", "rule", "change", "size"
+            );
+            for file in &self.files {
+                let verdict = match &file.verdict {
+                    Verdict::Untouched => "-",
+                    Verdict::Keep(_) => "keep",
+                    Verdict::Skip(_) => "skip",
+                };
+                let rule = file.verdict.rule().map_or("-", RuleName::as_str);
+                let change = match file.action {
+                    FileAction::Nothing => "-",
+                    FileAction::Send(true) => "select",
+                    FileAction::Send(false) => "deselect",
+                    FileAction::DecidedBefore => "sent before",
+                };
+                let _ = writeln!(
+                    out,
+                    "{:>6}  {:<8}  {:<7}  {:<16}  {:<11}  {:>10}  {}",
+                    file.index,
+                    if file.selected { "yes" } else { "no" },
+                    verdict,
+                    rule,
+                    change,
+                    file.size.to_string(),
+                    file.path
+                );
+            }
+        }
+        match self.patch_body() {
+            Some(body) => {
+                let _ = writeln!(
+                    out,
+                    "PATCH /api/v4/workflow/download/{} {body}",
+                    self.task_id
+                );
+            }
+            None => {
+                if let Some(reason) = self.reason_for_nothing() {
+                    let _ = writeln!(out, "{reason}");
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{RuleSpec, compile_glob};
+    use crate::task::{DownloadState, DownloadStatus, Phase, TaskFile, TaskKind, TaskStatus};
+    use proptest::prelude::*;
+
+    fn skip(name: &str, globs: &[&str]) -> RuleSpec {
+        RuleSpec {
+            name: RuleName::new(name),
+            action: Action::Skip,
+            globs: globs
+                .iter()
+                .map(|g| compile_glob(g, false).unwrap())
+                .collect(),
+            min_size: None,
+            max_size: None,
+            task: None,
+        }
+    }
+
+    fn keep(name: &str, globs: &[&str]) -> RuleSpec {
+        RuleSpec {
+            action: Action::Keep,
+            ..skip(name, globs)
+        }
+    }
+
+    fn task(files: &[(u64, &str, u64, bool)]) -> DownloadTask {
+        DownloadTask {
+            id: TaskId::new("kku7"),
+            kind: TaskKind::RemoteDownload,
+            status: TaskStatus::Processing,
+            phase: Phase::Monitor,
+            source: "magnet:?xt=urn:btih:0123".into(),
+            download: Some(DownloadStatus {
+                name: "Some.Show.S01".into(),
+                state: DownloadState::Downloading,
+                files: Some(
+                    files
+                        .iter()
+                        .map(|&(index, path, size, selected)| TaskFile {
+                            index,
+                            path: path.into(),
+                            size,
+                            selected,
+                        })
+                        .collect(),
+                ),
+            }),
+        }
+    }
+
+    fn sample_task() -> DownloadTask {
+        task(&[
+            (1, "Some.Show.S01/E01.mkv", 1_503_238_553, true),
+            (2, "Some.Show.S01/E02.mkv", 1_497_366_528, true),
+            (3, "Some.Show.S01/Sample/sample.mkv", 52_428_800, true),
+            (4, "Some.Show.S01/RARBG.txt", 31, true),
+            (5, "Some.Show.S01/www.ads.example.url", 120, false),
+        ])
+    }
+
+    fn rules(specs: Vec<RuleSpec>) -> RuleSet {
+        RuleSet::new(specs).unwrap()
+    }
+
+    fn apply(task: &mut DownloadTask, changes: &[SelectionChange]) {
+        let files = task.download.as_mut().unwrap().files.as_mut().unwrap();
+        for change in changes {
+            for file in files.iter_mut().filter(|f| f.index == change.index) {
+                file.selected = change.download;
+            }
+        }
+    }
+
+    #[test]
+    fn deselects_junk_and_names_the_rule() {
+        let rules = rules(vec![
+            skip("junk", &["*.txt", "*.url"]),
+            skip("samples", &["**/Sample/**"]),
+        ]);
+        let plan = plan(&sample_task(), &rules, &Decided::new());
+        assert_eq!(
+            plan.outcome,
+            Outcome::Apply(vec![
+                SelectionChange {
+                    index: 3,
+                    download: false
+                },
+                SelectionChange {
+                    index: 4,
+                    download: false
+                },
+            ])
+        );
+        assert_eq!(
+            plan.files[2].verdict,
+            Verdict::Skip(RuleName::new("samples"))
+        );
+        assert_eq!(plan.files[3].verdict, Verdict::Skip(RuleName::new("junk")));
+        // Already deselected: decided by the rule, but nothing to send.
+        assert_eq!(plan.files[4].verdict, Verdict::Skip(RuleName::new("junk")));
+        assert_eq!(plan.files[4].action, FileAction::Nothing);
+        assert_eq!(
+            plan.patch_body().unwrap(),
+            r#"{"files":[{"index":3,"download":false},{"index":4,"download":false}]}"#
+        );
+    }
+
+    #[test]
+    fn keep_rule_selects_and_protects_from_later_rules() {
+        let rules = rules(vec![
+            keep("ads-ok", &["*.url"]),
+            skip("junk", &["*.url", "*.txt"]),
+        ]);
+        let plan = plan(&sample_task(), &rules, &Decided::new());
+        assert_eq!(
+            plan.changes().unwrap(),
+            &[
+                SelectionChange {
+                    index: 4,
+                    download: false
+                },
+                SelectionChange {
+                    index: 5,
+                    download: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn decided_files_are_never_sent_again() {
+        let rules = rules(vec![skip("junk", &["*.txt"])]);
+        // The list lags: file 4 still shows selected, but the daemon sent `false` before.
+        let decided = Decided::from([(4, false)]);
+        let plan = plan(&sample_task(), &rules, &decided);
+        assert_eq!(plan.outcome, Outcome::NoChange);
+        assert_eq!(plan.files[3].action, FileAction::DecidedBefore);
+    }
+
+    #[test]
+    fn user_reselection_is_left_alone() {
+        let rules = rules(vec![skip("junk", &["*.txt"])]);
+        let decided = Decided::from([(4, false)]);
+        // The user selected file 4 again by hand.
+        let plan = plan(&sample_task(), &rules, &decided);
+        assert!(plan.changes().is_none());
+    }
+
+    #[test]
+    fn refuses_to_deselect_every_file() {
+        let rules = rules(vec![skip("everything", &["*"])]);
+        let plan = plan(&sample_task(), &rules, &Decided::new());
+        assert_eq!(
+            plan.outcome,
+            Outcome::Refused(Refusal::AllDeselected { files: 5 })
+        );
+        assert!(plan.patch_body().is_none());
+        assert!(plan.render().contains("refused"));
+    }
+
+    #[test]
+    fn refusal_counts_earlier_deselections_even_if_list_lags() {
+        // Files 1..=2 were deselected by the daemon earlier; the list still shows them selected.
+        let rules = rules(vec![skip("mkv", &["E0*.mkv"]), skip("rest", &["*"])]);
+        let decided = Decided::from([(1, false), (2, false)]);
+        let plan = plan(&sample_task(), &rules, &decided);
+        assert!(matches!(plan.outcome, Outcome::Refused(_)));
+    }
+
+    #[test]
+    fn ineligible_tasks_get_no_plan() {
+        let mut queued = sample_task();
+        queued.status = TaskStatus::Queued;
+        let rules = rules(vec![skip("junk", &["*.txt"])]);
+        assert!(matches!(
+            plan(&queued, &rules, &Decided::new()).outcome,
+            Outcome::Ineligible(Ineligible::Status(TaskStatus::Queued))
+        ));
+        let mut transfer = sample_task();
+        transfer.phase = Phase::Transfer;
+        assert!(matches!(
+            plan(&transfer, &rules, &Decided::new()).outcome,
+            Outcome::Ineligible(Ineligible::Phase(Phase::Transfer))
+        ));
+        let metadata = task(&[(1, "METADATA]Some.Show.S01", 0, true)]);
+        assert!(matches!(
+            plan(&metadata, &rules, &Decided::new()).outcome,
+            Outcome::Ineligible(Ineligible::MetadataPending)
+        ));
+    }
+
+    #[test]
+    fn qbittorrent_zero_based_indices_are_used_verbatim() {
+        let task = task(&[(0, "S/a.mkv", 100, true), (1, "S/a.txt", 1, true)]);
+        let plan = plan(
+            &task,
+            &rules(vec![skip("junk", &["*.txt"])]),
+            &Decided::new(),
+        );
+        assert_eq!(
+            plan.changes().unwrap(),
+            &[SelectionChange {
+                index: 1,
+                download: false
+            }]
+        );
+    }
+
+    #[test]
+    fn render_is_stable() {
+        let rules = rules(vec![skip("junk", &["*.txt", "*.url"])]);
+        let rendered = plan(&sample_task(), &rules, &Decided::new()).render();
+        let expected = "\
+task kku7 \"Some.Show.S01\" (5 files)
+ index  selected  verdict  rule              change             size  path
+     1  yes       -        -                 -               1.3 GiB  Some.Show.S01/E01.mkv
+     2  yes       -        -                 -               1.3 GiB  Some.Show.S01/E02.mkv
+     3  yes       -        -                 -              50.0 MiB  Some.Show.S01/Sample/sample.mkv
+     4  yes       skip     junk              deselect           31 B  Some.Show.S01/RARBG.txt
+     5  no        skip     junk              -                 120 B  Some.Show.S01/www.ads.example.url
+PATCH /api/v4/workflow/download/kku7 {\"files\":[{\"index\":4,\"download\":false}]}
+";
+        assert_eq!(rendered, expected);
+    }
+
+    // Property tests over random file lists and rule sets.
+
+    const NAMES: &[&str] = &["a.mkv", "b.txt", "c.exe", "Sample/d.mkv", "e.nfo", "f.srt"];
+    const GLOBS: &[&str] = &[
+        "*.mkv",
+        "*.txt",
+        "*.exe",
+        "**/Sample/**",
+        "*.nfo",
+        "*",
+        "*.srt",
+    ];
+
+    fn arb_task() -> impl Strategy<Value = DownloadTask> {
+        (
+            0u64..2,
+            prop::collection::vec((0..NAMES.len(), 0u64..2000, any::<bool>()), 1..12),
+        )
+            .prop_map(|(base, files)| {
+                let files: Vec<(u64, String, u64, bool)> = files
+                    .into_iter()
+                    .enumerate()
+                    .map(|(pos, (name, size, selected))| {
+                        (
+                            pos as u64 + base,
+                            format!("T/{pos}/{}", NAMES[name]),
+                            size,
+                            selected,
+                        )
+                    })
+                    .collect();
+                let refs: Vec<(u64, &str, u64, bool)> = files
+                    .iter()
+                    .map(|(i, p, s, sel)| (*i, p.as_str(), *s, *sel))
+                    .collect();
+                task(&refs)
+            })
+    }
+
+    fn arb_rules() -> impl Strategy<Value = RuleSet> {
+        prop::collection::vec(
+            (
+                any::<bool>(),
+                prop::collection::vec(0..GLOBS.len(), 0..3),
+                prop::option::of(0u64..2000),
+            ),
+            1..6,
+        )
+        .prop_map(|specs| {
+            let specs = specs
+                .into_iter()
+                .enumerate()
+                .map(|(n, (is_keep, globs, max))| {
+                    let globs: Vec<&str> = globs.into_iter().map(|g| GLOBS[g]).collect();
+                    let mut spec = if is_keep {
+                        keep(&format!("r{n}"), &globs)
+                    } else {
+                        skip(&format!("r{n}"), &globs)
+                    };
+                    spec.max_size = max.map(ByteSize);
+                    spec
+                })
+                .collect();
+            RuleSet::new(specs).unwrap()
+        })
+    }
+
+    fn arb_decided() -> impl Strategy<Value = Decided> {
+        prop::collection::btree_map(0u64..13, any::<bool>(), 0..4)
+    }
+
+    proptest! {
+        #[test]
+        fn never_deselects_every_file(task in arb_task(), rules in arb_rules(), decided in arb_decided()) {
+            let plan = plan(&task, &rules, &decided);
+            if let Some(changes) = plan.changes() {
+                let mut after = task.clone();
+                apply(&mut after, changes);
+                let files = after.download.unwrap().files.unwrap();
+                let any_selected = files.iter().any(|f| f.selected && decided.get(&f.index) != Some(&false));
+                prop_assert!(any_selected, "plan {:?} leaves nothing selected", plan);
+            }
+        }
+
+        #[test]
+        fn idempotent(task in arb_task(), rules in arb_rules(), decided in arb_decided()) {
+            let first = plan(&task, &rules, &decided);
+            let mut after = task.clone();
+            let mut decided_after = decided.clone();
+            if let Some(changes) = first.changes() {
+                apply(&mut after, changes);
+                for change in changes {
+                    decided_after.insert(change.index, change.download);
+                }
+            }
+            prop_assert_eq!(plan(&after, &rules, &decided_after).outcome.clone(), if matches!(first.outcome, Outcome::Refused(_)) { first.outcome.clone() } else { Outcome::NoChange });
+            // Even without recording the decisions, the applied state needs nothing more.
+            if first.changes().is_some() {
+                prop_assert!(plan(&after, &rules, &decided).changes().is_none());
+            }
+        }
+
+        #[test]
+        fn deterministic(task in arb_task(), rules in arb_rules(), decided in arb_decided()) {
+            prop_assert_eq!(plan(&task, &rules, &decided), plan(&task, &rules, &decided));
+        }
+
+        #[test]
+        fn indices_only_from_input(task in arb_task(), rules in arb_rules(), decided in arb_decided()) {
+            let plan = plan(&task, &rules, &decided);
+            let indices: Vec<u64> = task.download.as_ref().unwrap().files.as_ref().unwrap().iter().map(|f| f.index).collect();
+            for change in plan.changes().unwrap_or_default() {
+                prop_assert!(indices.contains(&change.index));
+                prop_assert!(!decided.contains_key(&change.index));
+            }
+        }
+    }
+}
