@@ -158,6 +158,7 @@ impl Schedule {
             .parse(pattern)
             .map_err(|e| {
                 let detail = e.to_string();
+                let detail = detail.strip_prefix("Invalid pattern: ").unwrap_or(&detail);
                 format!(
                     "invalid cron schedule: {}; the format is seconds-first with 6 or 7 fields, e.g. \"*/30 * * * * *\" (every 30 seconds), evaluated in UTC",
                     detail.trim_end_matches('.').to_lowercase()
@@ -324,12 +325,13 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
     let specs = checker.rules(&raw.rules);
     let mut warnings = Vec::new();
     if let Some(server) = &server
-        && matches!(server.password, PasswordSetting::Inline(_)) {
-            warnings.push(format!(
+        && matches!(server.password, PasswordSetting::Inline(_))
+    {
+        warnings.push(format!(
                 "{}: server.password holds the password in the rules file; prefer server.password_file, ${PASSWORD_ENV} or $CREDENTIALS_DIRECTORY/password",
                 path.display()
             ));
-        }
+    }
     let rules = match RuleSet::new(specs) {
         Ok(rules) => Some(rules),
         Err(e) => {
@@ -473,14 +475,15 @@ impl Checker<'_> {
             Duration::from_secs(10),
         );
         if timeout.is_zero()
-            && let Some(raw_timeout) = &raw.timeout {
-                self.problem(
-                    raw_timeout.span(),
-                    "server.timeout",
-                    raw_timeout.get_ref(),
-                    "timeout must be more than zero".to_owned(),
-                );
-            }
+            && let Some(raw_timeout) = &raw.timeout
+        {
+            self.problem(
+                raw_timeout.span(),
+                "server.timeout",
+                raw_timeout.get_ref(),
+                "timeout must be more than zero".to_owned(),
+            );
+        }
         let retries = match &raw.retries {
             None => 3,
             Some(r) => match u32::try_from(*r.get_ref()) {
@@ -604,7 +607,10 @@ impl Checker<'_> {
         })
     }
 
-    #[expect(clippy::too_many_lines, reason = "one check per key, in file order; splitting scatters them")]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one check per key, in file order; splitting scatters them"
+    )]
     fn rules(&mut self, raw_rules: &[Spanned<RawRule>]) -> Vec<RuleSpec> {
         let mut specs = Vec::with_capacity(raw_rules.len());
         let mut seen: Vec<(String, usize)> = Vec::new();
@@ -705,16 +711,15 @@ impl Checker<'_> {
             let min_size = self.size(raw.min_size.as_ref(), &key("min_size"));
             let max_size = self.size(raw.max_size.as_ref(), &key("max_size"));
             if let (Some(min), Some(max), Some(raw_max)) = (min_size, max_size, &raw.max_size)
-                && min > max {
-                    self.problem(
-                        raw_max.span(),
-                        &key("max_size"),
-                        "",
-                        format!(
-                            "max_size ({max}) is below min_size ({min}); no file could ever match"
-                        ),
-                    );
-                }
+                && min > max
+            {
+                self.problem(
+                    raw_max.span(),
+                    &key("max_size"),
+                    "",
+                    format!("max_size ({max}) is below min_size ({min}); no file could ever match"),
+                );
+            }
             if raw.glob.is_none() && raw.min_size.is_none() && raw.max_size.is_none() {
                 self.problem(
                     rule_span.clone(),

@@ -250,9 +250,10 @@ impl Daemon {
         }
         for task in &tasks {
             if let TickScope::Only(ids) = scope
-                && !ids.contains(&task.id) {
-                    continue;
-                }
+                && !ids.contains(&task.id)
+            {
+                continue;
+            }
             if self.shutdown.is_cancelled() {
                 report.interrupted = true;
                 break;
@@ -262,10 +263,11 @@ impl Daemon {
             report.plans.push(plan);
         }
         if !settings.dry_run
-            && let Err(e) = state.save() {
-                tracing::error!(error = %e, "could not write the state file");
-                report.state_error = Some(e.to_string());
-            }
+            && let Err(e) = state.save()
+        {
+            tracing::error!(error = %e, "could not write the state file");
+            report.state_error = Some(e.to_string());
+        }
     }
 
     #[tracing::instrument(skip_all, fields(task_id = %plan.task_id))]

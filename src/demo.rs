@@ -39,7 +39,10 @@ pub enum DemoError {
 }
 
 /// Runs the demo and returns its report.
-#[expect(clippy::too_many_lines, reason = "a linear script: fixtures, two ticks, a summary")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a linear script: fixtures, two ticks, a summary"
+)]
 pub async fn run() -> Result<String, DemoError> {
     let emulator_options = EmulatorOptions::default();
     let password = emulator_options.password.clone();

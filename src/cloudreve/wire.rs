@@ -213,11 +213,15 @@ impl From<&SelectionChange> for FileSelection {
 /// Decodes tasks from a `GET /workflow` answer or from one task object, for `explain`.
 pub(super) fn decode_tasks_document(text: &str) -> Result<Vec<DownloadTask>, serde_json::Error> {
     #[derive(Deserialize)]
+    struct ListDocument {
+        tasks: Vec<TaskResponse>,
+    }
+    #[derive(Deserialize)]
     #[serde(untagged)]
     enum Document {
         Envelope(Envelope<TaskListData>),
-        List(TaskListData),
         Task(TaskResponse),
+        List(ListDocument),
         Tasks(Vec<TaskResponse>),
     }
     let tasks = match serde_json::from_str::<Document>(text)? {

@@ -249,6 +249,11 @@ impl Emulator {
         });
     }
 
+    /// Every token issued so far (for tests that prove no token reaches a log).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.shared.model).tokens.keys().cloned().collect()
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.log).clone()

@@ -1,0 +1,405 @@
+//! The binary as a user runs it: `check`, `explain`, `once`, `demo`, `healthcheck`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use cloudreve_autoselect::emulator::{Backend, Emulator, Fault, Route};
+
+use crate::support::{self, binary};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn cli(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = tokio::process::Command::new(binary());
+    command
+        .args(args)
+        .env_remove("CLOUDREVE_AUTOSELECT_PASSWORD")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("RUST_LOG");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().await.unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn check(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "rules.toml", text);
+    let output = cli(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    let message = stderr(&output).replace(path.to_str().unwrap(), "rules.toml");
+    (output.status.code().unwrap(), message)
+}
+
+const SERVER: &str = "[server]\nurl = \"https://cloud.example.com\"\nemail = \"bot@example.com\"\n";
+
+#[tokio::test]
+async fn check_accepts_the_example_rules() {
+    let output = cli(&["--config", "rules.example.toml", "check"], &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.starts_with("ok: rules.example.toml: 5 rules, "),
+        "{out}"
+    );
+    assert!(out.contains("next runs"), "{out}");
+}
+
+#[tokio::test]
+async fn check_reports_every_problem_with_line_column_key_and_value() {
+    let text = format!(
+        "{SERVER}[daemon]\nschedule = \"*/5 * * * *\"\n\n[[rule]]\nname = \"junk\"\naction = \"skip\"\nglob = [\"*.exe\", \"[abc\"]\n\n[[rule]]\nname = \"junk\"\naction = \"skip\"\nmin_size = \"5 MiBs\"\n\n[[rule]]\nname = \"range\"\naction = \"skip\"\nmin_size = \"2 MiB\"\nmax_size = \"1 MiB\"\n"
+    );
+    let (code, message) = check(&text).await;
+    assert_eq!(code, 78);
+    let expected = r#"error: invalid config file rules.toml: 5 problems
+rules.toml:5:12: daemon.schedule: invalid cron schedule: pattern must have 6 or 7 fields when seconds are required and years are optional; the format is seconds-first with 6 or 7 fields, e.g. "*/30 * * * * *" (every 30 seconds), evaluated in UTC (got "*/5 * * * *")
+  |
+5 | schedule = "*/5 * * * *"
+  |            ^^^^^^^^^^^^^
+rules.toml:10:18: rule[0].glob[1]: invalid glob: unclosed character class; missing ']' (got "[abc")
+   |
+10 | glob = ["*.exe", "[abc"]
+   |                  ^^^^^^
+rules.toml:13:8: rule[1].name: duplicate rule name; rule[0] already uses it (got "junk")
+   |
+13 | name = "junk"
+   |        ^^^^^^
+rules.toml:15:12: rule[1].min_size: invalid size: unknown unit "MiBs"; expected one of B, KB, KiB, MB, MiB, GB, GiB, TB, TiB (got "5 MiBs")
+   |
+15 | min_size = "5 MiBs"
+   |            ^^^^^^^^
+rules.toml:21:12: rule[2].max_size: max_size (1.0 MiB) is below min_size (2.0 MiB); no file could ever match
+   |
+21 | max_size = "1 MiB"
+   |            ^^^^^^^
+"#;
+    assert_eq!(message, expected);
+}
+
+#[tokio::test]
+async fn check_names_a_typo_d_key_and_a_size_overflow() {
+    let (code, message) = check(&format!(
+        "{SERVER}[[rule]]\nname = \"a\"\naction = \"skip\"\nmin_sise = \"5\"\n"
+    ))
+    .await;
+    assert_eq!(code, 78);
+    assert!(
+        message.contains("rules.toml:7:1: unknown field `min_sise`, expected one of"),
+        "{message}"
+    );
+    assert!(message.contains("7 | min_sise = \"5\""), "{message}");
+    let (code, message) = check(&format!(
+        "{SERVER}[[rule]]\nname = \"a\"\naction = \"skip\"\nmax_size = \"99999999999 TiB\"\n"
+    ))
+    .await;
+    assert_eq!(code, 78);
+    assert!(
+        message.contains("rules.toml:7:12: rule[0].max_size: invalid size: size is too large"),
+        "{message}"
+    );
+    let (code, message) = check(&format!(
+        "{SERVER}[[rule]]\nname = \"a\"\naction = \"delete\"\n"
+    ))
+    .await;
+    assert_eq!(code, 78);
+    assert!(
+        message.contains("rule[0].action: unknown action"),
+        "{message}"
+    );
+    assert!(
+        message.contains("a rule needs at least one of `glob`, `min_size`, `max_size`"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn check_on_a_missing_file_exits_78() {
+    let output = cli(&["--config", "/nonexistent/rules.toml", "check"], &[]).await;
+    assert_eq!(output.status.code(), Some(78));
+    assert!(stderr(&output).contains("could not read config file /nonexistent/rules.toml"));
+}
+
+#[tokio::test]
+async fn config_path_comes_from_the_environment() {
+    let output = cli(
+        &["check"],
+        &[("CLOUDREVE_AUTOSELECT_CONFIG", "rules.example.toml")],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn explain_prints_the_table_and_the_patch() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = write(
+        dir.path(),
+        "task.json",
+        r#"{"id":"kku7","status":"suspending","type":"remote_download","summary":{"phase":"monitor","props":{"download":{"name":"Some.Show.S01","state":"downloading","files":[
+            {"index":1,"name":"Some.Show.S01/E01.mkv","size":1503238553,"selected":true},
+            {"index":3,"name":"Some.Show.S01/Sample/sample.mkv","size":52428800,"selected":true},
+            {"index":4,"name":"Some.Show.S01/RARBG.txt","size":31,"selected":true}]}}}}"#,
+    );
+    let output = cli(
+        &[
+            "--config",
+            "rules.example.toml",
+            "explain",
+            "--task-json",
+            task.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("     3  yes       skip     samples           deselect       50.0 MiB  Some.Show.S01/Sample/sample.mkv"), "{out}");
+    assert!(out.contains("     4  yes       skip     junk-extensions   deselect           31 B  Some.Show.S01/RARBG.txt"), "{out}");
+    assert!(out.contains(r#"PATCH /api/v4/workflow/download/kku7 {"files":[{"index":3,"download":false},{"index":4,"download":false}]}"#), "{out}");
+    let bad = write(dir.path(), "bad.json", "[1, 2");
+    let output = cli(
+        &[
+            "--config",
+            "rules.example.toml",
+            "explain",
+            "--task-json",
+            bad.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("is not a Cloudreve task or task list"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+fn config_for(emu: &Emulator, dir: &Path, extra: &str) -> PathBuf {
+    let state = dir.join("state.json");
+    let text = support::config_text(
+        &emu.base_url(),
+        &format!(
+            "[daemon]\nstate_file = \"{}\"\n{extra}\n{}",
+            state.display(),
+            support::RULES
+        ),
+    );
+    write(dir, "rules.toml", &text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_patches_and_exits_0() {
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&emu, dir.path(), "");
+    let output = cli(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(support::patches(&emu).len(), 1);
+    assert!(
+        stderr(&output).contains("selection changed"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(dir.path().join("state.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_log_even_at_trace_level() {
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
+    emu.inject(Route::List, Fault::Http500, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&emu, dir.path(), "");
+    let env = [
+        ("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD),
+        ("RUST_LOG", "trace"),
+    ];
+    let output = cli(&["--config", config.to_str().unwrap(), "once"], &env).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        log.contains("signed in to Cloudreve") && log.contains("TRACE"),
+        "{log}"
+    );
+    let tokens = emu.issued_tokens();
+    assert_eq!(tokens.len(), 2);
+    for secret in tokens.iter().map(String::as_str).chain([support::PASSWORD]) {
+        assert!(!log.contains(secret), "secret {secret:?} in the log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_dry_run_prints_and_sends_nothing() {
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Qbittorrent));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&emu, dir.path(), "");
+    let output = cli(
+        &["--config", config.to_str().unwrap(), "once", "--dry-run"],
+        &[("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains(r#"{"files":[{"index":2,"download":false},{"index":4,"download":false},{"index":5,"download":false}]}"#), "{out}");
+    assert!(out.contains("nothing was sent"), "{out}");
+    assert!(support::patches(&emu).is_empty());
+    assert!(!dir.path().join("state.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_exits_1_when_a_patch_fails_or_the_server_is_unreachable() {
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
+    emu.add_task(support::show(Backend::Qbittorrent));
+    emu.inject(
+        Route::Patch,
+        Fault::Code {
+            code: 50005,
+            msg: "Failed to set download files".into(),
+        },
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&emu, dir.path(), "");
+    let env = [("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)];
+    let output = cli(&["--config", config.to_str().unwrap(), "once"], &env).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("1 task(s) could not be changed"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        support::patches(&emu).len(),
+        2,
+        "the other task was still patched"
+    );
+
+    let unreachable = write(
+        dir.path(),
+        "unreachable.toml",
+        &format!(
+            "[server]\nurl = \"http://127.0.0.1:9/\"\nemail = \"{}\"\nretries = 0\n[daemon]\nstate_file = \"{}\"\n",
+            support::EMAIL,
+            dir.path().join("other-state.json").display()
+        ),
+    );
+    let output = cli(&["--config", unreachable.to_str().unwrap(), "once"], &env).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("could not connect"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_without_a_password_exits_78_and_a_credential_file_works() {
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&emu, dir.path(), "");
+    let output = cli(&["--config", config.to_str().unwrap(), "once"], &[]).await;
+    assert_eq!(output.status.code(), Some(78));
+    assert!(
+        stderr(&output).contains("no password configured"),
+        "{}",
+        stderr(&output)
+    );
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    std::fs::write(
+        credentials.join("password"),
+        format!("{}\n", support::PASSWORD),
+    )
+    .unwrap();
+    let output = cli(
+        &["--config", config.to_str().unwrap(), "once"],
+        &[("CREDENTIALS_DIRECTORY", credentials.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn demo_runs_the_whole_job_and_reports() {
+    let output = cli(&["demo"], &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    for needle in [
+        "== tick 1: every task is new ==",
+        "skip     samples           deselect",
+        "refused: the rules would deselect all 3 files of this task",
+        "task left alone: waiting for metadata",
+        "task left alone: status is queued",
+        "task left alone: phase is transfer, not monitor",
+        "Debian.ISO.Collection: 2 of 3 files selected",
+        "Free.Software.Installer: 3 of 3 files selected, task suspending",
+        "3 PATCH request(s) in all",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn healthcheck_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let config = write(
+        dir.path(),
+        "rules.toml",
+        &format!("{SERVER}[daemon]\nstate_file = \"{}\"\n", state.display()),
+    );
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "healthcheck",
+        "--max-age",
+        "60s",
+    ];
+    let output = cli(&args, &[]).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no heartbeat file"),
+        "{}",
+        stderr(&output)
+    );
+    let heartbeat = dir.path().join("state.json.heartbeat");
+    std::fs::write(
+        &heartbeat,
+        format!("{} ok\n", chrono::Utc::now().to_rfc3339()),
+    )
+    .unwrap();
+    let output = cli(&args, &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("healthy"));
+    let old = chrono::Utc::now() - chrono::TimeDelta::minutes(5);
+    std::fs::write(&heartbeat, format!("{} ok\n", old.to_rfc3339())).unwrap();
+    let output = cli(&args, &[]).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("unhealthy: last tick finished"),
+        "{}",
+        stderr(&output)
+    );
+}

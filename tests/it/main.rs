@@ -1,0 +1,13 @@
+//! Integration tests: the client, the daemon and the binary against the emulated Cloudreve v4
+//! server over real HTTP on 127.0.0.1.
+
+// Test code: a failed unwrap or panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod client;
+mod emulator_facts;
+mod run;
+mod support;
+mod tick;
+mod tidy;
