@@ -6,6 +6,7 @@
 
 mod cli;
 mod client;
+mod deployment;
 mod emulator_facts;
 mod run;
 mod support;

@@ -173,6 +173,11 @@ async fn runs_as_an_unprivileged_user_with_a_read_only_config_and_credentials() 
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o444)).unwrap();
     std::fs::set_permissions(&config_dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     let root = nix::unistd::Uid::effective().is_root();
+    // The unprivileged user may not reach the build directory; give it its own copy.
+    let program = dir.path().join("cloudreve-autoselect");
+    std::fs::copy(binary(), &program).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = program.to_str().unwrap().to_owned();
     if root {
         std::os::unix::fs::chown(&state_dir, Some(65532), Some(65532)).unwrap();
         std::os::unix::fs::chown(&credentials, Some(65532), Some(65532)).unwrap();
@@ -181,10 +186,10 @@ async fn runs_as_an_unprivileged_user_with_a_read_only_config_and_credentials() 
     let run = |args: &[&str]| {
         let mut command = if root {
             let mut command = tokio::process::Command::new("setpriv");
-            command.args(["--reuid=65532", "--regid=65532", "--clear-groups", binary()]);
+            command.args(["--reuid=65532", "--regid=65532", "--clear-groups", &program]);
             command
         } else {
-            tokio::process::Command::new(binary())
+            tokio::process::Command::new(&program)
         };
         command
             .args(args)

@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# cloudreve-autoselect: build on Debian trixie, run on distroless (trixie = Debian 13), non-root.
+ARG RUST_VERSION=1.95
+
+FROM rust:${RUST_VERSION}-slim-trixie AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rust-toolchain.toml rules.example.toml ./
+COPY src ./src
+COPY benches ./benches
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    cargo build --release --locked \
+ && install -D -m 0755 target/release/cloudreve-autoselect /out/cloudreve-autoselect \
+ && install -d -o 65532 -g 65532 -m 0700 /out/state
+
+FROM gcr.io/distroless/cc-debian13:nonroot
+COPY --from=build /out/cloudreve-autoselect /usr/local/bin/cloudreve-autoselect
+# A named volume copies this directory's owner, so the non-root user can write its state.
+COPY --from=build --chown=65532:65532 /out/state /var/lib/cloudreve-autoselect
+# The password comes from the Docker secret "password" (/run/secrets/password) or from
+# CLOUDREVE_AUTOSELECT_PASSWORD; the rules from the read-only /config mount; state on a volume.
+ENV CREDENTIALS_DIRECTORY=/run/secrets \
+    CLOUDREVE_AUTOSELECT_CONFIG=/config/rules.toml \
+    STATE_DIRECTORY=/var/lib/cloudreve-autoselect \
+    RUST_LOG=info
+USER 65532:65532
+VOLUME ["/var/lib/cloudreve-autoselect"]
+HEALTHCHECK --interval=60s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["/usr/local/bin/cloudreve-autoselect", "healthcheck", "--max-age", "15m"]
+ENTRYPOINT ["/usr/local/bin/cloudreve-autoselect"]
+CMD ["--config", "/config/rules.toml", "run"]
