@@ -3,6 +3,7 @@
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cloudreve_autoselect::emulator::{Backend, Emulator};
@@ -40,11 +41,26 @@ fn signal(child: &tokio::process::Child, signal: Signal) {
     kill(Pid::from_raw(pid), signal).unwrap();
 }
 
-fn receive_all(socket: &UnixDatagram, into: &mut Vec<String>) {
-    let mut buffer = [0u8; 4096];
-    while let Ok(n) = socket.recv(&mut buffer) {
-        into.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
-    }
+/// Collects sd_notify datagrams on a thread, as systemd would, so the daemon never blocks.
+fn collect_notifications(socket: UnixDatagram) -> Arc<Mutex<Vec<String>>> {
+    let notes = Arc::new(Mutex::new(Vec::new()));
+    let collected = Arc::clone(&notes);
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        // Ends when the test ends and drops the last reference.
+        while Arc::strong_count(&collected) > 1 {
+            if let Ok(n) = socket.recv(&mut buffer) {
+                collected
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            }
+        }
+    });
+    notes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,47 +70,45 @@ async fn run_ticks_reloads_on_sighup_notifies_systemd_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(&emu, dir.path(), support::RULES);
     let notify_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&notify_path).unwrap();
-    socket.set_nonblocking(true).unwrap();
+    let notes = collect_notifications(UnixDatagram::bind(&notify_path).unwrap());
+    let seen = |needle: &str| {
+        notes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n.contains(needle))
+            .count()
+    };
     let mut child = tokio::process::Command::new(binary())
         .args(["--config", config.to_str().unwrap(), "run"])
         .env("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)
         .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "400000")
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut notes = Vec::new();
 
     // One tick at start-up, then one a second.
     wait_for("the start-up PATCH", || support::patches(&emu).len() == 1).await;
-    wait_for("READY=1", || {
-        receive_all(&socket, &mut notes);
-        notes.iter().any(|n| n.contains("READY=1"))
-    })
-    .await;
+    wait_for("READY=1", || seen("READY=1") >= 1).await;
     wait_for("repeated ticks", || {
         support::count(&emu, "GET", "/workflow") >= 3
     })
     .await;
     assert_eq!(support::patches(&emu).len(), 1, "a decision is sent once");
+    wait_for("WATCHDOG=1 pings", || seen("WATCHDOG=1") >= 2).await;
 
     // A valid new rules file: `*.mkv` files of new tasks are now junk too.
     let extra = "[[rule]]\nname = \"no-episode-2\"\naction = \"skip\"\nglob = \"E02.mkv\"\n";
     write_config(&emu, dir.path(), &format!("{}{extra}", support::RULES));
     signal(&child, Signal::SIGHUP);
     wait_for("RELOADING=1 then READY=1", || {
-        receive_all(&socket, &mut notes);
-        notes.iter().any(|n| n.contains("RELOADING=1"))
-            && notes.iter().rposition(|n| n.contains("READY=1"))
-                > notes.iter().position(|n| n.contains("RELOADING=1"))
+        seen("RELOADING=1") == 1 && seen("READY=1") == 2
     })
     .await;
-    assert!(
-        notes.iter().any(|n| n.contains("MONOTONIC_USEC=")),
-        "{notes:?}"
-    );
+    assert_eq!(seen("MONOTONIC_USEC="), 1);
     let second = emu.add_task(support::show(Backend::Qbittorrent));
     wait_for("the new rule applied", || {
         support::patches(&emu).iter().any(|(id, _)| *id == second)
@@ -136,13 +150,93 @@ async fn run_ticks_reloads_on_sighup_notifies_systemd_and_stops_on_sigterm() {
         log.contains("expected `]`") || log.contains("invalid config file"),
         "{log}"
     );
-    receive_all(&socket, &mut notes);
-    assert!(notes.iter().any(|n| n.contains("STOPPING=1")), "{notes:?}");
+    wait_for("STOPPING=1", || seen("STOPPING=1") == 1).await;
     let state = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
     for id in [&first, &second, &third] {
         assert!(state.contains(id.as_str()), "{state}");
     }
     assert!(dir.path().join("state.json.heartbeat").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_waits_for_the_patch_in_flight_and_a_second_signal_exits_at_once() {
+    use cloudreve_autoselect::emulator::{Fault, Route};
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
+    // The PATCH takes 30 s to answer: the first SIGTERM must wait for it, the second not.
+    emu.inject(Route::Patch, Fault::Delay(Duration::from_secs(30)), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&emu, dir.path(), support::RULES);
+    let mut child = tokio::process::Command::new(binary())
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for("the PATCH in flight", || {
+        support::count(&emu, "PATCH", "") == 1
+    })
+    .await;
+    signal(&child, Signal::SIGTERM);
+    let still_running = tokio::time::timeout(Duration::from_millis(500), child.wait()).await;
+    assert!(
+        still_running.is_err(),
+        "the first SIGTERM waits for the request in flight"
+    );
+    signal(&child, Signal::SIGTERM);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_between_ticks_exits_0_at_once() {
+    let emu = support::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&emu, dir.path(), support::RULES);
+    let mut child = tokio::process::Command::new(binary())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "run",
+        ])
+        .env("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)
+        .env("JOURNAL_STREAM", "8:1234")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for("the first tick", || {
+        support::count(&emu, "GET", "/workflow") >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    signal(&child, Signal::SIGINT);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .await
+        .unwrap();
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert!(
+        first.get("timestamp").is_none(),
+        "no timestamps under journald: {first}"
+    );
+    assert!(log.contains("\"message\":\"tick finished\""), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
