@@ -41,7 +41,7 @@ fn signal(child: &tokio::process::Child, signal: Signal) {
     kill(Pid::from_raw(pid), signal).unwrap();
 }
 
-/// Collects sd_notify datagrams on a thread, as systemd would, so the daemon never blocks.
+/// Collects `sd_notify` datagrams on a thread, as systemd would, so the daemon never blocks.
 fn collect_notifications(socket: UnixDatagram) -> Arc<Mutex<Vec<String>>> {
     let notes = Arc::new(Mutex::new(Vec::new()));
     let collected = Arc::clone(&notes);
