@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use cloudreve_autoselect::rules::{
-    Action, MatchScratch, RuleName, RuleSet, RuleSpec, compile_glob, is_path_glob,
+    Action, MatchScratch, OnAllJunk, RuleSet, RuleSpec, compile_glob, is_path_glob,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use globset::GlobMatcher;
@@ -51,18 +51,14 @@ fn rule_set(patterns: &[Vec<String>]) -> RuleSet {
         .iter()
         .enumerate()
         .map(|(i, globs)| RuleSpec {
-            name: RuleName::new(format!("rule{i}")),
-            action: Action::Skip,
             globs: globs
                 .iter()
                 .map(|g| compile_glob(g, false).unwrap())
                 .collect(),
-            min_size: None,
-            max_size: None,
-            task: None,
+            ..RuleSpec::new(&format!("rule{i}"), Action::Skip)
         })
         .collect();
-    RuleSet::new(specs).unwrap()
+    RuleSet::new(specs, OnAllJunk::Leave).unwrap()
 }
 
 /// The baseline: every glob its own matcher, tried rule by rule.
@@ -103,7 +99,7 @@ fn bench(c: &mut Criterion) {
         let rules = rule_set(&patterns);
         let baseline = naive(&patterns);
         // Both must agree on every file before they are timed.
-        let scope = rules.scope("Release");
+        let scope = rules.scope("Release", "magnet:?xt=urn:btih:00", 1 << 40);
         let mut scratch = MatchScratch::default();
         for path in &files {
             assert_eq!(

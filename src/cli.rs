@@ -53,12 +53,20 @@ pub enum Command {
         dry_run: bool,
     },
     /// Validate the rules file: exit 0 if valid, 78 (`EX_CONFIG`) with every problem if not.
-    Check,
+    /// Likely mistakes are printed as warnings.
+    Check {
+        /// Treat the warnings (likely mistakes) as failures: exit 1 if there are any.
+        #[arg(long)]
+        lint: bool,
+    },
     /// Show, file by file, what the rules decide for a task and the PATCH that would be sent.
     Explain {
+        /// A live task's id: fetched from the server.
+        #[arg(value_name = "TASK_ID", required_unless_present = "task_json")]
+        task_id: Option<String>,
         /// A JSON file: one task object as `GET /workflow` lists it, or a whole list answer.
-        #[arg(long, value_name = "FILE")]
-        task_json: PathBuf,
+        #[arg(long, value_name = "FILE", conflicts_with = "task_id")]
+        task_json: Option<PathBuf>,
     },
     /// Run against a built-in emulated Cloudreve with demo tasks and `rules.example.toml`.
     Demo,

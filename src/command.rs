@@ -77,11 +77,18 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         .clone()
         .unwrap_or_else(|| config::default_config_path(env));
     match cli.command {
-        Command::Check => check(&config_path, env),
-        Command::Explain { task_json } => match load(&config_path, env) {
-            Ok(config) => match crate::explain::explain_file(&task_json, &config.rules) {
-                Ok(text) => Outcome::success(text),
-                Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Command::Check { lint } => check(&config_path, lint, env),
+        Command::Explain { task_id, task_json } => match load(&config_path, env) {
+            Ok(config) => match (task_json, task_id) {
+                (Some(file), _) => match crate::explain::explain_file(&file, &config.rules) {
+                    Ok(text) => Outcome::success(text),
+                    Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+                },
+                (None, Some(id)) => explain_live(&config, &id, env).await,
+                (None, None) => Outcome::failure(
+                    Exit::Failure,
+                    "error: give a TASK_ID or --task-json FILE".to_owned(),
+                ),
             },
             Err(outcome) => outcome,
         },
@@ -104,11 +111,15 @@ fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config, Outcome> {
     }
 }
 
-fn check(path: &std::path::Path, env: EnvLookup<'_>) -> Outcome {
+fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
+    let mut warnings = String::new();
+    for lint in &config.lints {
+        let _ = writeln!(warnings, "warning: {}", lint.render(path));
+    }
     let runs: Vec<String> = config
         .daemon
         .schedule
@@ -128,8 +139,48 @@ fn check(path: &std::path::Path, env: EnvLookup<'_>) -> Outcome {
     if config.daemon.dry_run {
         out.push_str("; dry run");
     }
+    if !config.lints.is_empty() {
+        let _ = write!(out, "; {} warning(s)", config.lints.len());
+    }
     out.push('\n');
-    Outcome::success(out)
+    let exit = if strict && !config.lints.is_empty() {
+        Exit::Failure
+    } else {
+        Exit::Success
+    };
+    Outcome {
+        exit,
+        stdout: out,
+        stderr: warnings,
+    }
+}
+
+async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Outcome {
+    let options = match client_options(config, env) {
+        Ok(options) => options,
+        Err(e) => return Outcome::failure(Exit::Config, format!("error: {e}")),
+    };
+    let client = match Client::new(options) {
+        Ok(client) => client,
+        Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+    };
+    let tasks = match client.list_downloading().await {
+        Ok(tasks) => tasks,
+        Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+    };
+    let Some(task) = tasks.iter().find(|t| t.id.as_str() == task_id) else {
+        return Outcome::failure(
+            Exit::Failure,
+            format!(
+                "error: task {task_id} is not among the {} ongoing downloads of {}",
+                tasks.len(),
+                config.server.email
+            ),
+        );
+    };
+    // Show what the daemon already sent, read from its state file without changing it.
+    let decided = StateStore::read_only(&config.daemon.state_file).decided(&task.id);
+    Outcome::success(crate::plan::plan(task, &config.rules, &decided).render())
 }
 
 /// Client options from a config, with the password resolved.
@@ -227,6 +278,9 @@ async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outco
         Ok(daemon) => Arc::new(daemon),
         Err(outcome) => return outcome,
     };
+    for lint in &config.lints {
+        tracing::warn!("{}", lint.render(path));
+    }
     tracing::info!(
         config = %path.display(),
         rules = config.rules.rules().len(),

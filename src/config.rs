@@ -20,7 +20,12 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 use url::Url;
 
-use crate::rules::{Action, ByteSize, RuleName, RuleSet, RuleSpec, compile_glob};
+use crate::rules::{
+    Action, ByteSize, OnAllJunk, RuleName, RuleSet, RuleSpec, Share, compile_glob,
+    compile_source_glob, regex_source,
+};
+
+mod lint;
 
 /// Where `--config` points when neither the flag nor `CLOUDREVE_AUTOSELECT_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/cloudreve-autoselect/rules.toml";
@@ -207,6 +212,8 @@ pub struct Config {
     pub rules: RuleSet,
     /// Things that work but deserve the operator's attention.
     pub warnings: Vec<String>,
+    /// Rule-writing mistakes that are not errors (`check --lint`), located like problems.
+    pub lints: Vec<Problem>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,6 +225,8 @@ struct RawConfig {
     server: Spanned<RawServer>,
     #[serde(default)]
     daemon: Option<RawDaemon>,
+    #[serde(default)]
+    safety: Option<RawSafety>,
     #[serde(default, rename = "rule")]
     rules: Vec<Spanned<RawRule>>,
 }
@@ -249,10 +258,23 @@ struct RawRule {
     name: Option<Spanned<String>>,
     action: Option<Spanned<String>>,
     glob: Option<Spanned<GlobList>>,
+    regex: Option<Spanned<GlobList>>,
     min_size: Option<Spanned<SizeLiteral>>,
     max_size: Option<Spanned<SizeLiteral>>,
+    min_share: Option<Spanned<String>>,
+    max_share: Option<Spanned<String>>,
+    extensionless: Option<bool>,
+    double_extension: Option<bool>,
+    keep_largest: Option<Spanned<i64>>,
     task: Option<Spanned<String>>,
+    source: Option<Spanned<String>>,
     case_sensitive: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSafety {
+    on_all_junk: Option<Spanned<String>>,
 }
 
 /// `glob = "x"` or `glob = ["x", "y"]`, keeping each element's span where TOML gives one.
@@ -319,10 +341,12 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
     let mut checker = Checker {
         text,
         problems: Vec::new(),
+        lints: Vec::new(),
     };
     let server = checker.server(raw.server);
     let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), env);
     let specs = checker.rules(&raw.rules);
+    let on_all_junk = checker.safety(raw.safety.as_ref());
     let mut warnings = Vec::new();
     if let Some(server) = &server
         && matches!(server.password, PasswordSetting::Inline(_))
@@ -332,7 +356,7 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
                 path.display()
             ));
     }
-    let rules = match RuleSet::new(specs) {
+    let rules = match RuleSet::new(specs, on_all_junk) {
         Ok(rules) => Some(rules),
         Err(e) => {
             checker.problem(0..0, "rule", "", e.to_string());
@@ -346,6 +370,7 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             daemon,
             rules,
             warnings,
+            lints: checker.lints,
         }),
         _ => Err(invalid(checker.problems)),
     }
@@ -384,6 +409,7 @@ fn locate(text: &str, span: Range<usize>, key: &str, message: String) -> Problem
 struct Checker<'a> {
     text: &'a str,
     problems: Vec<Problem>,
+    lints: Vec<Problem>,
 }
 
 impl Checker<'_> {
@@ -607,154 +633,367 @@ impl Checker<'_> {
         })
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "one check per key, in file order; splitting scatters them"
-    )]
     fn rules(&mut self, raw_rules: &[Spanned<RawRule>]) -> Vec<RuleSpec> {
         let mut specs = Vec::with_capacity(raw_rules.len());
         let mut seen: Vec<(String, usize)> = Vec::new();
+        let mut shapes: Vec<lint::RuleShape> = Vec::new();
         for (rule_idx, spanned) in raw_rules.iter().enumerate() {
             let raw = spanned.get_ref();
-            let key = |field: &str| format!("rule[{rule_idx}].{field}");
-            let rule_span = spanned.span();
-            let name = match &raw.name {
-                None => {
-                    self.problem(
-                        rule_span.clone(),
-                        &format!("rule[{rule_idx}]"),
-                        "",
-                        "missing `name`; every rule needs a unique name".to_owned(),
-                    );
-                    None
-                }
-                Some(name) if name.get_ref().trim().is_empty() => {
-                    self.problem(name.span(), &key("name"), "", "empty rule name".to_owned());
-                    None
-                }
-                Some(name) => {
-                    if let Some((_, first)) = seen
-                        .iter()
-                        .find(|(seen_name, _)| seen_name == name.get_ref())
-                    {
-                        let first = *first;
-                        self.problem(
-                            name.span(),
-                            &key("name"),
-                            name.get_ref(),
-                            format!("duplicate rule name; rule[{first}] already uses it"),
-                        );
-                    } else {
-                        seen.push((name.get_ref().clone(), rule_idx));
-                    }
-                    Some(RuleName::new(name.get_ref().clone()))
-                }
+            let name = self.rule_name(rule_idx, spanned, &mut seen);
+            let Some(spec) = self.rule(rule_idx, spanned.span(), raw) else {
+                continue;
             };
-            let action = match &raw.action {
-                None => {
-                    self.problem(
-                        rule_span.clone(),
-                        &format!("rule[{rule_idx}]"),
-                        "",
-                        "missing `action`; write action = \"skip\" or action = \"keep\"".to_owned(),
-                    );
-                    None
-                }
-                Some(action) => match action.get_ref().as_str() {
-                    "skip" => Some(Action::Skip),
-                    "keep" => Some(Action::Keep),
-                    other => {
-                        self.problem(
-                            action.span(),
-                            &key("action"),
-                            other,
-                            "unknown action; expected \"skip\" (deselect) or \"keep\" (select)"
-                                .to_owned(),
-                        );
-                        None
-                    }
-                },
-            };
-            let case_sensitive = raw.case_sensitive.unwrap_or(false);
-            let mut globs = Vec::new();
-            if let Some(list) = &raw.glob {
-                if list.get_ref().0.is_empty() {
-                    self.problem(
-                        list.span(),
-                        &key("glob"),
-                        "",
-                        "empty glob list; remove the key or add a pattern".to_owned(),
-                    );
-                }
-                for (glob_idx, (pattern, span)) in list.get_ref().0.iter().enumerate() {
-                    let span = span.clone().unwrap_or_else(|| list.span());
-                    let glob_key = if list.get_ref().0.len() > 1 || span != list.span() {
-                        format!("rule[{rule_idx}].glob[{glob_idx}]")
-                    } else {
-                        key("glob")
-                    };
-                    if pattern.is_empty() {
-                        self.problem(span, &glob_key, "", "empty glob".to_owned());
-                        continue;
-                    }
-                    match compile_glob(pattern, case_sensitive) {
-                        Ok(glob) => globs.push(glob),
-                        Err(e) => self.problem(
-                            span,
-                            &glob_key,
-                            pattern,
-                            format!("invalid glob: {}", e.kind()),
-                        ),
-                    }
-                }
-            }
-            let min_size = self.size(raw.min_size.as_ref(), &key("min_size"));
-            let max_size = self.size(raw.max_size.as_ref(), &key("max_size"));
-            if let (Some(min), Some(max), Some(raw_max)) = (min_size, max_size, &raw.max_size)
-                && min > max
-            {
-                self.problem(
-                    raw_max.span(),
-                    &key("max_size"),
-                    "",
-                    format!("max_size ({max}) is below min_size ({min}); no file could ever match"),
+            let Some(name) = name else { continue };
+            let shape = lint::RuleShape::of(rule_idx, name.as_str(), raw, &spec);
+            if let Some(earlier) = shapes.iter().find(|earlier| earlier.shadows(&shape)) {
+                let span = raw
+                    .name
+                    .as_ref()
+                    .map_or_else(|| spanned.span(), Spanned::span);
+                let message = format!(
+                    "this rule never decides a file: rule[{}] ({:?}) comes first and matches every file it matches",
+                    earlier.index, earlier.name
                 );
+                self.lint(span, &format!("rule[{rule_idx}]"), &message);
             }
-            if raw.glob.is_none() && raw.min_size.is_none() && raw.max_size.is_none() {
-                self.problem(
-                    rule_span.clone(),
-                    &format!("rule[{rule_idx}]"),
-                    "",
-                    "a rule needs at least one of `glob`, `min_size`, `max_size`".to_owned(),
-                );
-            }
-            let task = match &raw.task {
-                None => None,
-                Some(task) => match compile_glob(task.get_ref(), case_sensitive) {
-                    Ok(glob) => Some(glob),
-                    Err(e) => {
-                        self.problem(
-                            task.span(),
-                            &key("task"),
-                            task.get_ref(),
-                            format!("invalid glob: {}", e.kind()),
-                        );
-                        None
-                    }
-                },
-            };
-            if let (Some(name), Some(action)) = (name, action) {
-                specs.push(RuleSpec {
-                    name,
-                    action,
-                    globs,
-                    min_size,
-                    max_size,
-                    task,
-                });
-            }
+            shapes.push(shape);
+            specs.push(RuleSpec { name, ..spec });
         }
         specs
+    }
+
+    fn lint(&mut self, span: Range<usize>, key: &str, message: &str) {
+        self.lints
+            .push(locate(self.text, span, key, message.to_owned()));
+    }
+
+    fn rule_name(
+        &mut self,
+        rule_idx: usize,
+        spanned: &Spanned<RawRule>,
+        seen: &mut Vec<(String, usize)>,
+    ) -> Option<RuleName> {
+        let key = format!("rule[{rule_idx}].name");
+        match &spanned.get_ref().name {
+            None => {
+                self.problem(
+                    spanned.span(),
+                    &format!("rule[{rule_idx}]"),
+                    "",
+                    "missing `name`; every rule needs a unique name".to_owned(),
+                );
+                None
+            }
+            Some(name) if name.get_ref().trim().is_empty() => {
+                self.problem(name.span(), &key, "", "empty rule name".to_owned());
+                None
+            }
+            Some(name) => {
+                if let Some(&(_, first)) = seen
+                    .iter()
+                    .find(|(seen_name, _)| seen_name == name.get_ref())
+                {
+                    self.problem(
+                        name.span(),
+                        &key,
+                        name.get_ref(),
+                        format!("duplicate rule name; rule[{first}] already uses it"),
+                    );
+                } else {
+                    seen.push((name.get_ref().clone(), rule_idx));
+                }
+                Some(RuleName::new(name.get_ref().clone()))
+            }
+        }
+    }
+
+    /// Validates one rule's conditions; its name is checked by `rule_name`.
+    fn rule(
+        &mut self,
+        rule_idx: usize,
+        rule_span: Range<usize>,
+        raw: &RawRule,
+    ) -> Option<RuleSpec> {
+        let key = |field: &str| format!("rule[{rule_idx}].{field}");
+        let problems_before = self.problems.len();
+        let action = self.action(rule_idx, rule_span.clone(), raw.action.as_ref());
+        let case_sensitive = raw.case_sensitive.unwrap_or(false);
+        let globs = self.globs(rule_idx, raw.glob.as_ref(), case_sensitive);
+        let regexes = self.regexes(rule_idx, raw.regex.as_ref(), case_sensitive);
+        if let (Some(_), Some(regex)) = (&raw.glob, &raw.regex) {
+            self.problem(
+                regex.span(),
+                &key("regex"),
+                "",
+                "a rule has either `glob` or `regex`, not both; split it into two rules".to_owned(),
+            );
+        }
+        let min_size = self.size(raw.min_size.as_ref(), &key("min_size"));
+        let max_size = self.size(raw.max_size.as_ref(), &key("max_size"));
+        if let (Some(min), Some(max), Some(raw_max)) = (min_size, max_size, &raw.max_size)
+            && min > max
+        {
+            self.problem(
+                raw_max.span(),
+                &key("max_size"),
+                "",
+                format!("max_size ({max}) is below min_size ({min}); no file could ever match"),
+            );
+        }
+        let min_share = self.share(raw.min_share.as_ref(), &key("min_share"));
+        let max_share = self.share(raw.max_share.as_ref(), &key("max_share"));
+        if let (Some(min), Some(max), Some(raw_max)) = (min_share, max_share, &raw.max_share)
+            && min > max
+        {
+            self.problem(
+                raw_max.span(),
+                &key("max_share"),
+                "",
+                format!("max_share ({max}) is below min_share ({min}); no file could ever match"),
+            );
+        }
+        let keep_largest =
+            self.keep_largest(raw.keep_largest.as_ref(), action, &key("keep_largest"));
+        let has_condition = raw.glob.is_some()
+            || raw.regex.is_some()
+            || raw.min_size.is_some()
+            || raw.max_size.is_some()
+            || raw.min_share.is_some()
+            || raw.max_share.is_some()
+            || raw.extensionless.is_some()
+            || raw.double_extension.is_some();
+        if !has_condition {
+            self.problem(
+                rule_span,
+                &format!("rule[{rule_idx}]"),
+                "",
+                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless` or `double_extension`".to_owned(),
+            );
+        }
+        let task = raw.task.as_ref().and_then(|task| {
+            let glob = task.get_ref();
+            if !glob.contains(['*', '?', '[', '{']) {
+                self.lint(
+                    task.span(),
+                    &key("task"),
+                    &format!("matches only a task named exactly {glob:?}; write \"*{glob}*\" to match names containing it"),
+                );
+            }
+            self.compiled(task, &key("task"), compile_glob(glob, case_sensitive))
+        });
+        let source = raw.source.as_ref().and_then(|source| {
+            self.compiled(
+                source,
+                &key("source"),
+                compile_source_glob(source.get_ref(), case_sensitive),
+            )
+        });
+        (self.problems.len() == problems_before).then(|| RuleSpec {
+            globs,
+            regexes,
+            min_size,
+            max_size,
+            min_share,
+            max_share,
+            extensionless: raw.extensionless,
+            double_extension: raw.double_extension,
+            keep_largest,
+            task,
+            source,
+            ..RuleSpec::new("", action)
+        })
+    }
+
+    fn action(
+        &mut self,
+        rule_idx: usize,
+        rule_span: Range<usize>,
+        raw: Option<&Spanned<String>>,
+    ) -> Action {
+        let Some(action) = raw else {
+            self.problem(
+                rule_span,
+                &format!("rule[{rule_idx}]"),
+                "",
+                "missing `action`; write action = \"skip\", \"keep\" or \"only\"".to_owned(),
+            );
+            return Action::Skip;
+        };
+        match action.get_ref().as_str() {
+            "skip" => Action::Skip,
+            "keep" => Action::Keep,
+            "only" => Action::Only,
+            other => {
+                self.problem(
+                    action.span(),
+                    &format!("rule[{rule_idx}].action"),
+                    other,
+                    "unknown action; expected \"skip\" (deselect), \"keep\" (select) or \"only\" (keep these, skip the rest of the task)".to_owned(),
+                );
+                Action::Skip
+            }
+        }
+    }
+
+    fn keep_largest(
+        &mut self,
+        raw: Option<&Spanned<i64>>,
+        action: Action,
+        key: &str,
+    ) -> Option<usize> {
+        let n = raw?;
+        if action != Action::Skip {
+            self.problem(
+                n.span(),
+                key,
+                "",
+                "keep_largest works with action = \"skip\": the rule keeps the N largest files it matches and skips the others".to_owned(),
+            );
+            return None;
+        }
+        match usize::try_from(*n.get_ref()) {
+            Ok(count) if count >= 1 => Some(count),
+            _ => {
+                self.problem(
+                    n.span(),
+                    key,
+                    &n.get_ref().to_string(),
+                    "keep_largest must be 1 or more".to_owned(),
+                );
+                None
+            }
+        }
+    }
+
+    fn compiled(
+        &mut self,
+        raw: &Spanned<String>,
+        key: &str,
+        glob: Result<globset::Glob, globset::Error>,
+    ) -> Option<globset::Glob> {
+        glob.map_err(|e| {
+            self.problem(
+                raw.span(),
+                key,
+                raw.get_ref(),
+                format!("invalid glob: {}", e.kind()),
+            );
+        })
+        .ok()
+    }
+
+    /// Each element of a `glob` or `regex` list with its own key and span.
+    fn list_items<'l>(
+        &mut self,
+        rule_idx: usize,
+        field: &str,
+        list: &'l Spanned<GlobList>,
+    ) -> Vec<(String, Range<usize>, &'l str)> {
+        let items = &list.get_ref().0;
+        if items.is_empty() {
+            self.problem(
+                list.span(),
+                &format!("rule[{rule_idx}].{field}"),
+                "",
+                format!("empty {field} list; remove the key or add a pattern"),
+            );
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (item_idx, (pattern, span)) in items.iter().enumerate() {
+            let span = span.clone().unwrap_or_else(|| list.span());
+            let key = if items.len() > 1 || span != list.span() {
+                format!("rule[{rule_idx}].{field}[{item_idx}]")
+            } else {
+                format!("rule[{rule_idx}].{field}")
+            };
+            if pattern.is_empty() {
+                self.problem(span, &key, "", format!("empty {field}"));
+                continue;
+            }
+            out.push((key, span, pattern.as_str()));
+        }
+        out
+    }
+
+    fn globs(
+        &mut self,
+        rule_idx: usize,
+        list: Option<&Spanned<GlobList>>,
+        case_sensitive: bool,
+    ) -> Vec<globset::Glob> {
+        let Some(list) = list else { return Vec::new() };
+        let mut globs = Vec::new();
+        for (key, span, pattern) in self.list_items(rule_idx, "glob", list) {
+            for warning in lint::glob_warnings(pattern) {
+                self.lint(span.clone(), &key, &warning);
+            }
+            match compile_glob(pattern, case_sensitive) {
+                Ok(glob) => globs.push(glob),
+                Err(e) => self.problem(span, &key, pattern, format!("invalid glob: {}", e.kind())),
+            }
+        }
+        globs
+    }
+
+    fn regexes(
+        &mut self,
+        rule_idx: usize,
+        list: Option<&Spanned<GlobList>>,
+        case_sensitive: bool,
+    ) -> Vec<String> {
+        let Some(list) = list else { return Vec::new() };
+        let mut regexes = Vec::new();
+        for (key, span, pattern) in self.list_items(rule_idx, "regex", list) {
+            let source = regex_source(pattern, case_sensitive);
+            match regex::Regex::new(&source) {
+                Ok(_) => regexes.push(source),
+                Err(e) => {
+                    let detail = e.to_string();
+                    let detail = detail
+                        .lines()
+                        .last()
+                        .unwrap_or(&detail)
+                        .trim()
+                        .trim_start_matches("error: ")
+                        .to_owned();
+                    self.problem(span, &key, pattern, format!("invalid regex: {detail}"));
+                }
+            }
+        }
+        regexes
+    }
+
+    fn share(&mut self, raw: Option<&Spanned<String>>, key: &str) -> Option<Share> {
+        let raw = raw?;
+        Share::parse(raw.get_ref())
+            .map_err(|e| {
+                self.problem(
+                    raw.span(),
+                    key,
+                    raw.get_ref(),
+                    format!("invalid share: {e}"),
+                );
+            })
+            .ok()
+    }
+
+    fn safety(&mut self, raw: Option<&RawSafety>) -> OnAllJunk {
+        let Some(value) = raw.and_then(|r| r.on_all_junk.as_ref()) else {
+            return OnAllJunk::Leave;
+        };
+        match value.get_ref().as_str() {
+            "leave" => OnAllJunk::Leave,
+            "keep_largest" => OnAllJunk::KeepLargest,
+            other => {
+                self.problem(
+                    value.span(),
+                    "safety.on_all_junk",
+                    other,
+                    "expected \"leave\" (send nothing) or \"keep_largest\" (keep the largest file, skip the rest)".to_owned(),
+                );
+                OnAllJunk::Leave
+            }
+        }
     }
 
     fn size(&mut self, raw: Option<&Spanned<SizeLiteral>>, key: &str) -> Option<ByteSize> {

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::rules::{Action, ByteSize, MatchScratch, RuleName, RuleSet};
+use crate::rules::{Action, ByteSize, MatchScratch, OnAllJunk, RuleName, RuleSet};
 use crate::task::{DownloadTask, Ineligible, SelectionChange, TaskFile, TaskId};
 
 /// What the daemon already sent for one task: file index to the `download` value sent.
@@ -130,42 +130,39 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
                 .unwrap_or_default();
             return Plan {
                 task_id: task.id.clone(),
-                files: decide_files(listed, rules, &task_name, |_, _| FileAction::Nothing),
+                files: decide_files(task, listed, rules, |_, _| FileAction::Nothing),
                 task_name,
                 outcome: Outcome::Ineligible(reason),
             };
         }
     };
-    let decisions = decide_files(files, rules, &task_name, |file, verdict| {
-        match verdict.wanted() {
-            _ if decided.contains_key(&file.index) => FileAction::DecidedBefore,
-            Some(wanted) if wanted != file.selected => FileAction::Send(wanted),
-            _ => FileAction::Nothing,
-        }
+    let mut decisions = decide_files(task, files, rules, |file, verdict| match verdict.wanted() {
+        _ if decided.contains_key(&file.index) => FileAction::DecidedBefore,
+        Some(wanted) if wanted != file.selected => FileAction::Send(wanted),
+        _ => FileAction::Nothing,
     });
 
-    let mut changes: Vec<SelectionChange> = decisions
-        .iter()
-        .filter_map(|d| match d.action {
-            FileAction::Send(download) => Some(SelectionChange {
-                index: d.index,
-                download,
-            }),
-            FileAction::Nothing | FileAction::DecidedBefore => None,
-        })
-        .collect();
-    changes.sort_unstable();
-    changes.dedup_by_key(|c| c.index);
-
-    let outcome = if changes.is_empty() {
-        Outcome::NoChange
-    } else if !decisions.iter().any(|d| remains_selected(d, decided)) {
-        Outcome::Refused(Refusal::AllDeselected {
-            files: decisions.len(),
-        })
-    } else {
-        Outcome::Apply(changes)
-    };
+    let mut outcome = outcome_of(&decisions, decided);
+    if matches!(outcome, Outcome::Refused(_)) && rules.on_all_junk() == OnAllJunk::KeepLargest {
+        // Keep the largest file the daemon has not decided before (or kept and still selected);
+        // ties: lower index.
+        let largest = decisions
+            .iter_mut()
+            .filter(|d| match decided.get(&d.index) {
+                None => true,
+                Some(&sent) => sent && d.selected,
+            })
+            .max_by_key(|d| (d.size, std::cmp::Reverse(d.index)));
+        if let Some(largest) = largest {
+            largest.verdict = Verdict::Keep(RuleName::new(SAFETY_RULE));
+            largest.action = if largest.selected {
+                FileAction::Nothing
+            } else {
+                FileAction::Send(true)
+            };
+            outcome = outcome_of(&decisions, decided);
+        }
+    }
     Plan {
         task_id: task.id.clone(),
         task_name,
@@ -175,23 +172,56 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
 }
 
 /// The rules' verdict on each file, and what `action_for` makes of it.
+///
+/// Three steps: the first matching rule per file; then each `keep_largest` rule keeps the N
+/// largest of the files it matched (ties: lower index first) and skips the rest; then, if any
+/// file was matched by an `only` rule, every file no rule decided is skipped by the first such
+/// rule.
 fn decide_files(
+    task: &DownloadTask,
     files: &[TaskFile],
     rules: &RuleSet,
-    task_name: &str,
     action_for: impl Fn(&TaskFile, &Verdict) -> FileAction,
 ) -> Vec<FileDecision> {
-    let scope = rules.scope(task_name);
+    let total = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.size));
+    let scope = rules.scope(task.name(), &task.source, total);
     let mut scratch = MatchScratch::default();
+    let deciding: Vec<Option<usize>> = files
+        .iter()
+        .map(|file| rules.first_match(&scope, &file.path, file.size, &mut scratch))
+        .collect();
+    let mut kept_as_largest = vec![false; files.len()];
+    for (rule_idx, rule) in rules.rules().iter().enumerate() {
+        let Some(keep) = rule.keep_largest() else {
+            continue;
+        };
+        let mut matched: Vec<usize> = (0..files.len())
+            .filter(|&pos| deciding[pos] == Some(rule_idx))
+            .collect();
+        matched.sort_by_key(|&pos| (std::cmp::Reverse(files[pos].size), files[pos].index));
+        for &pos in matched.iter().take(keep) {
+            kept_as_largest[pos] = true;
+        }
+    }
+    let only_rule = deciding
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|&rule_idx| rules.rules()[rule_idx].action() == Action::Only)
+        .min();
     files
         .iter()
-        .map(|file| {
-            let verdict = match rules.first_match(&scope, &file.path, file.size, &mut scratch) {
-                None => Verdict::Untouched,
-                Some(rule_idx) => {
-                    let rule = &rules.rules()[rule_idx];
+        .zip(&deciding)
+        .zip(&kept_as_largest)
+        .map(|((file, deciding), &kept)| {
+            let verdict = match (deciding, only_rule) {
+                (None, None) => Verdict::Untouched,
+                (None, Some(only_idx)) => Verdict::Skip(rules.rules()[only_idx].name().clone()),
+                (Some(rule_idx), _) => {
+                    let rule = &rules.rules()[*rule_idx];
                     match rule.action() {
-                        Action::Keep => Verdict::Keep(rule.name().clone()),
+                        Action::Keep | Action::Only => Verdict::Keep(rule.name().clone()),
+                        Action::Skip if kept => Verdict::Keep(rule.name().clone()),
                         Action::Skip => Verdict::Skip(rule.name().clone()),
                     }
                 }
@@ -206,6 +236,34 @@ fn decide_files(
             }
         })
         .collect()
+}
+
+/// The pseudo-rule named when `[safety] on_all_junk = "keep_largest"` keeps a file.
+pub const SAFETY_RULE: &str = "safety.on_all_junk";
+
+/// The outcome of a set of file decisions: the changes to send, or a refusal.
+fn outcome_of(decisions: &[FileDecision], decided: &Decided) -> Outcome {
+    let mut changes: Vec<SelectionChange> = decisions
+        .iter()
+        .filter_map(|d| match d.action {
+            FileAction::Send(download) => Some(SelectionChange {
+                index: d.index,
+                download,
+            }),
+            FileAction::Nothing | FileAction::DecidedBefore => None,
+        })
+        .collect();
+    changes.sort_unstable();
+    changes.dedup_by_key(|c| c.index);
+    if changes.is_empty() {
+        Outcome::NoChange
+    } else if !decisions.iter().any(|d| remains_selected(d, decided)) {
+        Outcome::Refused(Refusal::AllDeselected {
+            files: decisions.len(),
+        })
+    } else {
+        Outcome::Apply(changes)
+    }
 }
 
 /// Whether a file stays selected once the plan is applied, counted conservatively: a file the
@@ -319,21 +377,19 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{RuleSpec, compile_glob};
+    use crate::rules::{RuleSpec, Share, compile_glob};
     use crate::task::{DownloadState, DownloadStatus, Phase, TaskFile, TaskKind, TaskStatus};
     use proptest::prelude::*;
 
+    use super::plan as plan_fn;
+
     fn skip(name: &str, globs: &[&str]) -> RuleSpec {
         RuleSpec {
-            name: RuleName::new(name),
-            action: Action::Skip,
             globs: globs
                 .iter()
                 .map(|g| compile_glob(g, false).unwrap())
                 .collect(),
-            min_size: None,
-            max_size: None,
-            task: None,
+            ..RuleSpec::new(name, Action::Skip)
         }
     }
 
@@ -380,7 +436,14 @@ mod tests {
     }
 
     fn rules(specs: Vec<RuleSpec>) -> RuleSet {
-        RuleSet::new(specs).unwrap()
+        RuleSet::new(specs, OnAllJunk::Leave).unwrap()
+    }
+
+    fn only(name: &str, globs: &[&str]) -> RuleSpec {
+        RuleSpec {
+            action: Action::Only,
+            ..skip(name, globs)
+        }
     }
 
     fn apply(task: &mut DownloadTask, changes: &[SelectionChange]) {
@@ -511,6 +574,105 @@ mod tests {
     }
 
     #[test]
+    fn keep_largest_keeps_the_n_largest_matches() {
+        let task = task(&[
+            (1, "M/movie.mkv", 9_000, true),
+            (2, "M/extra.mkv", 2_000, true),
+            (3, "M/other.mkv", 2_000, true),
+            (4, "M/info.nfo", 10, true),
+        ]);
+        let just_the_movie = RuleSpec {
+            keep_largest: Some(1),
+            ..skip("main-file", &["*.mkv"])
+        };
+        let plan = plan(&task, &rules(vec![just_the_movie]), &Decided::new());
+        assert_eq!(
+            plan.files[0].verdict,
+            Verdict::Keep(RuleName::new("main-file"))
+        );
+        assert_eq!(
+            plan.changes().unwrap(),
+            &[
+                SelectionChange {
+                    index: 2,
+                    download: false
+                },
+                SelectionChange {
+                    index: 3,
+                    download: false
+                }
+            ]
+        );
+        assert_eq!(plan.files[3].verdict, Verdict::Untouched);
+    }
+
+    #[test]
+    fn only_keeps_matches_and_skips_the_rest_but_never_an_unmatched_task() {
+        let rules = rules(vec![
+            skip("samples", &["**/Sample/**"]),
+            only("videos", &["*.mkv"]),
+        ]);
+        let plan = plan(&sample_task(), &rules, &Decided::new());
+        assert_eq!(
+            plan.files[0].verdict,
+            Verdict::Keep(RuleName::new("videos"))
+        );
+        assert_eq!(
+            plan.files[2].verdict,
+            Verdict::Skip(RuleName::new("samples"))
+        );
+        assert_eq!(
+            plan.files[3].verdict,
+            Verdict::Skip(RuleName::new("videos"))
+        );
+        assert_eq!(
+            plan.changes().unwrap(),
+            &[
+                SelectionChange {
+                    index: 3,
+                    download: false
+                },
+                SelectionChange {
+                    index: 4,
+                    download: false
+                }
+            ]
+        );
+        let no_video = task(&[(1, "A/a.flac", 10, true), (2, "A/b.txt", 1, true)]);
+        assert_eq!(
+            plan_fn(&no_video, &rules, &Decided::new()).outcome,
+            Outcome::NoChange
+        );
+    }
+
+    #[test]
+    fn on_all_junk_keep_largest_keeps_one_file() {
+        let all = RuleSet::new(vec![skip("everything", &["*"])], OnAllJunk::KeepLargest).unwrap();
+        let plan = plan(&sample_task(), &all, &Decided::new());
+        assert_eq!(
+            plan.files[0].verdict,
+            Verdict::Keep(RuleName::new(SAFETY_RULE))
+        );
+        assert_eq!(
+            plan.changes().unwrap(),
+            &[
+                SelectionChange {
+                    index: 2,
+                    download: false
+                },
+                SelectionChange {
+                    index: 3,
+                    download: false
+                },
+                SelectionChange {
+                    index: 4,
+                    download: false
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn qbittorrent_zero_based_indices_are_used_verbatim() {
         let task = task(&[(0, "S/a.mkv", 100, true), (1, "S/a.txt", 1, true)]);
         let plan = plan(
@@ -583,31 +745,44 @@ PATCH /api/v4/workflow/download/kku7 {\"files\":[{\"index\":4,\"download\":false
             })
     }
 
+    /// Random rule sets using every kind of condition and action, and either safety policy.
     fn arb_rules() -> impl Strategy<Value = RuleSet> {
-        prop::collection::vec(
-            (
-                any::<bool>(),
-                prop::collection::vec(0..GLOBS.len(), 0..3),
-                prop::option::of(0u64..2000),
-            ),
-            1..6,
-        )
-        .prop_map(|specs| {
+        let rule = (
+            0u8..3,
+            prop::collection::vec(0..GLOBS.len(), 0..3),
+            prop::option::of(0u64..2000),
+            prop::option::of(0u64..60),
+            prop::option::of(1usize..3),
+        );
+        (prop::collection::vec(rule, 1..6), any::<bool>()).prop_map(|(specs, safety)| {
             let specs = specs
                 .into_iter()
                 .enumerate()
-                .map(|(n, (is_keep, globs, max))| {
+                .map(|(n, (kind, globs, max, max_share, keep_largest))| {
                     let globs: Vec<&str> = globs.into_iter().map(|g| GLOBS[g]).collect();
-                    let mut spec = if is_keep {
-                        keep(&format!("r{n}"), &globs)
-                    } else {
-                        skip(&format!("r{n}"), &globs)
+                    let name = format!("r{n}");
+                    let mut spec = match kind {
+                        0 => keep(&name, &globs),
+                        1 => only(&name, &globs),
+                        _ => RuleSpec {
+                            keep_largest,
+                            ..skip(&name, &globs)
+                        },
                     };
                     spec.max_size = max.map(ByteSize);
+                    spec.max_share = max_share.map(|p| Share::parse(&format!("{p}%")).unwrap());
                     spec
                 })
                 .collect();
-            RuleSet::new(specs).unwrap()
+            RuleSet::new(
+                specs,
+                if safety {
+                    OnAllJunk::KeepLargest
+                } else {
+                    OnAllJunk::Leave
+                },
+            )
+            .unwrap()
         })
     }
 

@@ -186,6 +186,17 @@ impl StateStore {
         (store, warnings)
     }
 
+    /// The state as it is on disk, for display: nothing is moved aside or written.
+    pub fn read_only(path: &Path) -> Self {
+        let mut store = Self::in_memory();
+        if let Ok(bytes) = fs::read(path)
+            && let Ok(document) = serde_json::from_slice::<StateDocument>(&bytes)
+        {
+            store.document = document;
+        }
+        store
+    }
+
     /// The state file's path, if the store is kept on disk.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()

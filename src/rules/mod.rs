@@ -6,7 +6,11 @@
 //!   whole path (which includes the torrent's root folder). In a path glob `*` does not cross `/`
 //!   and `**` spans folders.
 //! - Rules are tried top to bottom; the first rule whose every condition holds decides the file.
-//! - `task` scopes a rule to tasks whose name matches its glob.
+//! - `task` scopes a rule to tasks whose name matches its glob, `source` to tasks whose source
+//!   URL or magnet matches (there `*` crosses `/`).
+//! - `regex` is matched against the whole path, with one `RegexSet` for all rules.
+//! - `min_share`/`max_share` compare a file's size with the task's total size (all files,
+//!   selected or not); `extensionless` and `double_extension` look at the base name.
 //!
 //! Every glob of every rule is compiled into one of two `GlobSet`s, one for base-name globs and
 //! one for path globs, so a file costs two set look-ups however many rules there are. Case
@@ -18,7 +22,7 @@ use std::fmt;
 
 use globset::{Candidate, Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
-pub use size::{ByteSize, SizeError};
+pub use size::{ByteSize, Share, SizeError};
 
 /// A rule's unique name, as written in the rules file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,6 +53,9 @@ pub enum Action {
     Skip,
     /// Select: download (and protect from later rules).
     Keep,
+    /// Include-only: within a task where any file matches an `only` rule, matching files are
+    /// kept and files no rule decides are skipped.
+    Only,
 }
 
 impl fmt::Display for Action {
@@ -56,6 +63,7 @@ impl fmt::Display for Action {
         f.write_str(match self {
             Self::Skip => "skip",
             Self::Keep => "keep",
+            Self::Only => "only",
         })
     }
 }
@@ -67,14 +75,60 @@ pub struct RuleSpec {
     pub name: RuleName,
     /// What to do with matching files.
     pub action: Action,
-    /// File globs; empty means "any file".
+    /// File globs; empty means "any file" (unless `regexes` is set).
     pub globs: Vec<Glob>,
+    /// Regular expressions on the whole path, already checked one by one; `(?i)` is added
+    /// here unless the rule is case-sensitive.
+    pub regexes: Vec<String>,
     /// Inclusive lower size bound.
     pub min_size: Option<ByteSize>,
     /// Inclusive upper size bound.
     pub max_size: Option<ByteSize>,
+    /// Inclusive lower bound of the file's share of the task's total size.
+    pub min_share: Option<Share>,
+    /// Inclusive upper bound of the file's share of the task's total size.
+    pub max_share: Option<Share>,
+    /// `Some(true)`: the base name has no extension; `Some(false)`: it has one.
+    pub extensionless: Option<bool>,
+    /// `Some(true)`: a media extension followed by an executable one (`movie.mkv.exe`).
+    pub double_extension: Option<bool>,
+    /// Of the files this rule matches, keep the N largest and skip the rest (`skip` rules only).
+    pub keep_largest: Option<usize>,
     /// Glob on the task (torrent) name.
     pub task: Option<Glob>,
+    /// Glob on the task's source URL or magnet.
+    pub source: Option<Glob>,
+}
+
+impl RuleSpec {
+    /// A rule with a name and an action and no condition yet.
+    pub fn new(name: &str, action: Action) -> Self {
+        Self {
+            name: RuleName::new(name),
+            action,
+            globs: Vec::new(),
+            regexes: Vec::new(),
+            min_size: None,
+            max_size: None,
+            min_share: None,
+            max_share: None,
+            extensionless: None,
+            double_extension: None,
+            keep_largest: None,
+            task: None,
+            source: None,
+        }
+    }
+}
+
+/// What to do when the rules would deselect every file of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnAllJunk {
+    /// Send nothing; the task is left as it is.
+    #[default]
+    Leave,
+    /// Keep the largest file selected and deselect the rest.
+    KeepLargest,
 }
 
 /// Compiles one file or task glob with the rules file's options.
@@ -89,6 +143,53 @@ pub fn compile_glob(pattern: &str, case_sensitive: bool) -> Result<Glob, globset
         .build()
 }
 
+/// Compiles a `source` glob: like `compile_glob`, but `*` crosses `/` (sources are URLs).
+pub fn compile_source_glob(pattern: &str, case_sensitive: bool) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern)
+        .case_insensitive(!case_sensitive)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .empty_alternates(true)
+        .build()
+}
+
+/// The regex source as the `RegexSet` gets it: case-insensitive unless asked otherwise.
+pub fn regex_source(pattern: &str, case_sensitive: bool) -> String {
+    if case_sensitive {
+        pattern.to_owned()
+    } else {
+        format!("(?i:{pattern})")
+    }
+}
+
+/// Extensions of media and documents, for `double_extension`.
+const MEDIA_EXTENSIONS: &[&str] = &[
+    "mkv", "mp4", "avi", "mov", "wmv", "m4v", "mpg", "mpeg", "ts", "m2ts", "webm", "flv", "mp3",
+    "flac", "wav", "aac", "ogg", "m4a", "opus", "jpg", "jpeg", "png", "gif", "bmp", "pdf", "doc",
+    "docx", "txt", "srt", "iso", "zip", "rar", "7z", "epub",
+];
+/// Extensions of executables and shortcuts, for `double_extension`.
+const EXECUTABLE_EXTENSIONS: &[&str] = &[
+    "exe", "scr", "bat", "cmd", "com", "pif", "lnk", "vbs", "vbe", "js", "jse", "wsf", "msi",
+    "ps1", "jar", "hta", "cpl", "url", "apk", "sh",
+];
+
+/// Whether a base name has an extension (a dot after its first character).
+pub fn has_extension(base_name: &str) -> bool {
+    base_name.char_indices().skip(1).any(|(_, c)| c == '.')
+}
+
+/// Whether a base name hides an executable behind a media extension: `movie.mkv.exe`,
+/// `.mkv.lnk`.
+pub fn has_double_extension(base_name: &str) -> bool {
+    let lower = base_name.to_ascii_lowercase();
+    let mut parts = lower.rsplit('.');
+    let (Some(last), Some(inner), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    MEDIA_EXTENSIONS.contains(&inner) && EXECUTABLE_EXTENSIONS.contains(&last)
+}
+
 /// Whether a glob is matched against the whole path (it contains `/`) or the base name.
 pub fn is_path_glob(pattern: &str) -> bool {
     pattern.contains('/')
@@ -100,9 +201,16 @@ pub struct Rule {
     name: RuleName,
     action: Action,
     patterns: Vec<String>,
+    has_name_condition: bool,
     min_size: Option<ByteSize>,
     max_size: Option<ByteSize>,
+    min_share: Option<Share>,
+    max_share: Option<Share>,
+    extensionless: Option<bool>,
+    double_extension: Option<bool>,
+    keep_largest: Option<usize>,
     task: Option<GlobMatcher>,
+    source: Option<GlobMatcher>,
 }
 
 impl Rule {
@@ -116,7 +224,12 @@ impl Rule {
         self.action
     }
 
-    /// The glob patterns as written.
+    /// Whether the rule has a glob or regex condition on the file name.
+    pub fn has_name_condition(&self) -> bool {
+        self.has_name_condition
+    }
+
+    /// The glob patterns as written, then the regexes prefixed with `regex `.
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
@@ -136,18 +249,35 @@ impl Rule {
         self.task.as_ref().map(|m| m.glob().glob())
     }
 
-    fn size_holds(&self, size: u64) -> bool {
+    /// Of the files this rule matches, how many of the largest to keep.
+    pub fn keep_largest(&self) -> Option<usize> {
+        self.keep_largest
+    }
+
+    /// Every condition but the name globs and regexes.
+    fn other_conditions_hold(&self, base_name: &str, size: u64, task_total: u64) -> bool {
         self.min_size.is_none_or(|min| size >= min.bytes())
             && self.max_size.is_none_or(|max| size <= max.bytes())
+            && self
+                .min_share
+                .is_none_or(|min| min.at_most(size, task_total))
+            && self
+                .max_share
+                .is_none_or(|max| max.at_least(size, task_total))
+            && self
+                .extensionless
+                .is_none_or(|want| want != has_extension(base_name))
+            && self
+                .double_extension
+                .is_none_or(|want| want == has_double_extension(base_name))
     }
 }
 
 /// The set of rules could not be compiled as a whole.
 #[derive(Debug, thiserror::Error)]
-#[error("could not compile the rules' globs into one set: {source}")]
+#[error("could not compile the rules' patterns into one set: {source}")]
 pub struct RuleSetError {
-    #[source]
-    source: globset::Error,
+    source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// All rules of a rules file, in order, with their globs compiled into two `GlobSet`s.
@@ -161,22 +291,29 @@ pub struct RuleSet {
     basename_owner: Vec<usize>,
     path_set: GlobSet,
     path_owner: Vec<usize>,
+    regex_set: regex::RegexSet,
+    regex_owner: Vec<usize>,
+    on_all_junk: OnAllJunk,
 }
 
 impl RuleSet {
-    /// Builds the set. Fails only if globset cannot combine the (individually valid) globs.
-    pub fn new(specs: Vec<RuleSpec>) -> Result<Self, RuleSetError> {
+    /// Builds the set. Fails only if globset or regex cannot combine the (individually
+    /// valid) patterns, for example past the regex size limit.
+    pub fn new(specs: Vec<RuleSpec>, on_all_junk: OnAllJunk) -> Result<Self, RuleSetError> {
         let mut basename = GlobSetBuilder::new();
         let mut path = GlobSetBuilder::new();
         let mut basename_owner = Vec::new();
         let mut path_owner = Vec::new();
+        let mut regexes = Vec::new();
+        let mut regex_owner = Vec::new();
         let mut globless = Vec::new();
         let mut rules = Vec::with_capacity(specs.len());
         for (rule_idx, spec) in specs.into_iter().enumerate() {
-            if spec.globs.is_empty() {
+            let has_name_condition = !spec.globs.is_empty() || !spec.regexes.is_empty();
+            if !has_name_condition {
                 globless.push(rule_idx);
             }
-            let mut patterns = Vec::with_capacity(spec.globs.len());
+            let mut patterns = Vec::with_capacity(spec.globs.len() + spec.regexes.len());
             for glob in spec.globs {
                 patterns.push(glob.glob().to_owned());
                 if is_path_glob(glob.glob()) {
@@ -187,23 +324,44 @@ impl RuleSet {
                     basename_owner.push(rule_idx);
                 }
             }
+            for regex in spec.regexes {
+                patterns.push(format!("regex {regex}"));
+                regexes.push(regex);
+                regex_owner.push(rule_idx);
+            }
             rules.push(Rule {
                 name: spec.name,
                 action: spec.action,
                 patterns,
+                has_name_condition,
                 min_size: spec.min_size,
                 max_size: spec.max_size,
+                min_share: spec.min_share,
+                max_share: spec.max_share,
+                extensionless: spec.extensionless,
+                double_extension: spec.double_extension,
+                keep_largest: spec.keep_largest,
                 task: spec.task.map(|glob| glob.compile_matcher()),
+                source: spec.source.map(|glob| glob.compile_matcher()),
             });
         }
+        let boxed = |e: Box<dyn std::error::Error + Send + Sync>| RuleSetError { source: e };
         Ok(Self {
             rules,
             globless,
-            basename_set: basename.build().map_err(|source| RuleSetError { source })?,
+            basename_set: basename.build().map_err(|e| boxed(e.into()))?,
             basename_owner,
-            path_set: path.build().map_err(|source| RuleSetError { source })?,
+            path_set: path.build().map_err(|e| boxed(e.into()))?,
             path_owner,
+            regex_set: regex::RegexSet::new(&regexes).map_err(|e| boxed(e.into()))?,
+            regex_owner,
+            on_all_junk,
         })
+    }
+
+    /// What to do when the rules would deselect every file of a task.
+    pub fn on_all_junk(&self) -> OnAllJunk {
+        self.on_all_junk
     }
 
     /// The rules, in file order.
@@ -216,14 +374,23 @@ impl RuleSet {
         self.basename_owner.len() + self.path_owner.len()
     }
 
-    /// Which rules apply to a task with this name.
-    pub fn scope(&self, task_name: &str) -> TaskScope {
+    /// The number of regexes across all rules.
+    pub fn regex_count(&self) -> usize {
+        self.regex_owner.len()
+    }
+
+    /// Which rules apply to a task with this name, source and total size (all files).
+    pub fn scope(&self, task_name: &str, source: &str, task_total: u64) -> TaskScope {
         TaskScope {
             active: self
                 .rules
                 .iter()
-                .map(|rule| rule.task.as_ref().is_none_or(|m| m.is_match(task_name)))
+                .map(|rule| {
+                    rule.task.as_ref().is_none_or(|m| m.is_match(task_name))
+                        && rule.source.as_ref().is_none_or(|m| m.is_match(source))
+                })
                 .collect(),
+            task_total,
         }
     }
 
@@ -248,12 +415,20 @@ impl RuleSet {
                 .matches_candidate_into(&Candidate::new(path), &mut scratch.hits);
             candidates.extend(scratch.hits.iter().map(|&glob| self.path_owner[glob]));
         }
+        if !self.regex_owner.is_empty() {
+            candidates.extend(
+                self.regex_set
+                    .matches(path)
+                    .iter()
+                    .map(|regex| self.regex_owner[regex]),
+            );
+        }
         candidates.extend_from_slice(&self.globless);
         candidates.sort_unstable();
         candidates.dedup();
         candidates.iter().copied().find(|&rule_idx| {
             scope.active.get(rule_idx).copied().unwrap_or(false)
-                && self.rules[rule_idx].size_holds(size)
+                && self.rules[rule_idx].other_conditions_hold(base_name, size, scope.task_total)
         })
     }
 }
@@ -262,6 +437,7 @@ impl RuleSet {
 #[derive(Debug, Clone)]
 pub struct TaskScope {
     active: Vec<bool>,
+    task_total: u64,
 }
 
 /// Reusable buffers for `RuleSet::first_match`, so matching a file allocates nothing.
@@ -277,20 +453,31 @@ mod tests {
 
     fn rule(name: &str, action: Action, globs: &[&str], case_sensitive: bool) -> RuleSpec {
         RuleSpec {
-            name: RuleName::new(name),
-            action,
             globs: globs
                 .iter()
                 .map(|g| compile_glob(g, case_sensitive).unwrap())
                 .collect(),
-            min_size: None,
-            max_size: None,
-            task: None,
+            ..RuleSpec::new(name, action)
         }
     }
 
+    fn set(specs: Vec<RuleSpec>) -> RuleSet {
+        RuleSet::new(specs, OnAllJunk::Leave).unwrap()
+    }
+
     fn decide(rules: &RuleSet, task: &str, path: &str, size: u64) -> Option<String> {
-        let scope = rules.scope(task);
+        decide_in(rules, task, "magnet:?xt=urn:btih:00", 1000, path, size)
+    }
+
+    fn decide_in(
+        rules: &RuleSet,
+        task: &str,
+        source: &str,
+        total: u64,
+        path: &str,
+        size: u64,
+    ) -> Option<String> {
+        let scope = rules.scope(task, source, total);
         rules
             .first_match(&scope, path, size, &mut MatchScratch::default())
             .map(|idx| rules.rules()[idx].name().to_string())
@@ -300,7 +487,7 @@ mod tests {
         ($($name:ident: ($glob:expr, $case_sensitive:expr, $path:expr) => $matches:expr,)*) => {$(
             #[test]
             fn $name() {
-                let rules = RuleSet::new(vec![rule("r", Action::Skip, &[$glob], $case_sensitive)]).unwrap();
+                let rules = set(vec![rule("r", Action::Skip, &[$glob], $case_sensitive)]);
                 assert_eq!(decide(&rules, "task", $path, 1).is_some(), $matches, "glob {:?} on {:?}", $glob, $path);
             }
         )*};
@@ -326,12 +513,11 @@ mod tests {
 
     #[test]
     fn first_matching_rule_in_file_order_wins() {
-        let rules = RuleSet::new(vec![
+        let rules = set(vec![
             rule("keep-subs", Action::Keep, &["*.srt"], false),
             rule("junk", Action::Skip, &["*.srt", "*.txt"], false),
             rule("everything", Action::Skip, &[], false),
-        ])
-        .unwrap();
+        ]);
         assert_eq!(
             decide(&rules, "t", "a/b.srt", 5).as_deref(),
             Some("keep-subs")
@@ -345,7 +531,7 @@ mod tests {
 
     #[test]
     fn no_matching_rule_leaves_file_alone() {
-        let rules = RuleSet::new(vec![rule("junk", Action::Skip, &["*.exe"], false)]).unwrap();
+        let rules = set(vec![rule("junk", Action::Skip, &["*.exe"], false)]);
         assert_eq!(decide(&rules, "t", "a/b.mkv", 5), None);
     }
 
@@ -354,7 +540,7 @@ mod tests {
         let mut spec = rule("small-txt", Action::Skip, &["*.txt"], false);
         spec.min_size = Some(ByteSize(10));
         spec.max_size = Some(ByteSize(20));
-        let rules = RuleSet::new(vec![spec]).unwrap();
+        let rules = set(vec![spec]);
         assert_eq!(decide(&rules, "t", "a.txt", 9), None);
         assert!(decide(&rules, "t", "a.txt", 10).is_some());
         assert!(decide(&rules, "t", "a.txt", 20).is_some());
@@ -366,7 +552,7 @@ mod tests {
     fn size_only_rule_matches_any_name() {
         let mut spec = rule("tiny", Action::Skip, &[], false);
         spec.max_size = Some(ByteSize(1024));
-        let rules = RuleSet::new(vec![spec]).unwrap();
+        let rules = set(vec![spec]);
         assert!(decide(&rules, "t", "x/padding_file_1", 1024).is_some());
         assert_eq!(decide(&rules, "t", "x/movie.mkv", 1025), None);
     }
@@ -378,18 +564,118 @@ mod tests {
         let mut spec_escaped = spec.clone();
         spec_escaped.task = Some(compile_glob("*\\[anime\\]*", false).unwrap());
         spec_escaped.name = RuleName::new("escaped");
-        let rules = RuleSet::new(vec![spec_escaped]).unwrap();
+        let rules = set(vec![spec_escaped]);
         assert!(decide(&rules, "Show [ANIME] 1080p", "Show/e1.ass", 1).is_some());
         assert_eq!(decide(&rules, "Other Show", "Other/e1.ass", 1), None);
     }
 
     #[test]
+    fn share_bounds_use_the_task_total() {
+        let mut spec = rule("small-share", Action::Skip, &[], false);
+        spec.max_share = Some(Share::parse("2%").unwrap());
+        let rules = set(vec![spec]);
+        assert!(decide_in(&rules, "t", "", 1000, "a/sample.mkv", 20).is_some());
+        assert_eq!(decide_in(&rules, "t", "", 1000, "a/movie.mkv", 21), None);
+        let mut spec = rule("main-file", Action::Keep, &[], false);
+        spec.min_share = Some(Share::parse("90%").unwrap());
+        let rules = set(vec![spec]);
+        assert!(decide_in(&rules, "t", "", 1000, "a/movie.mkv", 900).is_some());
+        assert_eq!(decide_in(&rules, "t", "", 1000, "a/extra.mkv", 899), None);
+    }
+
+    #[test]
+    fn regex_matches_the_whole_path_case_insensitively_by_default() {
+        let spec = RuleSpec {
+            regexes: vec![regex_source(r"(^|/)sample[^/]*\.mkv$", false)],
+            ..RuleSpec::new("re", Action::Skip)
+        };
+        let case_sensitive = RuleSpec {
+            regexes: vec![regex_source(r"\.NFO$", true)],
+            ..RuleSpec::new("cs", Action::Skip)
+        };
+        let rules = set(vec![spec, case_sensitive]);
+        assert_eq!(
+            decide(&rules, "t", "Show/SAMPLE-1.mkv", 1).as_deref(),
+            Some("re")
+        );
+        assert_eq!(decide(&rules, "t", "Show/notsample.mkv", 1), None);
+        assert_eq!(decide(&rules, "t", "Show/a.NFO", 1).as_deref(), Some("cs"));
+        assert_eq!(decide(&rules, "t", "Show/a.nfo", 1), None);
+        assert_eq!(rules.regex_count(), 2);
+    }
+
+    #[test]
+    fn extension_conditions() {
+        for (name, extensionless, double) in [
+            ("Show/README", true, false),
+            ("Show/.hidden", true, false),
+            ("Show/movie.mkv", false, false),
+            ("Show/movie.mkv.exe", false, true),
+            ("Show/.mkv.lnk", false, true),
+            ("Show/Movie.MP4.SCR", false, true),
+            ("Show/archive.tar.gz", false, false),
+            ("Show/setup.exe", false, false),
+        ] {
+            let base = name.rsplit('/').next().unwrap();
+            assert_eq!(!has_extension(base), extensionless, "{name}");
+            assert_eq!(has_double_extension(base), double, "{name}");
+        }
+        let no_ext = RuleSpec {
+            extensionless: Some(true),
+            ..RuleSpec::new("no-ext", Action::Skip)
+        };
+        let double = RuleSpec {
+            double_extension: Some(true),
+            ..RuleSpec::new("double", Action::Skip)
+        };
+        let rules = set(vec![no_ext, double]);
+        assert_eq!(
+            decide(&rules, "t", "Show/README", 1).as_deref(),
+            Some("no-ext")
+        );
+        assert_eq!(
+            decide(&rules, "t", "Show/movie.mkv.exe", 1).as_deref(),
+            Some("double")
+        );
+        assert_eq!(decide(&rules, "t", "Show/movie.mkv", 1), None);
+    }
+
+    #[test]
+    fn source_glob_scopes_a_rule_and_star_crosses_slashes() {
+        let spec = RuleSpec {
+            source: Some(compile_source_glob("https://tracker.example/*", false).unwrap()),
+            ..rule("tracker", Action::Skip, &["*.txt"], false)
+        };
+        let magnet = RuleSpec {
+            source: Some(compile_source_glob("magnet:*", false).unwrap()),
+            ..rule("magnets", Action::Skip, &["*.nfo"], false)
+        };
+        let rules = set(vec![spec, magnet]);
+        assert!(
+            decide_in(
+                &rules,
+                "t",
+                "https://tracker.example/dl/1/x.torrent",
+                9,
+                "a/b.txt",
+                1
+            )
+            .is_some()
+        );
+        assert_eq!(
+            decide_in(&rules, "t", "https://other.example/x", 9, "a/b.txt", 1),
+            None
+        );
+        assert!(decide_in(&rules, "t", "magnet:?xt=urn:btih:00", 9, "a/b.nfo", 1).is_some());
+        assert_eq!(decide_in(&rules, "t", "", 9, "a/b.nfo", 1), None);
+    }
+
+    #[test]
     fn glob_count_counts_every_pattern() {
-        let rules = RuleSet::new(vec![
+        let rules = set(vec![
             rule("a", Action::Skip, &["*.exe", "**/Sample/**"], false),
             rule("b", Action::Skip, &["*.txt"], true),
-        ])
-        .unwrap();
+        ]);
         assert_eq!(rules.glob_count(), 3);
     }
 }

@@ -138,9 +138,106 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// A share of a task's total size, such as `"2%"`, kept exactly in millionths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Share {
+    millionths: u64,
+}
+
+impl Share {
+    /// Parses `"2%"`, `"0.5 %"`, `"100%"`: a percentage between 0 and 100 with at most four
+    /// decimals.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let Some(number) = text.strip_suffix('%') else {
+            return Err(format!("a share ends with %, e.g. \"2%\"; got {text:?}"));
+        };
+        let number = number.trim_end();
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() && fraction.is_empty() || !digits_only(whole) || !digits_only(fraction)
+        {
+            return Err(format!("invalid percentage {number:?}"));
+        }
+        if fraction.len() > 4 {
+            return Err(format!("at most four decimals in a share; got {number:?}"));
+        }
+        let whole: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole
+                .parse()
+                .map_err(|_| format!("invalid percentage {number:?}"))?
+        };
+        let mut scaled_fraction: u64 = if fraction.is_empty() {
+            0
+        } else {
+            fraction
+                .parse()
+                .map_err(|_| format!("invalid percentage {number:?}"))?
+        };
+        for _ in fraction.len()..4 {
+            scaled_fraction *= 10;
+        }
+        let millionths = whole
+            .checked_mul(10_000)
+            .and_then(|w| w.checked_add(scaled_fraction))
+            .filter(|&m| m <= 1_000_000)
+            .ok_or_else(|| format!("a share is at most 100%; got {number:?}%"))?;
+        Ok(Self { millionths })
+    }
+
+    /// Whether `size` is at least this share of `total` (false when `total` is zero).
+    pub fn at_most(self, size: u64, total: u64) -> bool {
+        total > 0 && u128::from(size) * 1_000_000 >= u128::from(self.millionths) * u128::from(total)
+    }
+
+    /// Whether `size` is at most this share of `total` (false when `total` is zero).
+    pub fn at_least(self, size: u64, total: u64) -> bool {
+        total > 0 && u128::from(size) * 1_000_000 <= u128::from(self.millionths) * u128::from(total)
+    }
+}
+
+impl fmt::Display for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.millionths / 10_000;
+        let fraction = self.millionths % 10_000;
+        if fraction == 0 {
+            write!(f, "{whole}%")
+        } else {
+            let fraction = format!("{fraction:04}");
+            write!(f, "{whole}.{}%", fraction.trim_end_matches('0'))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_parse_exactly_and_compare_inclusively() {
+        assert_eq!(Share::parse("2%").unwrap().to_string(), "2%");
+        assert_eq!(Share::parse("0.5 %").unwrap().to_string(), "0.5%");
+        assert_eq!(Share::parse("100%").unwrap().to_string(), "100%");
+        assert!(Share::parse("2").unwrap_err().contains("ends with %"));
+        assert!(Share::parse("101%").unwrap_err().contains("at most 100%"));
+        assert!(
+            Share::parse("1.23456%")
+                .unwrap_err()
+                .contains("four decimals")
+        );
+        assert!(Share::parse("-1%").is_err());
+        let two = Share::parse("2%").unwrap();
+        assert!(
+            two.at_least(2, 100) && two.at_most(2, 100),
+            "inclusive both ways"
+        );
+        assert!(!two.at_least(3, 100));
+        assert!(!two.at_most(1, 100));
+        assert!(!two.at_least(0, 0), "no share of an empty task");
+        assert!(two.at_least(u64::MAX / 100, u64::MAX), "no overflow");
+    }
 
     macro_rules! parses {
         ($($name:ident: $input:expr => $expected:expr,)*) => {$(

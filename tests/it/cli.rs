@@ -119,7 +119,7 @@ async fn check_names_a_typo_d_key_and_a_size_overflow() {
         "{message}"
     );
     assert!(
-        message.contains("a rule needs at least one of `glob`, `min_size`, `max_size`"),
+        message.contains("a rule needs at least one condition: `glob`, `regex`, `min_size`"),
         "{message}"
     );
 }

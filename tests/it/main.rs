@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod deployment;
 mod emulator_facts;
+mod rules;
 mod run;
 mod support;
 mod tick;
