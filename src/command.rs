@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command};
-use crate::cloudreve::{Client, ClientOptions};
+use secrecy::SecretString;
+
+use crate::cloudreve::{BuildError, Client, ClientOptions, Credentials};
 use crate::config::{self, Config, EnvLookup};
 use crate::daemon::{self, Daemon, RunExit, RunOptions, Settings};
 use crate::state::StateStore;
@@ -162,7 +164,7 @@ async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Out
     };
     let client = match Client::new(options) {
         Ok(client) => client,
-        Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Err(e) => return build_failure(&e),
     };
     let tasks = match client.list_downloading().await {
         Ok(tasks) => tasks,
@@ -183,21 +185,112 @@ async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Out
     Outcome::success(crate::plan::plan(task, &config.rules, &decided).render())
 }
 
-/// Client options from a config, with the password resolved.
-pub fn client_options(
-    config: &Config,
-    env: EnvLookup<'_>,
-) -> Result<ClientOptions, config::PasswordError> {
-    let password = config::resolve_password(&config.server.password, env)?;
+/// The client could not be set up from the config.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// No usable password.
+    #[error(transparent)]
+    Password(#[from] config::PasswordError),
+    /// A file named in the config could not be read.
+    #[error("could not read {key} {path}: {source}")]
+    Read {
+        /// The config key.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The refresh-token file is empty.
+    #[error(
+        "server.refresh_token_file {path} is empty; paste the refresh token from the browser's local storage into it"
+    )]
+    EmptyToken {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Where the rotated refresh tokens are kept: beside the state file, mode 0600.
+pub fn refresh_token_store(state_file: &std::path::Path) -> PathBuf {
+    let mut name = state_file.as_os_str().to_owned();
+    name.push(".refresh-token");
+    PathBuf::from(name)
+}
+
+fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The refresh token to start from: the newest of the configured file and the kept rotation.
+fn initial_refresh_token(
+    configured: &std::path::Path,
+    store: &std::path::Path,
+) -> Result<SecretString, SetupError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|source| SetupError::Read {
+            key: "server.refresh_token_file",
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let use_store = matches!((modified(store), modified(configured)), (Some(kept), Some(given)) if kept >= given)
+        || (store.exists() && !configured.exists());
+    let text = if use_store {
+        read(store)?
+    } else {
+        read(configured)?
+    };
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(SetupError::EmptyToken {
+            path: configured.to_owned(),
+        });
+    }
+    Ok(SecretString::from(token.to_owned()))
+}
+
+/// Client options from a config: credentials, CA certificates, timeouts.
+pub fn client_options(config: &Config, env: EnvLookup<'_>) -> Result<ClientOptions, SetupError> {
+    let credentials = match &config.server.refresh_token_file {
+        Some(file) => {
+            let store = refresh_token_store(&config.daemon.state_file);
+            Credentials::RefreshToken {
+                token: initial_refresh_token(file, &store)?,
+                store: Some(store),
+                source_file: file.clone(),
+            }
+        }
+        None => Credentials::Password(config::resolve_password(&config.server.password, env)?),
+    };
     let mut options = ClientOptions::new(
         config.server.api_base.clone(),
         config.server.email.clone(),
-        password,
+        SecretString::from(String::new()),
     );
+    options.credentials = credentials;
+    if let Some(ca_file) = &config.server.ca_file {
+        options.extra_roots_pem = std::fs::read(ca_file).map_err(|source| SetupError::Read {
+            key: "server.ca_file",
+            path: ca_file.clone(),
+            source,
+        })?;
+    }
+    options.accept_invalid_certs = config.server.accept_invalid_certs;
     options.timeout = config.server.timeout;
     options.connect_timeout = config.server.connect_timeout;
     options.retries = config.server.retries;
     Ok(options)
+}
+
+/// A CA file without certificates is a config problem (78); anything else is a failure.
+fn build_failure(error: &BuildError) -> Outcome {
+    let exit = match error {
+        BuildError::CaFile(_) => Exit::Config,
+        BuildError::Http(_) => Exit::Failure,
+    };
+    Outcome::failure(exit, format!("error: {error}"))
 }
 
 fn build_daemon(
@@ -208,8 +301,7 @@ fn build_daemon(
 ) -> Result<Daemon, Outcome> {
     let options = client_options(config, env)
         .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
-    let client =
-        Client::new(options).map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?;
+    let client = Client::new(options).map_err(|e| build_failure(&e))?;
     let (state, warnings) = StateStore::load(&config.daemon.state_file);
     for warning in warnings {
         tracing::warn!("{warning}");

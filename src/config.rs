@@ -144,6 +144,12 @@ pub struct ServerConfig {
     pub connect_timeout: Duration,
     /// How many times a failed idempotent request is retried.
     pub retries: u32,
+    /// Sign in with this refresh token instead of a password (two-factor or captcha sites).
+    pub refresh_token_file: Option<PathBuf>,
+    /// Extra trusted CA certificates (PEM), added to the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate (dangerous; needs `allow_insecure`).
+    pub accept_invalid_certs: bool,
 }
 
 /// A validated cron schedule (seconds first, evaluated in UTC).
@@ -238,9 +244,13 @@ struct RawServer {
     email: Spanned<String>,
     password: Option<Spanned<String>>,
     password_file: Option<Spanned<String>>,
+    refresh_token_file: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     connect_timeout: Option<Spanned<String>>,
     retries: Option<Spanned<i64>>,
+    ca_file: Option<Spanned<String>>,
+    accept_invalid_certs: Option<Spanned<bool>>,
+    allow_insecure: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -324,7 +334,20 @@ pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    parse(&text, path, env)
+    let mut config = parse(&text, path, env)?;
+    if matches!(config.server.password, PasswordSetting::Inline(_)) {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                config.warnings.push(format!(
+                    "{} holds server.password and is readable by group or others (mode {mode:04o}); run chmod 600 on it, or move the password to server.password_file",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(config)
 }
 
 /// Validates the text of a rules file; `path` is used in messages only.
@@ -348,6 +371,13 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
     let specs = checker.rules(&raw.rules);
     let on_all_junk = checker.safety(raw.safety.as_ref());
     let mut warnings = Vec::new();
+    if let Some(server) = server.as_ref().filter(|s| s.accept_invalid_certs) {
+        warnings.push(format!(
+            "{}: server.accept_invalid_certs = true: TLS certificates are not checked; anyone between here and {} can read the credentials",
+            path.display(),
+            server.url
+        ));
+    }
     if let Some(server) = &server
         && matches!(server.password, PasswordSetting::Inline(_))
     {
@@ -373,6 +403,16 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             lints: checker.lints,
         }),
         _ => Err(invalid(checker.problems)),
+    }
+}
+
+/// Whether the URL's host is this machine.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -490,6 +530,61 @@ impl Checker<'_> {
             (None, Some(file)) => Some(PasswordSetting::File(PathBuf::from(file.get_ref()))),
             (None, None) => Some(PasswordSetting::FromEnvironment),
         };
+        if let (Some(token), Some(other)) = (
+            &raw.refresh_token_file,
+            raw.password.as_ref().or(raw.password_file.as_ref()),
+        ) {
+            let _ = other;
+            self.problem(
+                token.span(),
+                "server.refresh_token_file",
+                "",
+                "set either a password or server.refresh_token_file, not both".to_owned(),
+            );
+        }
+        let refresh_token_file = raw.refresh_token_file.as_ref().and_then(|file| {
+            if file.get_ref().trim().is_empty() {
+                self.problem(
+                    file.span(),
+                    "server.refresh_token_file",
+                    "",
+                    "empty path".to_owned(),
+                );
+                None
+            } else {
+                Some(PathBuf::from(file.get_ref()))
+            }
+        });
+        let ca_file = raw.ca_file.as_ref().and_then(|file| {
+            if file.get_ref().trim().is_empty() {
+                self.problem(file.span(), "server.ca_file", "", "empty path".to_owned());
+                None
+            } else {
+                Some(PathBuf::from(file.get_ref()))
+            }
+        });
+        let accept_invalid_certs = raw
+            .accept_invalid_certs
+            .as_ref()
+            .is_some_and(|a| *a.get_ref());
+        if let (Some((parsed, _)), false) = (&url, raw.allow_insecure.unwrap_or(false)) {
+            if parsed.scheme() == "http" && !is_loopback(parsed) {
+                self.problem(
+                    raw.url.span(),
+                    "server.url",
+                    raw.url.get_ref(),
+                    "plain http:// to a host that is not this machine would send the password or token in clear; use https://, or set server.allow_insecure = true if this network is trusted".to_owned(),
+                );
+            }
+            if let Some(flag) = raw.accept_invalid_certs.as_ref().filter(|a| *a.get_ref()) {
+                self.problem(
+                    flag.span(),
+                    "server.accept_invalid_certs",
+                    "",
+                    "accepting any certificate lets whoever sits between here and the server read the password or token; prefer server.ca_file, or set server.allow_insecure = true as well".to_owned(),
+                );
+            }
+        }
         let timeout = self.duration(
             raw.timeout.as_ref(),
             "server.timeout",
@@ -535,6 +630,9 @@ impl Checker<'_> {
             timeout,
             connect_timeout,
             retries,
+            refresh_token_file,
+            ca_file,
+            accept_invalid_certs,
         })
     }
 

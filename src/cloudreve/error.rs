@@ -18,6 +18,8 @@ pub enum SignInProblem {
     TwoFactor,
     /// 40001: the server rejected the email or password format.
     BadParameters,
+    /// 40020 on the configured refresh token.
+    RefreshTokenRejected,
 }
 
 impl SignInProblem {
@@ -50,6 +52,9 @@ impl fmt::Display for SignInProblem {
             }
             Self::TwoFactor => {
                 "the account has two-factor sign-in (203), which a daemon cannot complete; use a dedicated account without 2FA"
+            }
+            Self::RefreshTokenRejected => {
+                "the refresh token was rejected (40020); put a fresh one into server.refresh_token_file"
             }
             Self::BadParameters => {
                 "Cloudreve rejected the email or password format (40001); check server.email and that the password has 4 to 128 characters"
@@ -150,6 +155,15 @@ pub enum Error {
         /// The server's correlation id, or ours.
         correlation_id: String,
     },
+    /// The refresh token the daemon signs in with was rejected (expired, revoked, or the
+    /// password changed).
+    #[error(
+        "the refresh token was rejected by Cloudreve (40020): it expired, was revoked, or the account's password changed; sign in to Cloudreve's web UI, copy the refresh token from the browser's local storage into {file} and restart the daemon"
+    )]
+    RefreshTokenRejected {
+        /// The file the operator must update.
+        file: std::path::PathBuf,
+    },
     /// An earlier sign-in was refused; the daemon waits before trying again.
     #[error(
         "sign-in as {email} was refused {seconds_ago}s ago ({problem}); next attempt in {retry_in_secs}s"
@@ -176,6 +190,7 @@ impl Error {
             | Self::Decode { .. }
             | Self::Api { .. }
             | Self::SignIn { .. }
+            | Self::RefreshTokenRejected { .. }
             | Self::SignInBackoff { .. } => false,
         }
     }
@@ -195,6 +210,9 @@ impl Error {
 
     /// Whether the operator must act (sign-in refused), rather than wait for the server.
     pub fn needs_operator(&self) -> bool {
-        matches!(self, Self::SignIn { .. } | Self::SignInBackoff { .. })
+        matches!(
+            self,
+            Self::SignIn { .. } | Self::SignInBackoff { .. } | Self::RefreshTokenRejected { .. }
+        )
     }
 }

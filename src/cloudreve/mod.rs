@@ -30,6 +30,24 @@ use crate::task::{DownloadTask, SelectionChange, TaskId};
 /// The current time, injectable so tests can move the client's clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// How the client signs in.
+#[derive(Clone)]
+pub enum Credentials {
+    /// Email and password (`POST /session/token`).
+    Password(SecretString),
+    /// A refresh token taken from a signed-in browser (for accounts with two-factor sign-in or
+    /// sites with a login captcha). Every rotated token is written to `store` (mode 0600), so a
+    /// restart continues from the newest one.
+    RefreshToken {
+        /// The token to start from.
+        token: SecretString,
+        /// Where the rotated tokens are kept.
+        store: Option<std::path::PathBuf>,
+        /// The file the operator puts a new token into (named in the error when it is rejected).
+        source_file: std::path::PathBuf,
+    },
+}
+
 /// Everything the client needs to know.
 #[derive(Clone)]
 pub struct ClientOptions {
@@ -37,8 +55,12 @@ pub struct ClientOptions {
     pub api_base: Url,
     /// The account's email.
     pub email: String,
-    /// The account's password.
-    pub password: SecretString,
+    /// How to sign in.
+    pub credentials: Credentials,
+    /// Extra trusted CA certificates, PEM.
+    pub extra_roots_pem: Vec<u8>,
+    /// Accept any certificate (dangerous; the config demands `allow_insecure`).
+    pub accept_invalid_certs: bool,
     /// Whole-request deadline.
     pub timeout: Duration,
     /// Connect deadline.
@@ -64,7 +86,8 @@ impl std::fmt::Debug for ClientOptions {
         f.debug_struct("ClientOptions")
             .field("api_base", &self.api_base.as_str())
             .field("email", &self.email)
-            .field("password", &"[REDACTED]")
+            .field("credentials", &"[REDACTED]")
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
             .finish_non_exhaustive()
@@ -77,7 +100,9 @@ impl ClientOptions {
         Self {
             api_base,
             email,
-            password,
+            credentials: Credentials::Password(password),
+            extra_roots_pem: Vec::new(),
+            accept_invalid_certs: false,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             retries: 3,
@@ -106,10 +131,11 @@ struct Refusal {
     wait: Duration,
 }
 
-#[derive(Default)]
 struct AuthState {
     session: Option<Session>,
     refusal: Option<Refusal>,
+    /// With refresh-token credentials: the newest refresh token, used when there is no session.
+    seed: Option<SecretString>,
 }
 
 /// A Cloudreve v4 client. Cheap to share behind an `Arc`; one `reqwest::Client` inside.
@@ -129,8 +155,14 @@ impl std::fmt::Debug for Client {
 
 /// Building the HTTP client failed (TLS set-up).
 #[derive(Debug, thiserror::Error)]
-#[error("could not build the HTTP client: {0}")]
-pub struct BuildError(#[source] reqwest::Error);
+pub enum BuildError {
+    /// reqwest refused the settings.
+    #[error("could not build the HTTP client: {0}")]
+    Http(#[source] reqwest::Error),
+    /// The CA file holds no usable certificate.
+    #[error("server.ca_file holds no usable PEM certificate: {0}")]
+    CaFile(#[source] reqwest::Error),
+}
 
 /// Installs the process-wide rustls crypto provider (ring). Safe to call more than once.
 pub fn install_crypto_provider() {
@@ -145,7 +177,7 @@ impl Client {
             clippy::disallowed_methods,
             reason = "this is the one place that builds the HTTP client"
         )]
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.timeout)
             .pool_idle_timeout(Duration::from_secs(60))
@@ -154,13 +186,28 @@ impl Client {
                 env!("CARGO_PKG_NAME"),
                 "/",
                 env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .map_err(BuildError)?;
+            ));
+        if !options.extra_roots_pem.is_empty() {
+            let roots = reqwest::Certificate::from_pem_bundle(&options.extra_roots_pem)
+                .map_err(BuildError::CaFile)?;
+            builder = builder.tls_certs_merge(roots);
+        }
+        if options.accept_invalid_certs {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(BuildError::Http)?;
+        let seed = match &options.credentials {
+            Credentials::RefreshToken { token, .. } => Some(token.clone()),
+            Credentials::Password(_) => None,
+        };
         Ok(Self {
             http,
             options,
-            auth: Mutex::new(AuthState::default()),
+            auth: Mutex::new(AuthState {
+                session: None,
+                refusal: None,
+                seed,
+            }),
         })
     }
 
@@ -276,13 +323,32 @@ impl Client {
             }
             Some(session) => return Ok(session.access.clone()),
         };
+        let needs_refresh =
+            needs_refresh.or_else(|| auth.seed.clone().filter(|_| auth.refusal.is_none()));
         if let Some(refresh) = needs_refresh {
             match self.refresh(&refresh).await {
                 Ok(session) => {
                     let token = session.access.clone();
                     tracing::debug!(access_expires = %session.access_expires, "access token refreshed");
+                    self.store_refresh_token(&session.refresh);
+                    if auth.seed.is_some() {
+                        auth.seed = Some(session.refresh.clone());
+                    }
                     auth.session = Some(session);
                     return Ok(token);
+                }
+                Err(Error::Api { code: 40020, .. }) if auth.seed.is_some() => {
+                    auth.session = None;
+                    let source_file = match &self.options.credentials {
+                        Credentials::RefreshToken { source_file, .. } => source_file.clone(),
+                        Credentials::Password(_) => std::path::PathBuf::new(),
+                    };
+                    auth.refusal = Some(Refusal {
+                        problem: SignInProblem::RefreshTokenRejected,
+                        at: now,
+                        wait: self.options.sign_in_backoff,
+                    });
+                    return Err(Error::RefreshTokenRejected { file: source_file });
                 }
                 Err(Error::Api { code: 40020, .. }) => {
                     tracing::info!(
@@ -304,6 +370,11 @@ impl Client {
                     retry_in_secs: (wait - elapsed).num_seconds(),
                 });
             }
+        }
+        if let Credentials::RefreshToken { source_file, .. } = &self.options.credentials {
+            return Err(Error::RefreshTokenRejected {
+                file: source_file.clone(),
+            });
         }
         match self.sign_in().await {
             Ok(session) => {
@@ -337,10 +408,26 @@ impl Client {
         }
     }
 
+    /// Keeps the newest refresh token on disk (mode 0600) when the credentials ask for it.
+    fn store_refresh_token(&self, token: &SecretString) {
+        let Credentials::RefreshToken {
+            store: Some(path), ..
+        } = &self.options.credentials
+        else {
+            return;
+        };
+        if let Err(e) = write_secret_file(path, token.expose_secret().as_bytes()) {
+            tracing::warn!(path = %path.display(), error = %e, "could not keep the rotated refresh token; a restart will start from the configured one");
+        }
+    }
+
     async fn sign_in(&self) -> Result<Session, Error> {
+        let Credentials::Password(password) = &self.options.credentials else {
+            return Err(missing_data("POST /session/token"));
+        };
         let body = wire::SignInRequest {
             email: &self.options.email,
-            password: self.options.password.expose_secret(),
+            password: password.expose_secret(),
         };
         let data: Option<wire::SignInData> = match self
             .call(
@@ -525,6 +612,29 @@ impl Client {
         }
         decode_envelope(endpoint, status, &correlation_id, &bytes)
     }
+}
+
+/// Writes a secret atomically with mode 0600.
+fn write_secret_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let mut temp_name = path.as_os_str().to_owned();
+    temp_name.push(".tmp");
+    let temp = std::path::PathBuf::from(temp_name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)
 }
 
 fn missing_data(endpoint: &str) -> Error {

@@ -107,6 +107,7 @@ async fn sign_in_error(problem: SignInProblem) -> (Error, usize) {
         SignInProblem::Captcha => o.login_captcha = true,
         SignInProblem::TwoFactor => o.two_factor = true,
         SignInProblem::BadParameters => o.email = "someone@example.com".into(),
+        SignInProblem::RefreshTokenRejected => {}
     });
     let client = support::client(&emu);
     let error = client.ensure_signed_in().await.unwrap_err();
@@ -436,7 +437,9 @@ async fn no_secret_reaches_the_log_or_debug_output() {
     let _ = write!(debug_output, "{daemon:?}");
     let wrong = {
         let mut options = support::client_options(&emu);
-        options.password = secrecy::SecretString::from("wrong password 1234");
+        options.credentials = cloudreve_autoselect::cloudreve::Credentials::Password(
+            secrecy::SecretString::from("wrong password 1234"),
+        );
         Client::new(options).unwrap()
     };
     let error = wrong.ensure_signed_in().await.unwrap_err();
