@@ -484,7 +484,6 @@ impl Checker<'_> {
     }
 
     fn server(&mut self, raw: Spanned<RawServer>) -> Option<ServerConfig> {
-        let server_span = raw.span();
         let raw = raw.into_inner();
         let url = self.base_url(&raw.url);
         let email = raw.email.get_ref().trim().to_owned();
@@ -496,94 +495,12 @@ impl Checker<'_> {
                 "not an email address; Cloudreve signs in by email".to_owned(),
             );
         }
-        let password = match (&raw.password, &raw.password_file) {
-            (Some(inline), Some(_)) => {
-                self.problem(
-                    inline.span(),
-                    "server.password",
-                    "",
-                    "set either server.password or server.password_file, not both".to_owned(),
-                );
-                None
-            }
-            (Some(inline), None) if inline.get_ref().is_empty() => {
-                self.problem(
-                    inline.span(),
-                    "server.password",
-                    "",
-                    "empty password".to_owned(),
-                );
-                None
-            }
-            (Some(inline), None) => Some(PasswordSetting::Inline(SecretString::from(
-                inline.get_ref().clone(),
-            ))),
-            (None, Some(file)) if file.get_ref().trim().is_empty() => {
-                self.problem(
-                    file.span(),
-                    "server.password_file",
-                    "",
-                    "empty path".to_owned(),
-                );
-                None
-            }
-            (None, Some(file)) => Some(PasswordSetting::File(PathBuf::from(file.get_ref()))),
-            (None, None) => Some(PasswordSetting::FromEnvironment),
-        };
-        if let (Some(token), Some(other)) = (
-            &raw.refresh_token_file,
-            raw.password.as_ref().or(raw.password_file.as_ref()),
-        ) {
-            let _ = other;
-            self.problem(
-                token.span(),
-                "server.refresh_token_file",
-                "",
-                "set either a password or server.refresh_token_file, not both".to_owned(),
-            );
-        }
-        let refresh_token_file = raw.refresh_token_file.as_ref().and_then(|file| {
-            if file.get_ref().trim().is_empty() {
-                self.problem(
-                    file.span(),
-                    "server.refresh_token_file",
-                    "",
-                    "empty path".to_owned(),
-                );
-                None
-            } else {
-                Some(PathBuf::from(file.get_ref()))
-            }
-        });
-        let ca_file = raw.ca_file.as_ref().and_then(|file| {
-            if file.get_ref().trim().is_empty() {
-                self.problem(file.span(), "server.ca_file", "", "empty path".to_owned());
-                None
-            } else {
-                Some(PathBuf::from(file.get_ref()))
-            }
-        });
-        let accept_invalid_certs = raw
-            .accept_invalid_certs
-            .as_ref()
-            .is_some_and(|a| *a.get_ref());
-        if let (Some((parsed, _)), false) = (&url, raw.allow_insecure.unwrap_or(false)) {
-            if parsed.scheme() == "http" && !is_loopback(parsed) {
-                self.problem(
-                    raw.url.span(),
-                    "server.url",
-                    raw.url.get_ref(),
-                    "plain http:// to a host that is not this machine would send the password or token in clear; use https://, or set server.allow_insecure = true if this network is trusted".to_owned(),
-                );
-            }
-            if let Some(flag) = raw.accept_invalid_certs.as_ref().filter(|a| *a.get_ref()) {
-                self.problem(
-                    flag.span(),
-                    "server.accept_invalid_certs",
-                    "",
-                    "accepting any certificate lets whoever sits between here and the server read the password or token; prefer server.ca_file, or set server.allow_insecure = true as well".to_owned(),
-                );
-            }
+        let password = self.password(&raw);
+        let refresh_token_file =
+            self.path(raw.refresh_token_file.as_ref(), "server.refresh_token_file");
+        let ca_file = self.path(raw.ca_file.as_ref(), "server.ca_file");
+        if let Some((parsed, _)) = &url {
+            self.insecure_transport(&raw, parsed);
         }
         let timeout = self.duration(
             raw.timeout.as_ref(),
@@ -620,7 +537,6 @@ impl Checker<'_> {
                 }
             },
         };
-        let _ = server_span;
         let (url, api_base) = url?;
         Some(ServerConfig {
             url,
@@ -632,8 +548,86 @@ impl Checker<'_> {
             retries,
             refresh_token_file,
             ca_file,
-            accept_invalid_certs,
+            accept_invalid_certs: raw
+                .accept_invalid_certs
+                .as_ref()
+                .is_some_and(|a| *a.get_ref()),
         })
+    }
+
+    /// A path-valued key; empty is a problem.
+    fn path(&mut self, raw: Option<&Spanned<String>>, key: &str) -> Option<PathBuf> {
+        let raw = raw?;
+        if raw.get_ref().trim().is_empty() {
+            self.problem(raw.span(), key, "", "empty path".to_owned());
+            return None;
+        }
+        Some(PathBuf::from(raw.get_ref()))
+    }
+
+    /// Where the password comes from; at most one of the password keys and the refresh token.
+    fn password(&mut self, raw: &RawServer) -> Option<PasswordSetting> {
+        if let (Some(token), true) = (
+            &raw.refresh_token_file,
+            raw.password.is_some() || raw.password_file.is_some(),
+        ) {
+            self.problem(
+                token.span(),
+                "server.refresh_token_file",
+                "",
+                "set either a password or server.refresh_token_file, not both".to_owned(),
+            );
+        }
+        match (&raw.password, &raw.password_file) {
+            (Some(inline), Some(_)) => {
+                self.problem(
+                    inline.span(),
+                    "server.password",
+                    "",
+                    "set either server.password or server.password_file, not both".to_owned(),
+                );
+                None
+            }
+            (Some(inline), None) if inline.get_ref().is_empty() => {
+                self.problem(
+                    inline.span(),
+                    "server.password",
+                    "",
+                    "empty password".to_owned(),
+                );
+                None
+            }
+            (Some(inline), None) => Some(PasswordSetting::Inline(SecretString::from(
+                inline.get_ref().clone(),
+            ))),
+            (None, Some(_)) => self
+                .path(raw.password_file.as_ref(), "server.password_file")
+                .map(PasswordSetting::File),
+            (None, None) => Some(PasswordSetting::FromEnvironment),
+        }
+    }
+
+    /// Credentials in clear or to an unverified server need `allow_insecure = true`.
+    fn insecure_transport(&mut self, raw: &RawServer, url: &Url) {
+        if raw.allow_insecure.unwrap_or(false) {
+            return;
+        }
+        if url.scheme() == "http" && !is_loopback(url) {
+            self.problem(
+                raw.url.span(),
+                "server.url",
+                raw.url.get_ref(),
+                "plain http:// to a host that is not this machine would send the password or token in clear; use https://, or set server.allow_insecure = true if this network is trusted".to_owned(),
+            );
+        }
+        if let Some(flag) = raw.accept_invalid_certs.as_ref().filter(|a| *a.get_ref()) {
+            self.problem(
+                flag.span(),
+                "server.accept_invalid_certs",
+                "",
+                "accepting any certificate lets whoever sits between here and the server read the password or token; prefer server.ca_file, or set server.allow_insecure = true as well".to_owned(),
+            );
+        }
     }
 
     fn base_url(&mut self, raw: &Spanned<String>) -> Option<(Url, Url)> {

@@ -67,10 +67,12 @@ impl fmt::Display for SignInProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The TCP/TLS connection could not be made.
-    #[error("{endpoint}: could not connect to Cloudreve: {source}")]
+    #[error("{endpoint}: could not connect to Cloudreve: {detail}")]
     Connect {
         /// e.g. `GET /workflow`.
         endpoint: String,
+        /// The whole cause chain, e.g. the TLS verification failure.
+        detail: String,
         /// The transport error.
         #[source]
         source: reqwest::Error,
@@ -84,10 +86,12 @@ pub enum Error {
         correlation_id: String,
     },
     /// Another transport failure (connection reset, bad TLS, ...).
-    #[error("{endpoint}: transport error (correlation id {correlation_id}): {source}")]
+    #[error("{endpoint}: transport error (correlation id {correlation_id}): {detail}")]
     Transport {
         /// e.g. `GET /workflow`.
         endpoint: String,
+        /// The whole cause chain.
+        detail: String,
         /// The id sent in `X-Cr-Correlation-Id`.
         correlation_id: String,
         /// The transport error.
@@ -178,6 +182,21 @@ pub enum Error {
         /// Seconds until the next attempt.
         retry_in_secs: i64,
     },
+}
+
+/// An error and its causes on one line: `a: b: c`.
+pub(crate) fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl Error {

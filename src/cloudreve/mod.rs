@@ -161,7 +161,7 @@ pub enum BuildError {
     Http(#[source] reqwest::Error),
     /// The CA file holds no usable certificate.
     #[error("server.ca_file holds no usable PEM certificate: {0}")]
-    CaFile(#[source] reqwest::Error),
+    CaFile(String),
 }
 
 /// Installs the process-wide rustls crypto provider (ring). Safe to call more than once.
@@ -189,7 +189,12 @@ impl Client {
             ));
         if !options.extra_roots_pem.is_empty() {
             let roots = reqwest::Certificate::from_pem_bundle(&options.extra_roots_pem)
-                .map_err(BuildError::CaFile)?;
+                .map_err(|e| BuildError::CaFile(error::cause_chain(&e)))?;
+            if roots.is_empty() {
+                return Err(BuildError::CaFile(
+                    "no -----BEGIN CERTIFICATE----- block found".to_owned(),
+                ));
+            }
             builder = builder.tls_certs_merge(roots);
         }
         if options.accept_invalid_certs {
@@ -549,6 +554,7 @@ impl Client {
             if source.is_connect() {
                 Error::Connect {
                     endpoint: endpoint.to_owned(),
+                    detail: error::cause_chain(&source),
                     source,
                 }
             } else if source.is_timeout() {
@@ -560,6 +566,7 @@ impl Client {
                 Error::Transport {
                     endpoint: endpoint.to_owned(),
                     correlation_id: correlation_id.clone(),
+                    detail: error::cause_chain(&source),
                     source,
                 }
             }

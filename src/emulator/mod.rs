@@ -230,6 +230,20 @@ impl Emulator {
         lock(&self.shared.model).expire_access_tokens();
     }
 
+    /// A refresh token as a browser holds it after signing in to the web UI.
+    pub fn browser_refresh_token(&self) -> String {
+        let pair = lock(&self.shared.model).token_pair(None);
+        pair["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// One token stops working (as if it expired).
+    pub fn expire_token(&self, token: &str) {
+        lock(&self.shared.model).expire_token(token);
+    }
+
     /// Every refresh token is revoked (as a password change or sign-out does).
     pub fn revoke_refresh_tokens(&self) {
         lock(&self.shared.model).revoke_refresh_tokens();
@@ -346,7 +360,11 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_owned();
+    let prefix = lock(&shared.model).options.path_prefix.clone();
+    let Some(path) = uri.path().strip_prefix(prefix.trim_end_matches('/')) else {
+        return not_found_text();
+    };
+    let path = path.to_owned();
     let header_text = |name: &str| {
         headers
             .get(name)

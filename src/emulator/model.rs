@@ -127,6 +127,8 @@ pub struct EmulatorOptions {
     pub refresh_ttl: Duration,
     /// Simulated downloader polls happen this often; `None` means only when `poll` is called.
     pub auto_poll: Option<Duration>,
+    /// Serve the site under this path, as behind a reverse proxy (e.g. `/cloud`); empty: at `/`.
+    pub path_prefix: String,
 }
 
 impl Default for EmulatorOptions {
@@ -140,6 +142,7 @@ impl Default for EmulatorOptions {
             access_ttl: Duration::from_secs(3600),
             refresh_ttl: Duration::from_secs(1_209_600),
             auto_poll: None,
+            path_prefix: String::new(),
         }
     }
 }
@@ -303,6 +306,12 @@ impl Model {
             if record.kind == TokenKind::Access {
                 record.expires = past;
             }
+        }
+    }
+
+    pub(super) fn expire_token(&mut self, token: &str) {
+        if let Some(record) = self.tokens.get_mut(token) {
+            record.expires = Utc::now() - TimeDelta::seconds(1);
         }
     }
 

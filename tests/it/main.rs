@@ -6,6 +6,7 @@
 
 mod cli;
 mod client;
+mod connect;
 mod deployment;
 mod emulator_facts;
 mod rules;
