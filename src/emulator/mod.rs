@@ -88,12 +88,35 @@ pub struct RecordedRequest {
     pub user_agent: Option<String>,
     /// The fault injected into this request, if any.
     pub fault: Option<Fault>,
+    /// When it arrived.
+    pub received_at: std::time::Instant,
 }
 
 struct Shared {
     model: Mutex<Model>,
     faults: Mutex<VecDeque<FaultRule>>,
+    random_faults: Mutex<Option<RandomFaults>>,
     log: Mutex<Vec<RecordedRequest>>,
+}
+
+/// Faults drawn at random, reproducibly (a seeded xorshift generator).
+struct RandomFaults {
+    route: Route,
+    fault: Fault,
+    per_mille: u64,
+    state: u64,
+}
+
+impl RandomFaults {
+    fn draw(&mut self, route: Option<Route>) -> Option<Fault> {
+        if self.route != Route::Any && Some(self.route) != route {
+            return None;
+        }
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state % 1000 < self.per_mille).then(|| self.fault.clone())
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -122,6 +145,7 @@ impl Emulator {
         let shared = Arc::new(Shared {
             model: Mutex::new(Model::new(options)),
             faults: Mutex::new(VecDeque::new()),
+            random_faults: Mutex::new(None),
             log: Mutex::new(Vec::new()),
         });
         let stop = CancellationToken::new();
@@ -268,6 +292,42 @@ impl Emulator {
         lock(&self.shared.model).tokens.keys().cloned().collect()
     }
 
+    /// From now on, each request matching `route` gets `fault` with probability
+    /// `per_mille`/1000, drawn reproducibly from `seed`.
+    pub fn inject_randomly(&self, route: Route, fault: Fault, per_mille: u64, seed: u64) {
+        *lock(&self.shared.random_faults) = Some(RandomFaults {
+            route,
+            fault,
+            per_mille,
+            state: seed.max(1),
+        });
+    }
+
+    /// Stops random faults.
+    pub fn stop_random_faults(&self) {
+        *lock(&self.shared.random_faults) = None;
+    }
+
+    /// How many select-files PATCHes asked to deselect every file of a task.
+    pub fn all_deselected_attempts(&self) -> u64 {
+        lock(&self.shared.model).all_deselected_attempts
+    }
+
+    /// The body `GET /workflow?category=downloading` would answer now (for benchmarks).
+    pub fn list_body(&self) -> String {
+        json!({"code": 0, "data": lock(&self.shared.model).list_downloading(), "msg": ""})
+            .to_string()
+    }
+
+    /// Ids of every task, in creation order.
+    pub fn task_ids(&self) -> Vec<String> {
+        lock(&self.shared.model)
+            .tasks
+            .iter()
+            .map(|t| t.id.clone())
+            .collect()
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.log).clone()
@@ -303,6 +363,12 @@ fn route_of(method: &Method, path: &str) -> Option<Route> {
 }
 
 fn take_fault(shared: &Shared, route: Option<Route>) -> Option<Fault> {
+    if let Some(fault) = lock(&shared.random_faults)
+        .as_mut()
+        .and_then(|random| random.draw(route))
+    {
+        return Some(fault);
+    }
     let mut faults = lock(&shared.faults);
     let position = faults
         .iter()
@@ -395,6 +461,7 @@ async fn handle(
         correlation_id: sent_correlation,
         user_agent: header_text("user-agent"),
         fault: fault.clone(),
+        received_at: std::time::Instant::now(),
     });
     match fault {
         Some(Fault::Http500) => {
@@ -581,6 +648,12 @@ fn patch(
             }
         }
     }
+    if !wanted.iter().any(|w| *w) {
+        model.all_deselected_attempts += 1;
+    }
+    let Some(task) = model.task_mut(id) else {
+        return err(404, "Task not found", correlation_id);
+    };
     if task.spec.backend == Backend::Aria2 && !wanted.iter().any(|w| *w) {
         // aria2 parses `select-file: ""` as nothing and keeps the old selection.
         return ok(None);

@@ -180,6 +180,7 @@ pub(super) struct Model {
     pub(super) tasks: Vec<EmuTask>,
     pub(super) next_task: u64,
     pub(super) polls: u64,
+    pub(super) all_deselected_attempts: u64,
 }
 
 const HASH_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -230,6 +231,7 @@ impl Model {
             tasks: Vec::new(),
             next_task: 1,
             polls: 0,
+            all_deselected_attempts: 0,
         }
     }
 

@@ -9,6 +9,7 @@ mod client;
 mod connect;
 mod deployment;
 mod emulator_facts;
+mod endurance;
 mod rules;
 mod run;
 mod support;
