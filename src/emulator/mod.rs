@@ -315,8 +315,8 @@ impl Emulator {
 
     /// The body `GET /workflow?category=downloading` would answer now (for benchmarks).
     pub fn list_body(&self) -> String {
-        json!({"code": 0, "data": lock(&self.shared.model).list_downloading(), "msg": ""})
-            .to_string()
+        let data = lock(&self.shared.model).list_downloading_json();
+        format!("{{\"code\":0,\"data\":{data},\"msg\":\"\"}}")
     }
 
     /// Ids of every task, in creation order.
@@ -592,7 +592,14 @@ fn list(shared: &Shared, caller: Caller, query: &str, correlation_id: &str) -> R
     }
     match param("category") {
         None | Some("") => param_err("Category cannot be empty"),
-        Some("downloading") => ok(Some(lock(&shared.model).list_downloading())),
+        Some("downloading") => {
+            let data = lock(&shared.model).list_downloading_json();
+            respond(
+                StatusCode::OK,
+                "application/json; charset=utf-8",
+                format!("{{\"code\":0,\"data\":{data},\"msg\":\"\"}}"),
+            )
+        }
         Some("general" | "downloaded") => ok(Some(json!({
             "tasks": [], "pagination": {"page": 0, "page_size": page_size, "is_cursor": true}
         }))),

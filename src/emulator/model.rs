@@ -181,6 +181,8 @@ pub(super) struct Model {
     pub(super) next_task: u64,
     pub(super) polls: u64,
     pub(super) all_deselected_attempts: u64,
+    /// The serialized downloading list, until a snapshot changes.
+    list_cache: Option<std::sync::Arc<str>>,
 }
 
 const HASH_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -232,6 +234,7 @@ impl Model {
             next_task: 1,
             polls: 0,
             all_deselected_attempts: 0,
+            list_cache: None,
         }
     }
 
@@ -354,6 +357,7 @@ impl Model {
         };
         task.snapshot = render_task(&task);
         self.tasks.push(task);
+        self.list_cache = None;
         id
     }
 
@@ -364,6 +368,7 @@ impl Model {
     /// One simulated downloader poll: apply consequences, then refresh every list snapshot.
     pub(super) fn poll(&mut self) {
         self.polls += 1;
+        self.list_cache = None;
         for task in &mut self.tasks {
             if task.in_registry && task.cancel_requested {
                 "canceled".clone_into(&mut task.spec.status);
@@ -392,6 +397,16 @@ impl Model {
             }
             task.snapshot = render_task(task);
         }
+    }
+
+    /// The `data` of the downloading list as JSON text, cached until a snapshot changes.
+    pub(super) fn list_downloading_json(&mut self) -> std::sync::Arc<str> {
+        if let Some(cached) = &self.list_cache {
+            return std::sync::Arc::clone(cached);
+        }
+        let text: std::sync::Arc<str> = self.list_downloading().to_string().into();
+        self.list_cache = Some(std::sync::Arc::clone(&text));
+        text
     }
 
     pub(super) fn list_downloading(&self) -> Value {

@@ -1,0 +1,388 @@
+//! Scale, footprint and reaction-time measurements (a bench binary, not timed tests).
+//!
+//! `cargo bench --bench scale` runs, against the built-in emulator on 127.0.0.1:
+//! 1. tick at scale: 1,000 tasks x 50 files and 10,000 tasks x 20 files; first tick (everything
+//!    to decide) and second tick (nothing to send): wall time, requests, and, for the same
+//!    work done by the release binary (`once`), CPU time and peak RSS; plus the cost of
+//!    decoding the list JSON beside the cost of planning and state;
+//! 2. start-up: from spawning the binary to its first request (median of 10);
+//! 3. reaction: from a magnet's metadata appearing to its PATCH, with a 30 s schedule;
+//! 4. idle footprint of `run` (30 s schedule, 10 tasks): RSS after a minute and CPU between
+//!    ticks (about 70 s; skip with `-- --quick`);
+//! 5. the binary's size.
+
+// Benchmark code: a failed unwrap is a broken fixture, reported with its message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    missing_docs
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use cloudreve_autoselect::cloudreve::{Client, ClientOptions, decode_task_document};
+use cloudreve_autoselect::config;
+use cloudreve_autoselect::daemon::{Daemon, Settings};
+use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
+use cloudreve_autoselect::plan;
+use cloudreve_autoselect::state::StateStore;
+use nix::sys::resource::{UsageWho, getrusage};
+use secrecy::SecretString;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_cloudreve-autoselect");
+const PASSWORD: &str = "correct horse battery staple";
+const RULES: &str = "[[rule]]\nname = \"keep-subs\"\naction = \"keep\"\nglob = \"*.srt\"\n\n[[rule]]\nname = \"junk\"\naction = \"skip\"\nglob = [\"*.exe\", \"*.url\", \"*.txt\", \"*.nfo\"]\n\n[[rule]]\nname = \"samples\"\naction = \"skip\"\nglob = \"**/sample/**\"\n\n[[rule]]\nname = \"tiny\"\naction = \"skip\"\nmax_size = \"64 KiB\"\n";
+
+fn task(n: usize, files: usize) -> TaskSpec {
+    let name = format!("Release.{n:05}.1080p");
+    let paths: Vec<(String, u64)> = (0..files)
+        .map(|i| match i % 5 {
+            0 => (
+                format!("{name}/Episode.{i:03}.mkv"),
+                1_500_000_000 + i as u64,
+            ),
+            1 => (format!("{name}/Sample/sample.{i:03}.mkv"), 50_000_000),
+            2 => (format!("{name}/Subs/episode.{i:03}.srt"), 40_000),
+            3 => (format!("{name}/info.{i:03}.nfo"), 4_000),
+            _ => (format!("{name}/Extras/extra.{i:03}.mp4"), 300_000_000),
+        })
+        .collect();
+    let refs: Vec<(&str, u64)> = paths.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    TaskSpec::new(
+        if n % 2 == 0 {
+            Backend::Aria2
+        } else {
+            Backend::Qbittorrent
+        },
+        &name,
+        &refs,
+    )
+}
+
+fn write_config(dir: &Path, emu: &Emulator, schedule: &str) -> PathBuf {
+    let path = dir.join("rules.toml");
+    let text = format!(
+        "[server]\nurl = \"{}\"\nemail = \"bot@example.com\"\n\n[daemon]\nschedule = \"{schedule}\"\nmetadata_recheck = \"5s\"\nstate_file = \"{}\"\n\n{RULES}",
+        emu.base_url(),
+        dir.join("state.json").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn settings() -> Settings {
+    let no_env = |_: &str| None;
+    let text =
+        format!("[server]\nurl = \"http://127.0.0.1/\"\nemail = \"bot@example.com\"\n{RULES}");
+    let config = config::parse(&text, Path::new("bench.toml"), &no_env).unwrap();
+    Settings::from_config(&config, false)
+}
+
+fn children_usage() -> (Duration, i64) {
+    // CPU times of waited-for children are exact; their max RSS is not used (see `once`).
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap();
+    let cpu = |t: nix::sys::time::TimeVal| {
+        Duration::from_micros(
+            u64::try_from(t.tv_sec()).unwrap() * 1_000_000 + u64::try_from(t.tv_usec()).unwrap(),
+        )
+    };
+    (
+        cpu(usage.user_time()) + cpu(usage.system_time()),
+        usage.max_rss(),
+    )
+}
+
+/// Runs `once`; returns its wall time, CPU time and peak RSS (KiB).
+///
+/// The peak RSS is the child's own `VmHWM`, polled until it exits: `getrusage` would report
+/// the parent's size, which a spawned child inherits in its accounting until it execs.
+async fn once(config: &Path) -> (Duration, Duration, u64) {
+    let (cpu_before, _) = children_usage();
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(BINARY)
+        .args(["--config", config.to_str().unwrap(), "once"])
+        .env("CLOUDREVE_AUTOSELECT_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(hwm) = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+            {
+                peak_kib = hwm;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    assert!(status.success());
+    let wall = started.elapsed();
+    let (cpu_after, _) = children_usage();
+    (wall, cpu_after - cpu_before, peak_kib)
+}
+
+async fn tick_at_scale(n_tasks: usize, n_files: usize) {
+    let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    for n in 0..n_tasks {
+        emu.add_task(task(n, n_files));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let api = url::Url::parse(&emu.base_url())
+        .unwrap()
+        .join("api/v4/")
+        .unwrap();
+    let options = ClientOptions::new(api, "bot@example.com".into(), SecretString::from(PASSWORD));
+    let (state, _) = StateStore::load(&dir.path().join("in-process-state.json"));
+    let daemon = Daemon::new(Client::new(options).unwrap(), settings(), state, None);
+    daemon.client().ensure_signed_in().await.unwrap();
+
+    emu.clear_requests();
+    let started = Instant::now();
+    let first = daemon.tick().await;
+    let first_wall = started.elapsed();
+    let first_requests = emu.requests().len();
+    emu.poll();
+    emu.clear_requests();
+    let started = Instant::now();
+    let second = daemon.tick().await;
+    let second_wall = started.elapsed();
+    let second_requests = emu.requests().len();
+    assert_eq!(second.patched, 0);
+
+    // Decoding the list beside planning and state, on the same answer.
+    let body = emu.list_body();
+    let started = Instant::now();
+    let tasks = decode_task_document(&body).unwrap();
+    let decode = started.elapsed();
+    let rules = settings().rules;
+    let (mut store, _) = StateStore::load(&dir.path().join("in-process-state.json"));
+    let started = Instant::now();
+    let mut to_send = 0usize;
+    for task in &tasks {
+        let plan = plan::plan(task, &rules, &store.decided(&task.id));
+        to_send += usize::from(plan.changes().is_some());
+    }
+    let listed: std::collections::HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    store.prune(&listed);
+    let plan_and_state = started.elapsed();
+    assert_eq!(to_send, 0);
+
+    // The same work by the release binary, on a fresh emulator, for its own CPU time and
+    // peak RSS.
+    drop(daemon);
+    drop(emu);
+    let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    for n in 0..n_tasks {
+        emu.add_task(task(n, n_files));
+    }
+    let binary_dir = tempfile::tempdir().unwrap();
+    let config = write_config(binary_dir.path(), &emu, "*/30 * * * * *");
+    let (first_once_wall, first_once_cpu, first_rss) = once(&config).await;
+    emu.poll();
+    let (second_once_wall, second_once_cpu, second_rss) = once(&config).await;
+
+    println!(
+        "tick at scale: {n_tasks} tasks x {n_files} files ({} files, list body {:.1} MB)",
+        n_tasks * n_files,
+        body.len() as f64 / 1e6
+    );
+    println!(
+        "  in-process first tick:  {:>8.1} ms wall, {first_requests} requests ({} PATCHes, {} files deselected, {} selected)",
+        ms(first_wall),
+        first.patched,
+        first.deselected,
+        first.selected
+    );
+    println!(
+        "  in-process second tick: {:>8.1} ms wall, {second_requests} request(s)",
+        ms(second_wall)
+    );
+    println!(
+        "  decode list JSON:       {:>8.1} ms;  plan every task + state look-ups and prune: {:>8.1} ms",
+        ms(decode),
+        ms(plan_and_state)
+    );
+    println!(
+        "  binary `once`, first:   {:>8.1} ms wall, {:>8.1} ms CPU, peak RSS {:.1} MB",
+        ms(first_once_wall),
+        ms(first_once_cpu),
+        first_rss as f64 / 1024.0
+    );
+    println!(
+        "  binary `once`, second:  {:>8.1} ms wall, {:>8.1} ms CPU, peak RSS {:.1} MB (includes start-up and sign-in)",
+        ms(second_once_wall),
+        ms(second_once_cpu),
+        second_rss as f64 / 1024.0
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn startup() {
+    let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu, "*/30 * * * * *");
+    let mut samples = Vec::new();
+    for _ in 0..10 {
+        emu.clear_requests();
+        let started = Instant::now();
+        let status = tokio::process::Command::new(BINARY)
+            .args(["--config", config.to_str().unwrap(), "once"])
+            .env("CLOUDREVE_AUTOSELECT_PASSWORD", PASSWORD)
+            .env("RUST_LOG", "warn")
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+        let first = emu.requests().first().unwrap().received_at;
+        samples.push(first.duration_since(started));
+    }
+    samples.sort();
+    println!(
+        "start-up to first request: median {:.1} ms (min {:.1}, max {:.1}, 10 runs)",
+        ms(samples[5]),
+        ms(samples[0]),
+        ms(samples[9])
+    );
+}
+
+fn proc_cpu_and_rss(pid: u32) -> (Duration, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let hz = u64::try_from(
+        nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kib = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    (Duration::from_millis(ticks * 1000 / hz), rss_kib)
+}
+
+async fn spawn_run(config: &Path) -> tokio::process::Child {
+    tokio::process::Command::new(BINARY)
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("CLOUDREVE_AUTOSELECT_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_for(mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn reaction() {
+    let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    let id = emu.add_task(task(0, 10).metadata_pending());
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu, "*/30 * * * * *");
+    let mut child = spawn_run(&config).await;
+    wait_for(|| emu.requests().iter().any(|r| r.path.ends_with("/workflow"))).await;
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    emu.metadata_arrives(&id);
+    emu.poll();
+    let arrived = Instant::now();
+    wait_for(|| emu.requests().iter().any(|r| r.method == "PATCH")).await;
+    let patch = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .unwrap()
+        .received_at;
+    println!(
+        "metadata to PATCH with a 30 s schedule and metadata_recheck = 5s: {:.2} s",
+        patch.duration_since(arrived).as_secs_f64()
+    );
+    child.kill().await.unwrap();
+}
+
+async fn idle() {
+    let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    for n in 0..10 {
+        emu.add_task(task(n, 20));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &emu, "*/30 * * * * *");
+    let mut child = spawn_run(&config).await;
+    let pid = child.id().unwrap();
+    let ticks = || {
+        emu.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/workflow"))
+            .count()
+    };
+    // Start-up tick, then the next scheduled one; measure the quiet stretch after it.
+    wait_for(|| ticks() >= 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu_start, _) = proc_cpu_and_rss(pid);
+    let quiet_start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let (cpu_end, _) = proc_cpu_and_rss(pid);
+    let quiet = quiet_start.elapsed();
+    wait_for(|| ticks() >= 3).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, rss_kib) = proc_cpu_and_rss(pid);
+    println!(
+        "idle `run` (30 s schedule, 10 tasks): RSS {:.1} MB after {} ticks; CPU between ticks {:.0} ms over {:.0} s",
+        rss_kib as f64 / 1024.0,
+        ticks(),
+        ms(cpu_end - cpu_start),
+        quiet.as_secs_f64()
+    );
+    child.kill().await.unwrap();
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    cloudreve_autoselect::cloudreve::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let size = std::fs::metadata(BINARY).unwrap().len();
+        println!("binary: {BINARY}: {:.1} MB", size as f64 / 1e6);
+        startup().await;
+        tick_at_scale(1_000, 50).await;
+        tick_at_scale(10_000, 20).await;
+        reaction().await;
+        if !quick {
+            idle().await;
+        }
+    });
+}
