@@ -308,7 +308,7 @@ impl Emulator {
         *lock(&self.shared.random_faults) = None;
     }
 
-    /// How many select-files PATCHes asked to deselect every file of a task.
+    /// How many select-files requests asked to deselect every file of a task.
     pub fn all_deselected_attempts(&self) -> u64 {
         lock(&self.shared.model).all_deselected_attempts
     }
