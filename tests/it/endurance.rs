@@ -85,7 +85,7 @@ async fn endurance_under_churn_faults_and_a_restart() {
     while Instant::now() < end {
         step += 1;
         let now = Instant::now();
-        if step % 2 == 0 {
+        if step.is_multiple_of(2) {
             let n = tasks.len();
             let name = format!("Task.{n:03}");
             let files: Vec<(String, u64)> = std::iter::once(format!("{name}/movie.mkv"))
@@ -94,13 +94,13 @@ async fn endurance_under_churn_faults_and_a_restart() {
                 .map(|(i, path)| (path, if i == 0 { 4 << 30 } else { 1000 + i as u64 }))
                 .collect();
             let refs: Vec<(&str, u64)> = files.iter().map(|(p, s)| (p.as_str(), *s)).collect();
-            let backend = if n % 2 == 0 {
+            let backend = if n.is_multiple_of(2) {
                 Backend::Aria2
             } else {
                 Backend::Qbittorrent
             };
             let mut spec = TaskSpec::new(backend, &name, &refs);
-            let pending = n % 3 == 0;
+            let pending = n.is_multiple_of(3);
             if pending {
                 spec = spec.metadata_pending();
             }
