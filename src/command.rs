@@ -333,16 +333,7 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         }) {
             let _ = writeln!(stdout, "{}", plan.render());
         }
-        let _ = writeln!(
-            stdout,
-            "dry run: {} task(s) seen, {} eligible, {} PATCH(es) would be sent ({} file(s) deselected, {} selected), {} refused; nothing was sent",
-            report.seen,
-            report.eligible,
-            report.patched,
-            report.deselected,
-            report.selected,
-            report.refused
-        );
+        let _ = writeln!(stdout, "dry run: {}; nothing was sent", report.summary());
     }
     let exit = if report.succeeded() {
         Exit::Success

@@ -88,6 +88,21 @@ pub struct TickReport {
 }
 
 impl TickReport {
+    /// One line of counts, for people.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} seen, {} eligible, {} patched, {} deselected, {} selected, {} refused, {} failed, {} waiting for metadata",
+            self.seen,
+            self.eligible,
+            self.patched,
+            self.deselected,
+            self.selected,
+            self.refused,
+            self.failed,
+            self.metadata_pending.len()
+        )
+    }
+
     /// Every eligible task was handled and the server was reached.
     pub fn succeeded(&self) -> bool {
         self.error.is_none()

@@ -190,16 +190,5 @@ fn describe(out: &mut String, report: &TickReport) {
             let _ = writeln!(out, "-> sent: {} change(s)\n", changes.len());
         }
     }
-    let _ = writeln!(
-        out,
-        "tick summary: {} seen, {} eligible, {} patched, {} deselected, {} selected, {} refused, {} failed, {} waiting for metadata\n",
-        report.seen,
-        report.eligible,
-        report.patched,
-        report.deselected,
-        report.selected,
-        report.refused,
-        report.failed,
-        report.metadata_pending.len()
-    );
+    let _ = writeln!(out, "tick summary: {}\n", report.summary());
 }
