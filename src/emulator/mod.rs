@@ -593,6 +593,13 @@ fn list(shared: &Shared, caller: Caller, query: &str, correlation_id: &str) -> R
     match param("category") {
         None | Some("") => param_err("Category cannot be empty"),
         Some("downloading") => {
+            let model = lock(&shared.model);
+            if let Some(size) = model.options.downloading_page_size {
+                return ok(Some(
+                    model.list_downloading_page(size, param("next_page_token")),
+                ));
+            }
+            drop(model);
             let data = lock(&shared.model).list_downloading_json();
             respond(
                 StatusCode::OK,

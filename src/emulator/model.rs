@@ -129,6 +129,9 @@ pub struct EmulatorOptions {
     pub auto_poll: Option<Duration>,
     /// Serve the site under this path, as behind a reverse proxy (e.g. `/cloud`); empty: at `/`.
     pub path_prefix: String,
+    /// Split the downloading list into pages of this size with a `next_token` cursor. Real
+    /// Cloudreve never does for this category; it tests that the client follows cursors.
+    pub downloading_page_size: Option<usize>,
 }
 
 impl Default for EmulatorOptions {
@@ -143,6 +146,7 @@ impl Default for EmulatorOptions {
             refresh_ttl: Duration::from_secs(1_209_600),
             auto_poll: None,
             path_prefix: String::new(),
+            downloading_page_size: None,
         }
     }
 }
@@ -397,6 +401,21 @@ impl Model {
             }
             task.snapshot = render_task(task);
         }
+    }
+
+    /// One page of the downloading list after the cursor `after` (a task id), when paging.
+    pub(super) fn list_downloading_page(&self, page_size: usize, after: Option<&str>) -> Value {
+        let all = self.list_downloading();
+        let tasks = all["tasks"].as_array().cloned().unwrap_or_default();
+        let start = after
+            .and_then(|id| tasks.iter().position(|t| t["id"] == id).map(|p| p + 1))
+            .unwrap_or(0);
+        let page: Vec<Value> = tasks.iter().skip(start).take(page_size).cloned().collect();
+        let mut pagination = json!({"page": 0, "page_size": page_size, "is_cursor": true});
+        if let Some(last) = page.last().filter(|_| start + page.len() < tasks.len()) {
+            pagination["next_token"] = last["id"].clone();
+        }
+        json!({"tasks": page, "pagination": pagination})
     }
 
     /// The `data` of the downloading list as JSON text, cached until a snapshot changes.

@@ -279,6 +279,40 @@ async fn patch_sends_the_body_and_reports_each_cloudreve_error() {
 }
 
 #[tokio::test]
+async fn a_paginated_list_is_followed_to_its_end() {
+    let emu = cloudreve_autoselect::emulator::Emulator::start(
+        cloudreve_autoselect::emulator::EmulatorOptions {
+            downloading_page_size: Some(10),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    for n in 0..25 {
+        emu.add_task(TaskSpec::new(
+            Backend::Aria2,
+            &format!("T{n}"),
+            &[("T/a.mkv", 1)],
+        ));
+    }
+    let tasks = support::client(&emu).list_downloading().await.unwrap();
+    assert_eq!(tasks.len(), 25);
+    let ids: std::collections::HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids.len(), 25, "no task twice");
+    let lists: Vec<String> = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/workflow"))
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(lists.len(), 3, "{lists:?}");
+    assert!(
+        !lists[0].contains("next_page_token") && lists[1].contains("next_page_token="),
+        "{lists:?}"
+    );
+}
+
+#[tokio::test]
 async fn http_500_on_a_get_is_retried_until_it_recovers() {
     let emu = support::emulator().await;
     emu.add_task(support::show(Backend::Aria2));
