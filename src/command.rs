@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{Cli, Command};
 use secrecy::SecretString;
 
+use crate::cli::{Cli, Command};
 use crate::cloudreve::{BuildError, Client, ClientOptions, Credentials};
 use crate::config::{self, Config, EnvLookup};
 use crate::daemon::{self, Daemon, RunExit, RunOptions, Settings};
