@@ -435,6 +435,13 @@ mod tests {
         ])
     }
 
+    fn deselect(index: u64) -> SelectionChange {
+        SelectionChange {
+            index,
+            download: false,
+        }
+    }
+
     fn rules(specs: Vec<RuleSpec>) -> RuleSet {
         RuleSet::new(specs, OnAllJunk::Leave).unwrap()
     }
@@ -464,16 +471,7 @@ mod tests {
         let plan = plan(&sample_task(), &rules, &Decided::new());
         assert_eq!(
             plan.outcome,
-            Outcome::Apply(vec![
-                SelectionChange {
-                    index: 3,
-                    download: false
-                },
-                SelectionChange {
-                    index: 4,
-                    download: false
-                },
-            ])
+            Outcome::Apply(vec![deselect(3), deselect(4),])
         );
         assert_eq!(
             plan.files[2].verdict,
@@ -499,10 +497,7 @@ mod tests {
         assert_eq!(
             plan.changes().unwrap(),
             &[
-                SelectionChange {
-                    index: 4,
-                    download: false
-                },
+                deselect(4),
                 SelectionChange {
                     index: 5,
                     download: true
@@ -590,19 +585,7 @@ mod tests {
             plan.files[0].verdict,
             Verdict::Keep(RuleName::new("main-file"))
         );
-        assert_eq!(
-            plan.changes().unwrap(),
-            &[
-                SelectionChange {
-                    index: 2,
-                    download: false
-                },
-                SelectionChange {
-                    index: 3,
-                    download: false
-                }
-            ]
-        );
+        assert_eq!(plan.changes().unwrap(), &[deselect(2), deselect(3)]);
         assert_eq!(plan.files[3].verdict, Verdict::Untouched);
     }
 
@@ -625,19 +608,7 @@ mod tests {
             plan.files[3].verdict,
             Verdict::Skip(RuleName::new("videos"))
         );
-        assert_eq!(
-            plan.changes().unwrap(),
-            &[
-                SelectionChange {
-                    index: 3,
-                    download: false
-                },
-                SelectionChange {
-                    index: 4,
-                    download: false
-                }
-            ]
-        );
+        assert_eq!(plan.changes().unwrap(), &[deselect(3), deselect(4)]);
         let no_video = task(&[(1, "A/a.flac", 10, true), (2, "A/b.txt", 1, true)]);
         assert_eq!(
             plan_fn(&no_video, &rules, &Decided::new()).outcome,
@@ -655,20 +626,7 @@ mod tests {
         );
         assert_eq!(
             plan.changes().unwrap(),
-            &[
-                SelectionChange {
-                    index: 2,
-                    download: false
-                },
-                SelectionChange {
-                    index: 3,
-                    download: false
-                },
-                SelectionChange {
-                    index: 4,
-                    download: false
-                },
-            ]
+            &[deselect(2), deselect(3), deselect(4),]
         );
     }
 
@@ -680,13 +638,7 @@ mod tests {
             &rules(vec![skip("junk", &["*.txt"])]),
             &Decided::new(),
         );
-        assert_eq!(
-            plan.changes().unwrap(),
-            &[SelectionChange {
-                index: 1,
-                download: false
-            }]
-        );
+        assert_eq!(plan.changes().unwrap(), &[deselect(1)]);
     }
 
     #[test]

@@ -1,37 +1,15 @@
 //! The binary as a user runs it: `check`, `explain`, `once`, `demo`, `healthcheck`.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use cloudreve_autoselect::emulator::{Backend, Emulator, Fault, Route};
 
-use crate::support::{self, binary};
+use crate::support::{self, run_binary as cli, stderr, stdout};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-async fn cli(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(binary());
-    command
-        .args(args)
-        .env_remove("CLOUDREVE_AUTOSELECT_PASSWORD")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .env_remove("RUST_LOG");
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    command.output().await.unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 async fn check(text: &str) -> (i32, String) {

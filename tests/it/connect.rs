@@ -13,27 +13,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{self, binary};
-
-async fn run(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(binary());
-    command
-        .args(args)
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy");
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    command.output().await.unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::support::{self, run_binary as run, stderr};
 
 /// A rules file for `url` with extra `[server]` lines and a state file in `dir`.
 fn config(dir: &Path, url: &str, server_extra: &str) -> PathBuf {

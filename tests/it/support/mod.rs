@@ -157,3 +157,36 @@ pub(crate) fn selected(emulator: &Emulator, id: &str) -> Vec<(u64, bool)> {
 pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_cloudreve-autoselect")
 }
+
+/// Runs the built binary with `envs`, and with none of the caller's password, credential,
+/// log-filter or proxy variables, so the machine's environment cannot change a test.
+pub(crate) async fn run_binary(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(binary());
+    command.args(args);
+    for name in [
+        "CLOUDREVE_AUTOSELECT_PASSWORD",
+        "CLOUDREVE_AUTOSELECT_CONFIG",
+        "CREDENTIALS_DIRECTORY",
+        "RUST_LOG",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        command.env_remove(name);
+    }
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().await.unwrap()
+}
+
+pub(crate) fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub(crate) fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
