@@ -145,7 +145,7 @@ async fn tick_at_scale(n_tasks: usize, n_files: usize) {
         .join("api/v4/")
         .unwrap();
     let options = ClientOptions::new(api, "bot@example.com".into(), SecretString::from(PASSWORD));
-    let (state, _) = StateStore::load(&dir.path().join("in-process-state.json"));
+    let (state, _) = StateStore::open(&dir.path().join("in-process-state.json")).unwrap();
     let daemon = Daemon::new(Client::new(options).unwrap(), settings(), state, None);
     daemon.client().ensure_signed_in().await.unwrap();
 
@@ -164,7 +164,7 @@ async fn tick_at_scale(n_tasks: usize, n_files: usize) {
     let second = daemon.tick().await;
     let second_wall = started.elapsed();
     let second_requests = emu.requests().len();
-    assert_eq!(second.patched, 0);
+    assert_eq!(second.patched(), 0);
 
     // Decoding the list beside planning and state, on the same answer.
     let body = emu.list_body();
@@ -172,7 +172,7 @@ async fn tick_at_scale(n_tasks: usize, n_files: usize) {
     let tasks = decode_task_document(&body).unwrap();
     let decode = started.elapsed();
     let rules = settings().rules;
-    let (mut store, _) = StateStore::load(&dir.path().join("in-process-state.json"));
+    let mut store = StateStore::read_only(&dir.path().join("in-process-state.json")).unwrap();
     let started = Instant::now();
     let mut to_send = 0usize;
     for task in &tasks {
@@ -208,9 +208,9 @@ async fn tick_at_scale(n_tasks: usize, n_files: usize) {
     println!(
         "  in-process first tick:  {:>8.1} ms wall, {first_requests} requests ({} PATCHes, {} files deselected, {} selected)",
         ms(first_wall),
-        first.patched,
-        first.deselected,
-        first.selected
+        first.patched(),
+        first.deselected(),
+        first.selected()
     );
     println!(
         "  in-process second tick: {:>8.1} ms wall, {second_requests} request(s)",

@@ -70,10 +70,12 @@ pub enum Command {
     },
     /// Run against a built-in emulated Cloudreve with demo tasks and `rules.example.toml`.
     Demo,
-    /// Exit 0 if the last tick finished recently (the heartbeat file), 1 otherwise.
+    /// Exit 0 if the last tick finished recently and did not fail for a reason only a person
+    /// can fix (sign-in refused, refresh token rejected, state not writable); 1 otherwise.
     Healthcheck {
-        /// The longest acceptable age of the last tick, e.g. "15m".
-        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
-        max_age: std::time::Duration,
+        /// The longest acceptable age of the last tick, e.g. "15m" [default: three times the
+        /// longest gap of `daemon.schedule` plus five minutes].
+        #[arg(long, value_parser = humantime::parse_duration)]
+        max_age: Option<std::time::Duration>,
     },
 }

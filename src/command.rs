@@ -138,6 +138,7 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
         runs.join(", "),
         config.server.api_base,
     );
+    let _ = write!(out, "; state file {}", config.daemon.state_file.display());
     if config.daemon.dry_run {
         out.push_str("; dry run");
     }
@@ -167,7 +168,7 @@ async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Out
         Err(e) => return build_failure(&e),
     };
     let tasks = match client.list_downloading().await {
-        Ok(tasks) => tasks,
+        Ok(list) => list.tasks,
         Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
     };
     let Some(task) = tasks.iter().find(|t| t.id.as_str() == task_id) else {
@@ -180,9 +181,21 @@ async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Out
             ),
         );
     };
-    // Show what the daemon already sent, read from its state file without changing it.
-    let decided = StateStore::read_only(&config.daemon.state_file).decided(&task.id);
-    Outcome::success(crate::plan::plan(task, &config.rules, &decided).render())
+    // Show what the daemon already decided, read from its state file without changing it.
+    let (decided, stderr) = match StateStore::read_only(&config.daemon.state_file) {
+        Ok(state) => (state.decided(&task.id), String::new()),
+        Err(e) => (
+            crate::plan::Decided::new(),
+            format!(
+                "warning: {e}\nwarning: the table below does not know what the daemon decided before for this task"
+            ),
+        ),
+    };
+    Outcome {
+        exit: Exit::Success,
+        stdout: crate::plan::plan(task, &config.rules, &decided).render(),
+        stderr,
+    }
 }
 
 /// The client could not be set up from the config.
@@ -302,10 +315,19 @@ fn build_daemon(
     let options = client_options(config, env)
         .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
     let client = Client::new(options).map_err(|e| build_failure(&e))?;
-    let (state, warnings) = StateStore::load(&config.daemon.state_file);
-    for warning in warnings {
-        tracing::warn!("{warning}");
-    }
+    let state_file = &config.daemon.state_file;
+    let state = if force_dry_run || config.daemon.dry_run {
+        // A dry run writes nothing, so it needs no lock and runs beside the service.
+        StateStore::read_only(state_file)
+            .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?
+    } else {
+        let (state, warnings) = StateStore::open(state_file)
+            .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        state
+    };
     let heartbeat: Option<PathBuf> =
         heartbeat.then(|| daemon::heartbeat_path(&config.daemon.state_file));
     Ok(Daemon::new(
@@ -340,10 +362,15 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
     } else {
         Exit::Failure
     };
-    let stderr = match (&report.error, report.failed) {
-        (Some(e), _) => format!("error: {e}"),
-        (None, 0) => String::new(),
-        (None, failed) => format!("error: {failed} task(s) could not be changed; see the log"),
+    let stderr = match (&report.error, report.failed(), &report.state_error) {
+        (Some(e), _, _) => format!("error: {e}"),
+        (None, 0, None) => String::new(),
+        (None, 0, Some(e)) => format!("error: {e}"),
+        (None, failed, _) => {
+            format!(
+                "error: {failed} task(s) could not be changed or may not have been; see the log"
+            )
+        }
     };
     Outcome {
         exit,
@@ -404,13 +431,16 @@ async fn demo() -> Outcome {
     )
 }
 
-fn healthcheck(path: &std::path::Path, max_age: Duration, env: EnvLookup<'_>) -> Outcome {
+fn healthcheck(path: &std::path::Path, max_age: Option<Duration>, env: EnvLookup<'_>) -> Outcome {
     let config = match config::load(path, env) {
         Ok(config) => config,
         Err(e) => return Outcome::failure(Exit::Failure, format!("unhealthy: {e}")),
     };
+    let now = chrono::Utc::now();
+    let max_age = max_age
+        .unwrap_or_else(|| crate::healthcheck::default_max_age(&config.daemon.schedule, now));
     let heartbeat = daemon::heartbeat_path(&config.daemon.state_file);
-    match crate::healthcheck::check(&heartbeat, max_age, chrono::Utc::now()) {
+    match crate::healthcheck::check(&heartbeat, max_age, now) {
         Ok(line) => Outcome::success(format!("{line}\n")),
         Err(line) => Outcome::failure(Exit::Failure, line),
     }

@@ -190,6 +190,33 @@ impl Schedule {
     pub fn next_runs(&self, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
         self.cron.clone().iter_after(after).take(n).collect()
     }
+
+    /// The typical time between two fires: the shortest gap among the next few fires after
+    /// `after` (a schedule such as "0 0 9,17 * * *" has uneven gaps; the shortest is what
+    /// rate limits care about). One hour if the schedule never fires.
+    pub fn interval(&self, after: DateTime<Utc>) -> Duration {
+        self.next_runs(after, 6)
+            .windows(2)
+            .filter_map(|pair| match pair {
+                [a, b] => (*b - *a).to_std().ok(),
+                _ => None,
+            })
+            .min()
+            .unwrap_or(Duration::from_secs(3600))
+    }
+
+    /// The longest time between two fires among the next few after `after`: what a health
+    /// check must allow. One hour if the schedule never fires.
+    pub fn longest_gap(&self, after: DateTime<Utc>) -> Duration {
+        self.next_runs(after, 8)
+            .windows(2)
+            .filter_map(|pair| match pair {
+                [a, b] => (*b - *a).to_std().ok(),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(Duration::from_secs(3600))
+    }
 }
 
 /// `[daemon]`: when and how to run.
@@ -367,7 +394,7 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
         lints: Vec::new(),
     };
     let server = checker.server(raw.server);
-    let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), env);
+    let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), path, env);
     let specs = checker.rules(&raw.rules);
     let on_all_junk = checker.safety(raw.safety.as_ref());
     let mut warnings = Vec::new();
@@ -683,7 +710,12 @@ impl Checker<'_> {
         }
     }
 
-    fn daemon(&mut self, raw: &RawDaemon, env: EnvLookup<'_>) -> Option<DaemonConfig> {
+    fn daemon(
+        &mut self,
+        raw: &RawDaemon,
+        config_path: &Path,
+        env: EnvLookup<'_>,
+    ) -> Option<DaemonConfig> {
         let schedule = match &raw.schedule {
             None => Schedule::parse(DEFAULT_SCHEDULE).ok(),
             Some(pattern) => match Schedule::parse(pattern.get_ref()) {
@@ -709,7 +741,11 @@ impl Checker<'_> {
                 );
                 PathBuf::new()
             }
-            Some(file) => PathBuf::from(file.get_ref()),
+            // A relative path is relative to the rules file, not to wherever a command runs.
+            Some(file) => config_path
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(file.get_ref()),
             None => default_state_file(env),
         };
         let metadata_recheck = self.duration(
@@ -1104,16 +1140,37 @@ impl Checker<'_> {
     }
 }
 
-/// `$STATE_DIRECTORY/state.json` under systemd, else `./cloudreve-autoselect-state.json`.
+/// The one state file of an installation, whichever command runs and from wherever:
+/// `$STATE_DIRECTORY/state.json` under systemd; otherwise, for root,
+/// `/var/lib/cloudreve-autoselect/state.json` (the file the systemd unit uses, through its
+/// `StateDirectory`); for other users `$XDG_STATE_HOME/cloudreve-autoselect/state.json`
+/// (default `~/.local/state/cloudreve-autoselect/state.json`).
 pub fn default_state_file(env: EnvLookup<'_>) -> PathBuf {
-    match env("STATE_DIRECTORY") {
-        // systemd may pass several colon-separated directories; the first is ours.
-        Some(dirs) if !dirs.is_empty() => {
-            let first = dirs.split(':').next().unwrap_or(&dirs);
-            Path::new(first).join("state.json")
-        }
-        _ => PathBuf::from("cloudreve-autoselect-state.json"),
+    default_state_file_for(env, nix::unistd::geteuid().is_root())
+}
+
+/// [`default_state_file`] for a given user kind.
+pub fn default_state_file_for(env: EnvLookup<'_>, root: bool) -> PathBuf {
+    let first = |dirs: String| dirs.split(':').next().map(PathBuf::from);
+    if let Some(dir) = env("STATE_DIRECTORY")
+        .filter(|d| !d.is_empty())
+        .and_then(first)
+    {
+        return dir.join("state.json");
     }
+    if root {
+        return PathBuf::from("/var/lib/cloudreve-autoselect/state.json");
+    }
+    let base = env("XDG_STATE_HOME")
+        .filter(|d| d.starts_with('/'))
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|home| Path::new(&home).join(".local/state"))
+        })
+        .unwrap_or_else(|| PathBuf::from("/var/tmp"));
+    base.join("cloudreve-autoselect/state.json")
 }
 
 /// The config path: the flag, else `CLOUDREVE_AUTOSELECT_CONFIG` (clap handles both), else
@@ -1227,10 +1284,7 @@ mod tests {
         let config = parse_ok(SERVER);
         assert_eq!(config.daemon.schedule.as_str(), DEFAULT_SCHEDULE);
         assert!(!config.daemon.dry_run);
-        assert_eq!(
-            config.daemon.state_file,
-            PathBuf::from("cloudreve-autoselect-state.json")
-        );
+        assert_eq!(config.daemon.state_file, default_state_file(&no_env));
         assert_eq!(
             config.server.api_base.as_str(),
             "https://cloud.example.com/api/v4/"
@@ -1240,6 +1294,36 @@ mod tests {
             PasswordSetting::FromEnvironment
         ));
         assert_eq!(config.server.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn every_command_finds_the_same_state_file_wherever_it_runs() {
+        let none = |_: &str| None;
+        assert_eq!(
+            default_state_file_for(&none, true),
+            PathBuf::from("/var/lib/cloudreve-autoselect/state.json")
+        );
+        let home = |key: &str| (key == "HOME").then(|| "/home/ann".to_owned());
+        assert_eq!(
+            default_state_file_for(&home, false),
+            PathBuf::from("/home/ann/.local/state/cloudreve-autoselect/state.json")
+        );
+        let xdg = |key: &str| match key {
+            "HOME" => Some("/home/ann".to_owned()),
+            "XDG_STATE_HOME" => Some("/data/state".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            default_state_file_for(&xdg, false),
+            PathBuf::from("/data/state/cloudreve-autoselect/state.json")
+        );
+        // A relative state_file is relative to the rules file.
+        let text = format!("{SERVER}\n[daemon]\nstate_file = \"data/state.json\"\n");
+        let config = parse(&text, Path::new("/etc/cra/rules.toml"), &no_env).unwrap();
+        assert_eq!(
+            config.daemon.state_file,
+            PathBuf::from("/etc/cra/data/state.json")
+        );
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //!
 //! Invariants: ticks never overlap (one worker task runs them; the cron job and the metadata
 //! re-check only send it a trigger, and `tick` itself holds a lock); a failing task never
-//! aborts a tick; a decision is recorded durably before the next task is handled; shutdown
-//! finishes the request in flight and is bounded by a grace period.
+//! aborts a tick; a task's decisions are written ahead (journal + fsync) before its PATCH is
+//! sent, and a PATCH whose outcome is unknown stays decided; state is pruned only after a
+//! complete, well-formed list; shutdown finishes the request in flight and is bounded by a
+//! grace period. A tick yields a [`TickReport`]: per-task outcomes and operator events that the
+//! log summary, the heartbeat and the exit status read.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -14,12 +17,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::cloudreve::{self, Client};
+use crate::cloudreve::{self, Client, Delivery};
 use crate::config::Config;
+use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult};
 use crate::plan::{self, FileAction, Outcome, Plan};
 use crate::rules::RuleSet;
 use crate::state::StateStore;
-use crate::task::TaskId;
+use crate::task::{SkippedTask, TaskId};
 
 /// The settings a reload may change without a restart.
 #[derive(Debug, Clone)]
@@ -52,27 +56,19 @@ pub enum TickScope {
     Only(BTreeSet<TaskId>),
 }
 
-/// What one tick did.
+/// What one tick did: the per-task outcomes and operator events, and how the tick ended.
 #[derive(Debug, Default)]
 pub struct TickReport {
     /// Tasks in the list.
     pub seen: usize,
-    /// Tasks whose selection could be changed.
-    pub eligible: usize,
-    /// `PATCHes` sent (or, in a dry run, that would have been sent).
-    pub patched: usize,
-    /// Files deselected by those `PATCHes`.
-    pub deselected: usize,
-    /// Files selected by those `PATCHes`.
-    pub selected: usize,
-    /// Tasks whose plan was refused (it would have deselected every file).
-    pub refused: usize,
-    /// Tasks whose PATCH failed.
-    pub failed: usize,
+    /// One entry per task in scope, in list order.
+    pub tasks: Vec<TaskOutcome>,
+    /// Tasks the list carried in a shape the daemon could not read.
+    pub skipped: Vec<SkippedTask>,
+    /// Incidents that opened or cleared with this tick.
+    pub events: Vec<OperatorEvent>,
     /// Tasks forgotten because they left the list.
     pub pruned: usize,
-    /// Otherwise eligible tasks still waiting for metadata.
-    pub metadata_pending: BTreeSet<TaskId>,
     /// Plans of the tasks in scope, for dry runs, `demo` and tests.
     pub plans: Vec<Plan>,
     /// Sign-in or listing failed: the tick did nothing.
@@ -83,32 +79,124 @@ pub struct TickReport {
     pub skipped_overlap: bool,
     /// The tick stopped early because of shutdown.
     pub interrupted: bool,
+    /// A dry run: nothing was sent or recorded.
+    pub dry_run: bool,
     /// How long the tick took.
     pub duration: Duration,
 }
 
 impl TickReport {
+    fn count(&self, pred: impl Fn(&TaskResult) -> bool) -> usize {
+        self.tasks.iter().filter(|t| pred(&t.result)).count()
+    }
+
+    fn changed_files(&self, download: bool) -> usize {
+        self.tasks
+            .iter()
+            .map(|t| match &t.result {
+                TaskResult::Changed { files } => {
+                    files.iter().filter(|f| f.download == download).count()
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Tasks whose selection could be changed.
+    pub fn eligible(&self) -> usize {
+        self.count(|r| {
+            !matches!(
+                r,
+                TaskResult::WaitingForMetadata | TaskResult::Ineligible { .. }
+            )
+        })
+    }
+
+    /// `PATCHes` answered with success (in a dry run: that would be sent).
+    pub fn patched(&self) -> usize {
+        self.count(|r| matches!(r, TaskResult::Changed { .. }))
+    }
+
+    /// Files deselected by those `PATCHes`.
+    pub fn deselected(&self) -> usize {
+        self.changed_files(false)
+    }
+
+    /// Files selected by those `PATCHes`.
+    pub fn selected(&self) -> usize {
+        self.changed_files(true)
+    }
+
+    /// Bytes deselected by those `PATCHes`.
+    pub fn bytes_deselected(&self) -> u64 {
+        self.tasks
+            .iter()
+            .fold(0u64, |sum, t| sum.saturating_add(t.bytes_deselected()))
+    }
+
+    /// Tasks whose plan was refused (it would have deselected every file).
+    pub fn refused(&self) -> usize {
+        self.count(|r| matches!(r, TaskResult::Refused { .. }))
+    }
+
+    /// Tasks that finished between the list and their PATCH.
+    pub fn finished(&self) -> usize {
+        self.count(|r| matches!(r, TaskResult::Finished))
+    }
+
+    /// Tasks whose PATCH failed or whose outcome is unknown.
+    pub fn failed(&self) -> usize {
+        self.count(TaskResult::is_failure)
+    }
+
+    /// Otherwise eligible tasks still waiting for metadata.
+    pub fn metadata_pending(&self) -> BTreeSet<TaskId> {
+        self.tasks
+            .iter()
+            .filter(|t| t.result == TaskResult::WaitingForMetadata)
+            .map(|t| t.task_id.clone())
+            .collect()
+    }
+
     /// One line of counts, for people.
     pub fn summary(&self) -> String {
         format!(
-            "{} seen, {} eligible, {} patched, {} deselected, {} selected, {} refused, {} failed, {} waiting for metadata",
+            "{} seen, {} eligible, {} patched, {} deselected ({}), {} selected, {} refused, {} finished, {} failed, {} waiting for metadata, {} unreadable",
             self.seen,
-            self.eligible,
-            self.patched,
-            self.deselected,
-            self.selected,
-            self.refused,
-            self.failed,
-            self.metadata_pending.len()
+            self.eligible(),
+            self.patched(),
+            self.deselected(),
+            crate::rules::ByteSize(self.bytes_deselected()),
+            self.selected(),
+            self.refused(),
+            self.finished(),
+            self.failed(),
+            self.metadata_pending().len(),
+            self.skipped.len(),
         )
     }
 
     /// Every eligible task was handled and the server was reached.
     pub fn succeeded(&self) -> bool {
         self.error.is_none()
-            && self.failed == 0
+            && self.failed() == 0
             && self.state_error.is_none()
             && !self.skipped_overlap
+    }
+
+    /// The tick failed for a reason only a person can fix (sign-in refused, token rejected,
+    /// state not writable), with that reason.
+    pub fn needs_operator(&self) -> Option<String> {
+        if let Some(e) = self.error.as_ref().filter(|e| e.needs_operator()) {
+            return Some(e.to_string());
+        }
+        if let Some(e) = &self.state_error {
+            return Some(e.clone());
+        }
+        self.tasks.iter().find_map(|t| match &t.result {
+            TaskResult::StateNotWritable { error } => Some(error.clone()),
+            _ => None,
+        })
     }
 }
 
@@ -120,7 +208,8 @@ pub struct Daemon {
     running: Mutex<()>,
     heartbeat: Option<PathBuf>,
     shutdown: CancellationToken,
-    tick_started: std::sync::Mutex<Option<Instant>>,
+    /// When the running tick last made progress (started, listed, finished a task).
+    progress: std::sync::Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -138,6 +227,23 @@ pub fn heartbeat_path(state_file: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The heartbeat's status word: `ok`, `degraded` (the server or a task failed; the daemon
+/// tries again by itself) or `needs-operator` (only a person can fix it).
+pub fn heartbeat_line(report: &TickReport, now: chrono::DateTime<chrono::Utc>) -> String {
+    let (status, detail) = if let Some(reason) = report.needs_operator() {
+        ("needs-operator", reason)
+    } else if let Some(e) = &report.error {
+        ("degraded", e.to_string())
+    } else if report.failed() > 0 {
+        ("degraded", format!("{} task(s) failed", report.failed()))
+    } else {
+        ("ok", report.summary())
+    };
+    // One line, whatever the messages hold.
+    let detail = detail.replace(['\n', '\r'], " ");
+    format!("{} {status}: {detail}\n", now.to_rfc3339())
+}
+
 impl Daemon {
     /// A daemon. `heartbeat`, when set, is rewritten after every tick.
     pub fn new(
@@ -153,7 +259,7 @@ impl Daemon {
             running: Mutex::new(()),
             heartbeat,
             shutdown: CancellationToken::new(),
-            tick_started: std::sync::Mutex::new(None),
+            progress: std::sync::Mutex::new(None),
         }
     }
 
@@ -180,12 +286,24 @@ impl Daemon {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(settings);
     }
 
-    /// How long the current tick has been running, if one is.
-    pub fn current_tick_age(&self) -> Option<Duration> {
-        self.tick_started
+    fn mark_progress(&self, running: bool) {
+        *self.progress.lock().unwrap_or_else(PoisonError::into_inner) = running.then(Instant::now);
+    }
+
+    /// How long the running tick has gone without progress, if a tick is running.
+    pub fn time_since_progress(&self) -> Option<Duration> {
+        self.progress
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .map(|t| t.elapsed())
+    }
+
+    /// Whether the running tick is wedged: no progress for longer than the slowest step
+    /// (one task's sign-in, refresh, PATCH and retry) can take with the client's timeouts and
+    /// retries. A tick with many slow `PATCHes` makes progress after each; a wedged one does not.
+    pub fn is_wedged(&self) -> bool {
+        self.time_since_progress()
+            .is_some_and(|quiet| quiet > self.client.step_deadline())
     }
 
     /// One full poll of every listed task.
@@ -204,37 +322,21 @@ impl Daemon {
                 ..TickReport::default()
             };
         };
-        *self
-            .tick_started
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(started);
-        let mut report = TickReport::default();
-        self.tick_inner(scope, &mut report).await;
-        report.duration = started.elapsed();
-        *self
-            .tick_started
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
-        self.write_heartbeat(&report);
+        self.mark_progress(true);
         let settings = self.settings();
-        tracing::info!(
-            seen = report.seen,
-            eligible = report.eligible,
-            patched = report.patched,
-            deselected = report.deselected,
-            selected = report.selected,
-            refused = report.refused,
-            failed = report.failed,
-            waiting_for_metadata = report.metadata_pending.len(),
-            dry_run = settings.dry_run,
-            duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
-            "tick finished"
-        );
+        let mut report = TickReport {
+            dry_run: settings.dry_run,
+            ..TickReport::default()
+        };
+        self.tick_inner(scope, &settings, &mut report).await;
+        report.duration = started.elapsed();
+        self.mark_progress(false);
+        self.write_heartbeat(&report);
+        log_report(&report);
         report
     }
 
-    async fn tick_inner(&self, scope: &TickScope, report: &mut TickReport) {
-        let settings = self.settings();
+    async fn tick_inner(&self, scope: &TickScope, settings: &Settings, report: &mut TickReport) {
         let listed = tokio::select! {
             () = self.shutdown.cancelled() => {
                 report.interrupted = true;
@@ -245,25 +347,49 @@ impl Daemon {
                 self.client.list_downloading().await
             } => listed,
         };
-        let tasks = match listed {
-            Ok(tasks) => tasks,
+        self.mark_progress(true);
+        let mut state = self.state.lock().await;
+        let list = match listed {
+            Ok(list) => list,
             Err(e) => {
                 if e.needs_operator() {
                     tracing::error!(error = %e, "cannot sign in to Cloudreve; fix the account or config");
+                    let event = match e {
+                        cloudreve::Error::RefreshTokenRejected { .. } => {
+                            OperatorEvent::TokenRejected {
+                                message: e.to_string(),
+                            }
+                        }
+                        _ => OperatorEvent::SignInRefused {
+                            message: e.to_string(),
+                        },
+                    };
+                    open_incident(&mut state, event, report);
                 } else {
-                    tracing::warn!(error = %e, "cannot list downloads; will try again next tick");
+                    tracing::warn!(error = %e, "cannot list downloads; nothing pruned or sent, will try again next tick");
                 }
                 report.error = Some(e);
+                Self::save(&mut state, settings, report);
                 return;
             }
         };
-        report.seen = tasks.len();
-        let mut state = self.state.lock().await;
+        report.seen = list.tasks.len();
+        for skipped in &list.skipped {
+            tracing::warn!(task_id = skipped.id.as_deref().unwrap_or("?"), reason = %skipped.reason, "task in a shape this program cannot read; skipped");
+        }
+        report.skipped = list.skipped;
         if !settings.dry_run {
-            let listed_ids: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+            // The list is complete and well-formed (the client refuses anything else), so a
+            // task missing from it really left. Unreadable tasks are kept.
+            let listed_ids: HashSet<&str> = list
+                .tasks
+                .iter()
+                .map(|t| t.id.as_str())
+                .chain(report.skipped.iter().filter_map(|s| s.id.as_deref()))
+                .collect();
             report.pruned = state.prune(&listed_ids);
         }
-        for task in &tasks {
+        for task in &list.tasks {
             if let TickScope::Only(ids) = scope
                 && !ids.contains(&task.id)
             {
@@ -274,13 +400,42 @@ impl Daemon {
                 break;
             }
             let plan = plan::plan(task, &settings.rules, &state.decided(&task.id));
-            self.handle_plan(&plan, &settings, &mut state, report).await;
+            let result = self.handle_plan(&plan, settings, &mut state).await;
+            if let TaskResult::StateNotWritable { error } = &result {
+                open_incident(
+                    &mut state,
+                    OperatorEvent::StateNotWritable {
+                        message: error.clone(),
+                    },
+                    report,
+                );
+            }
+            report.tasks.push(TaskOutcome {
+                task_id: plan.task_id.clone(),
+                task_name: plan.task_name.clone(),
+                result,
+            });
             report.plans.push(plan);
+            self.mark_progress(true);
         }
-        if !settings.dry_run
-            && let Err(e) = state.save()
-        {
-            tracing::error!(error = %e, "could not write the state file");
+        if report.error.is_none() && report.needs_operator().is_none() {
+            let closed = state.close_incidents();
+            if !closed.is_empty() {
+                tracing::info!(incidents = %closed.join(","), "recovered");
+                report
+                    .events
+                    .push(OperatorEvent::Recovered { kinds: closed });
+            }
+        }
+        Self::save(&mut state, settings, report);
+    }
+
+    fn save(state: &mut StateStore, settings: &Settings, report: &mut TickReport) {
+        if settings.dry_run {
+            return;
+        }
+        if let Err(e) = state.save() {
+            tracing::error!(error = %e, "could not write the state file; decisions stay in its journal");
             report.state_error = Some(e.to_string());
         }
     }
@@ -291,91 +446,227 @@ impl Daemon {
         plan: &Plan,
         settings: &Settings,
         state: &mut StateStore,
-        report: &mut TickReport,
-    ) {
-        match &plan.outcome {
-            Outcome::Ineligible(reason) => {
-                if reason.is_metadata_pending() {
-                    report.metadata_pending.insert(plan.task_id.clone());
-                }
-                tracing::debug!(task = %plan.task_name, %reason, "task skipped");
-                return;
-            }
-            Outcome::NoChange => {
-                report.eligible += 1;
-                tracing::debug!(task = %plan.task_name, "nothing to change");
-            }
-            Outcome::Refused(_) => {
-                report.eligible += 1;
-                report.refused += 1;
-                let first = settings.dry_run || state.mark_refused(&plan.task_id);
-                let reason = plan.reason_for_nothing().unwrap_or_default();
-                if first {
-                    tracing::warn!(task = %plan.task_name, "{reason}");
-                } else {
-                    tracing::debug!(task = %plan.task_name, "{reason}");
-                }
-            }
-            Outcome::Apply(_) => report.eligible += 1,
-        }
+    ) -> TaskResult {
         for file in &plan.files {
             if let Some(rule) = file.verdict.rule() {
                 tracing::debug!(index = file.index, path = %file.path, size = file.size.bytes(), %rule, action = ?file.action, "file decided");
             }
         }
-        let Some(changes) = plan.changes() else {
-            return;
-        };
-        let deselected = changes.iter().filter(|c| !c.download).count();
-        let selected = changes.len() - deselected;
-        let rules: BTreeSet<&str> = plan
-            .files
-            .iter()
-            .filter(|f| matches!(f.action, FileAction::Send(_)))
-            .filter_map(|f| f.verdict.rule().map(crate::rules::RuleName::as_str))
-            .collect();
-        let rules = rules.into_iter().collect::<Vec<_>>().join(",");
-        if settings.dry_run {
-            tracing::info!(task = %plan.task_name, deselected, selected, %rules, body = plan.patch_body().unwrap_or_default(), "dry run: would change the selection");
-            report.patched += 1;
-            report.deselected += deselected;
-            report.selected += selected;
-            return;
+        match &plan.outcome {
+            Outcome::Ineligible(reason) => {
+                tracing::debug!(task = %plan.task_name, %reason, "task left alone");
+                return if reason.is_metadata_pending() {
+                    TaskResult::WaitingForMetadata
+                } else {
+                    TaskResult::Ineligible {
+                        reason: reason.to_string(),
+                    }
+                };
+            }
+            Outcome::Refused(plan::Refusal::AllDeselected { files }) => {
+                let first_time = settings.dry_run || state.mark_refused(&plan.task_id);
+                let reason = plan.reason_for_nothing().unwrap_or_default();
+                if first_time {
+                    tracing::warn!(task = %plan.task_name, "{reason}");
+                } else {
+                    tracing::debug!(task = %plan.task_name, "{reason}");
+                }
+                return TaskResult::Refused {
+                    first_time,
+                    files: *files,
+                };
+            }
+            Outcome::NoChange | Outcome::Apply(_) => {}
         }
+        let touched = changed_files(plan);
+        if settings.dry_run {
+            if let Some(body) = plan.patch_body() {
+                tracing::info!(task = %plan.task_name, deselected = touched.iter().filter(|f| !f.download).count(), selected = touched.iter().filter(|f| f.download).count(), rules = %rules_of(&touched), %body, "dry run: would change the selection");
+                return TaskResult::Changed { files: touched };
+            }
+            return TaskResult::NoChange;
+        }
+        // Write ahead: every decision of this task is durable before anything is sent.
+        if let Err(e) = state.decide(&plan.task_id, &plan.decisions()) {
+            tracing::error!(task = %plan.task_name, error = %e, "could not record the decisions; nothing sent for this task");
+            return TaskResult::StateNotWritable {
+                error: e.to_string(),
+            };
+        }
+        let Some(changes) = plan.changes() else {
+            tracing::debug!(task = %plan.task_name, "nothing to send");
+            return TaskResult::NoChange;
+        };
+        let deselected = touched.iter().filter(|f| !f.download).count();
+        let selected = touched.len() - deselected;
+        let rules = rules_of(&touched);
         match self.client.set_selection(&plan.task_id, changes).await {
             Ok(()) => {
-                tracing::info!(task = %plan.task_name, deselected, selected, %rules, "selection changed");
-                report.patched += 1;
-                report.deselected += deselected;
-                report.selected += selected;
-                if let Err(e) = state.record(&plan.task_id, changes) {
-                    tracing::error!(error = %e, "could not record the decision; it may be sent again");
-                    report.state_error = Some(e.to_string());
+                let bytes = touched
+                    .iter()
+                    .filter(|f| !f.download)
+                    .fold(0u64, |sum, f| sum.saturating_add(f.size));
+                tracing::info!(task = %plan.task_name, deselected, selected, bytes_deselected = bytes, %rules, "selection changed");
+                for file in touched.iter().filter(|f| !f.download) {
+                    state.count_deselected(&file.rule, 1, file.size);
                 }
+                TaskResult::Changed { files: touched }
             }
-            Err(e) => {
-                report.failed += 1;
-                if e.api_code() == Some(404) {
-                    tracing::warn!(error = %e, "task can no longer be changed (it finished or left the monitor phase)");
-                } else {
-                    tracing::warn!(error = %e, "could not change the selection; will try again next tick");
+            Err(e) => match e.delivery {
+                Delivery::NotSent => {
+                    let indices: Vec<u64> = changes.iter().map(|c| c.index).collect();
+                    match state.retract(&plan.task_id, &indices) {
+                        Ok(()) => {
+                            tracing::warn!(task = %plan.task_name, error = %e, "could not reach Cloudreve for the PATCH; nothing was sent, the next tick tries again");
+                        }
+                        Err(state_error) => {
+                            tracing::error!(task = %plan.task_name, error = %e, %state_error, "the PATCH was not sent and could not be withdrawn from the state; these files stay decided and are not sent again");
+                        }
+                    }
+                    TaskResult::Retry {
+                        error: e.to_string(),
+                    }
                 }
-            }
+                Delivery::Answered if e.error.api_code() == Some(404) => {
+                    tracing::info!(task = %plan.task_name, "task finished or left the monitor phase before its PATCH; nothing to do");
+                    TaskResult::Finished
+                }
+                Delivery::Answered | Delivery::Unknown => {
+                    let files: Vec<String> = touched
+                        .iter()
+                        .map(|f| format!("{} ({})", f.index, f.path))
+                        .collect();
+                    tracing::warn!(task = %plan.task_name, error = %e, files = %files.join(", "), "the PATCH may not have been applied; these files count as decided and are not sent again: check them in Cloudreve's web UI");
+                    TaskResult::Uncertain {
+                        files: touched,
+                        error: e.to_string(),
+                    }
+                }
+            },
         }
     }
 
     fn write_heartbeat(&self, report: &TickReport) {
         let Some(path) = &self.heartbeat else { return };
-        let outcome = match (&report.error, report.failed) {
-            _ if report.skipped_overlap => return,
-            (Some(e), _) => format!("error: {e}"),
-            (None, 0) => "ok".to_owned(),
-            (None, failed) => format!("{failed} task(s) failed"),
-        };
-        let line = format!("{} {outcome}\n", chrono::Utc::now().to_rfc3339());
-        if let Err(e) = crate::state::write_atomically(path, line.as_bytes()) {
+        if report.skipped_overlap {
+            return;
+        }
+        let line = heartbeat_line(report, chrono::Utc::now());
+        if let Err(e) = crate::durable::write_atomically(path, line.as_bytes()) {
             tracing::warn!(path = %path.display(), error = %e, "could not write the heartbeat file");
         }
+    }
+}
+
+/// Opens an incident in the state; reports it once per incident.
+fn open_incident(state: &mut StateStore, event: OperatorEvent, report: &mut TickReport) {
+    if state.open_incident(event.kind(), &chrono::Utc::now().to_rfc3339()) {
+        report.events.push(event);
+    }
+}
+
+/// The files a plan changes, each with its deciding rule.
+fn changed_files(plan: &Plan) -> Vec<ChangedFile> {
+    plan.files
+        .iter()
+        .filter_map(|f| match f.action {
+            FileAction::Send(download) => Some(ChangedFile {
+                index: f.index,
+                path: f.path.clone(),
+                size: f.size.bytes(),
+                rule: f
+                    .verdict
+                    .rule()
+                    .map_or_else(String::new, |r| r.as_str().to_owned()),
+                download,
+            }),
+            FileAction::Nothing | FileAction::AlreadyAsWanted | FileAction::DecidedBefore => None,
+        })
+        .collect()
+}
+
+fn rules_of(files: &[ChangedFile]) -> String {
+    let rules: BTreeSet<&str> = files.iter().map(|f| f.rule.as_str()).collect();
+    rules.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// The tick's summary line: fields first, at info.
+fn log_report(report: &TickReport) {
+    if report.skipped_overlap {
+        return;
+    }
+    tracing::info!(
+        seen = report.seen,
+        eligible = report.eligible(),
+        patched = report.patched(),
+        deselected = report.deselected(),
+        bytes_deselected = report.bytes_deselected(),
+        selected = report.selected(),
+        refused = report.refused(),
+        finished = report.finished(),
+        failed = report.failed(),
+        waiting_for_metadata = report.metadata_pending().len(),
+        unreadable = report.skipped.len(),
+        pruned = report.pruned,
+        dry_run = report.dry_run,
+        duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+        "tick finished"
+    );
+}
+
+/// When to look again at tasks still waiting for metadata: each task's delay starts at
+/// `metadata_recheck` and doubles after every re-check that still finds no files; once it
+/// exceeds the schedule's interval the task gets no extra requests (the scheduled ticks still
+/// see it). A task whose files appear is forgotten, so its next wait starts over.
+#[derive(Debug, Default)]
+pub struct RecheckSchedule {
+    /// Per waiting task: its current delay and when it is due (`None`: backed off fully).
+    tasks: BTreeMap<TaskId, (Duration, Option<tokio::time::Instant>)>,
+}
+
+impl RecheckSchedule {
+    /// Takes in the tasks a tick found waiting. `rechecked` are the tasks that tick was a
+    /// re-check of (empty for a scheduled tick).
+    pub fn after_tick(
+        &mut self,
+        now: tokio::time::Instant,
+        pending: &BTreeSet<TaskId>,
+        rechecked: &BTreeSet<TaskId>,
+        first_delay: Duration,
+        interval: Duration,
+    ) {
+        self.tasks.retain(|id, _| pending.contains(id));
+        if first_delay.is_zero() {
+            self.tasks.clear();
+            return;
+        }
+        for id in pending {
+            match self.tasks.get_mut(id) {
+                None => {
+                    self.tasks
+                        .insert(id.clone(), (first_delay, Some(now + first_delay)));
+                }
+                Some((delay, due)) if rechecked.contains(id) => {
+                    *delay = delay.saturating_mul(2);
+                    *due = (*delay <= interval).then(|| now + *delay);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// When the next re-check is due.
+    pub fn next_due(&self) -> Option<tokio::time::Instant> {
+        self.tasks.values().filter_map(|(_, due)| *due).min()
+    }
+
+    /// The tasks due at `now`.
+    pub fn due(&self, now: tokio::time::Instant) -> BTreeSet<TaskId> {
+        self.tasks
+            .iter()
+            .filter(|(_, (_, due))| due.is_some_and(|d| d <= now))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 }
 
@@ -427,6 +718,51 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
+/// The settings of `new` that differ from those the process runs with and that only a
+/// restart applies, by their config key.
+pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
+    use crate::config::PasswordSetting;
+    use secrecy::ExposeSecret as _;
+    let (a, b) = (&running.server, &new.server);
+    let same_password = match (&a.password, &b.password) {
+        (PasswordSetting::File(x), PasswordSetting::File(y)) => x == y,
+        (PasswordSetting::Inline(x), PasswordSetting::Inline(y)) => {
+            x.expose_secret() == y.expose_secret()
+        }
+        (PasswordSetting::FromEnvironment, PasswordSetting::FromEnvironment) => true,
+        _ => false,
+    };
+    let mut keys = Vec::new();
+    let mut differs = |key: &'static str, changed: bool| {
+        if changed {
+            keys.push(key);
+        }
+    };
+    differs("server.url", a.url != b.url);
+    differs("server.email", a.email != b.email);
+    differs("server.password/password_file", !same_password);
+    differs(
+        "server.refresh_token_file",
+        a.refresh_token_file != b.refresh_token_file,
+    );
+    differs("server.timeout", a.timeout != b.timeout);
+    differs(
+        "server.connect_timeout",
+        a.connect_timeout != b.connect_timeout,
+    );
+    differs("server.retries", a.retries != b.retries);
+    differs("server.ca_file", a.ca_file != b.ca_file);
+    differs(
+        "server.accept_invalid_certs",
+        a.accept_invalid_certs != b.accept_invalid_certs,
+    );
+    differs(
+        "daemon.state_file",
+        running.daemon.state_file != new.daemon.state_file,
+    );
+    keys
+}
+
 /// The service: a tick at start-up and on every cron fire, never overlapping; SIGHUP reloads
 /// the rules; SIGTERM/SIGINT stop after the request in flight; a second signal stops at once.
 pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, RunError> {
@@ -434,22 +770,24 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
     let mut terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signals)?;
-    let mut config = options.config;
+    // What the process runs with (server, state file): only a restart changes it.
+    let running = options.config;
+    // The schedule and rules in force: a reload changes them.
+    let mut schedule = running.daemon.schedule.clone();
 
     let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
-    let mut scheduler =
-        start_scheduler(config.daemon.schedule.as_str(), trigger_tx.clone()).await?;
-    if let Some(next) = config
-        .daemon
-        .schedule
-        .next_runs(chrono::Utc::now(), 1)
-        .first()
-    {
-        tracing::info!(schedule = config.daemon.schedule.as_str(), next_run = %next, "scheduler started (UTC)");
+    let mut scheduler = start_scheduler(schedule.as_str(), trigger_tx.clone()).await?;
+    if let Some(next) = schedule.next_runs(chrono::Utc::now(), 1).first() {
+        tracing::info!(schedule = schedule.as_str(), next_run = %next, "scheduler started (UTC)");
     }
     let _ = trigger_tx.try_send(Trigger::Startup);
 
-    let worker = tokio::spawn(worker_loop(Arc::clone(&daemon), trigger_rx));
+    let interval = Arc::new(std::sync::Mutex::new(schedule.interval(chrono::Utc::now())));
+    let worker = tokio::spawn(worker_loop(
+        Arc::clone(&daemon),
+        trigger_rx,
+        Arc::clone(&interval),
+    ));
     let mut watchdog =
         sd_notify::watchdog_enabled().map(|timeout| tokio::time::interval(timeout / 2));
     let shutdown = daemon.shutdown_token();
@@ -469,32 +807,36 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
                         for warning in &new.warnings {
                             tracing::warn!("{warning}");
                         }
-                        if new.daemon.schedule.as_str() != config.daemon.schedule.as_str() {
+                        if new.daemon.schedule.as_str() != schedule.as_str() {
                             match start_scheduler(new.daemon.schedule.as_str(), trigger_tx.clone()).await {
                                 Ok(replacement) => {
                                     let _ = scheduler.shutdown().await;
                                     scheduler = replacement;
+                                    schedule = new.daemon.schedule.clone();
+                                    *interval.lock().unwrap_or_else(PoisonError::into_inner) = schedule.interval(chrono::Utc::now());
                                 }
                                 Err(e) => tracing::error!(error = %e, "could not apply the new schedule; keeping the old one"),
                             }
                         }
-                        if new.server.api_base != config.server.api_base || new.server.email != config.server.email {
-                            tracing::warn!("server settings changed; restart the service to apply them");
+                        // Named at every reload until a restart applies them.
+                        let pending = restart_needed(&running, &new);
+                        if !pending.is_empty() {
+                            tracing::warn!(settings = %pending.join(", "), "these settings changed but apply only after a restart; the daemon keeps using the old values");
                         }
-                        if new.daemon.state_file != config.daemon.state_file {
-                            tracing::warn!("daemon.state_file changed; restart the service to apply it");
-                        }
-                        daemon.replace_settings(Settings::from_config(&new, options.force_dry_run));
-                        tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), "rules reloaded");
-                        config = new;
+                        let settings = Settings::from_config(&new, options.force_dry_run);
+                        tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), schedule = schedule.as_str(), dry_run = settings.dry_run, metadata_recheck = ?settings.metadata_recheck, "rules reloaded");
+                        daemon.replace_settings(settings);
                     }
                     Err(e) => tracing::error!("rules not reloaded, keeping the previous rules: {e}"),
                 }
                 notify(&[sd_notify::NotifyState::Ready]);
             }
             () = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
-                let wedged = daemon.current_tick_age().is_some_and(|age| age > Duration::from_secs(600));
-                if !worker.is_finished() && !wedged {
+                if worker.is_finished() {
+                    tracing::error!("the worker stopped; no more watchdog pings");
+                } else if daemon.is_wedged() {
+                    tracing::error!(quiet_secs = daemon.time_since_progress().map_or(0, |d| d.as_secs()), deadline_secs = daemon.client().step_deadline().as_secs(), "the tick in flight is wedged; no more watchdog pings, systemd will restart the service");
+                } else {
                     notify(&[sd_notify::NotifyState::Watchdog]);
                 }
             }
@@ -539,12 +881,16 @@ async fn start_scheduler(
 }
 
 /// The single worker: runs a tick per trigger and the metadata re-checks, one at a time.
-async fn worker_loop(daemon: Arc<Daemon>, mut triggers: mpsc::Receiver<Trigger>) {
+async fn worker_loop(
+    daemon: Arc<Daemon>,
+    mut triggers: mpsc::Receiver<Trigger>,
+    interval: Arc<std::sync::Mutex<Duration>>,
+) {
     let shutdown = daemon.shutdown_token();
     let mut announced_ready = false;
-    let mut pending = BTreeSet::new();
-    let mut recheck_at: Option<tokio::time::Instant> = None;
+    let mut rechecks = RecheckSchedule::default();
     loop {
+        let next_due = rechecks.next_due();
         let scope = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
@@ -556,23 +902,124 @@ async fn worker_loop(daemon: Arc<Daemon>, mut triggers: mpsc::Receiver<Trigger>)
                 None => break,
             },
             () = async {
-                match recheck_at {
+                match next_due {
                     Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
-            } => TickScope::Only(std::mem::take(&mut pending)),
+            } => TickScope::Only(rechecks.due(tokio::time::Instant::now())),
         };
         let report = daemon.tick_scoped(&scope).await;
         if !announced_ready {
             notify(&[sd_notify::NotifyState::Ready]);
             announced_ready = true;
         }
-        if report.skipped_overlap {
+        if report.skipped_overlap || report.error.is_some() {
             continue;
         }
-        pending = report.metadata_pending;
-        let delay = daemon.settings().metadata_recheck;
-        recheck_at =
-            (!pending.is_empty() && !delay.is_zero()).then(|| tokio::time::Instant::now() + delay);
+        let rechecked = match &scope {
+            TickScope::All => BTreeSet::new(),
+            TickScope::Only(ids) => ids.clone(),
+        };
+        let interval = *interval.lock().unwrap_or_else(PoisonError::into_inner);
+        rechecks.after_tick(
+            tokio::time::Instant::now(),
+            &report.metadata_pending(),
+            &rechecked,
+            daemon.settings().metadata_recheck,
+            interval,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(names: &[&str]) -> BTreeSet<TaskId> {
+        names.iter().map(|n| TaskId::new(*n)).collect()
+    }
+
+    /// Simulates the worker's timing with a clock of our own: scheduled ticks every
+    /// `schedule`, re-checks whenever the schedule says one is due, for `span`; returns how
+    /// many lists the daemon would make.
+    fn lists_made(schedule: Duration, recheck: Duration, span: Duration) -> usize {
+        let start = tokio::time::Instant::now();
+        let waiting = ids(&["magnet"]);
+        let mut rechecks = RecheckSchedule::default();
+        let mut next_scheduled = start;
+        let mut lists = 0;
+        loop {
+            let due = rechecks.next_due();
+            let (now, scope) = match due {
+                Some(d) if d < next_scheduled => (d, rechecks.due(d)),
+                _ => {
+                    let now = next_scheduled;
+                    next_scheduled += schedule;
+                    (now, BTreeSet::new())
+                }
+            };
+            if now > start + span {
+                return lists;
+            }
+            lists += 1;
+            rechecks.after_tick(now, &waiting, &scope, recheck, schedule);
+        }
+    }
+
+    #[test]
+    fn a_dead_magnet_costs_few_extra_lists() {
+        // Schedule every 10 s, re-check after 1 s, one magnet that never resolves, 40 s:
+        // 5 scheduled lists plus re-checks at 1, 3, 7 and 15 s.
+        let lists = lists_made(
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+            Duration::from_secs(40),
+        );
+        assert!(lists <= 14, "{lists} lists in 40 s");
+        assert_eq!(lists, 9);
+    }
+
+    #[test]
+    fn a_task_whose_files_appear_starts_its_backoff_over() {
+        let now = tokio::time::Instant::now();
+        let mut rechecks = RecheckSchedule::default();
+        let second = Duration::from_secs(1);
+        let interval = Duration::from_secs(60);
+        rechecks.after_tick(now, &ids(&["a"]), &BTreeSet::new(), second, interval);
+        assert_eq!(rechecks.next_due(), Some(now + second));
+        rechecks.after_tick(now + second, &ids(&["a"]), &ids(&["a"]), second, interval);
+        assert_eq!(rechecks.next_due(), Some(now + second * 3));
+        // Its files appear: forgotten.
+        rechecks.after_tick(
+            now + second * 3,
+            &BTreeSet::new(),
+            &ids(&["a"]),
+            second,
+            interval,
+        );
+        assert_eq!(rechecks.next_due(), None);
+        // It waits again later: the delay starts over.
+        rechecks.after_tick(
+            now + second * 10,
+            &ids(&["a"]),
+            &BTreeSet::new(),
+            second,
+            interval,
+        );
+        assert_eq!(rechecks.next_due(), Some(now + second * 11));
+    }
+
+    #[test]
+    fn zero_recheck_disables_rechecks() {
+        let now = tokio::time::Instant::now();
+        let mut rechecks = RecheckSchedule::default();
+        rechecks.after_tick(
+            now,
+            &ids(&["a"]),
+            &BTreeSet::new(),
+            Duration::ZERO,
+            Duration::from_secs(10),
+        );
+        assert_eq!(rechecks.next_due(), None);
     }
 }

@@ -1,10 +1,23 @@
-//! `healthcheck`: is the daemon alive? It reads the heartbeat file the daemon rewrites after
-//! every tick (beside the state file) and compares its time with the allowed age.
+//! `healthcheck`: is the daemon alive and doing its job? It reads the heartbeat file the daemon
+//! rewrites after every tick (beside the state file): unhealthy when it is older than the
+//! allowed age, or when the last tick failed for a reason only a person can fix
+//! (`needs-operator`: sign-in refused, refresh token rejected, state not writable).
 
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+use crate::config::Schedule;
+
+/// The default allowed age: three of the schedule's longest gaps plus five minutes, so that an
+/// hourly schedule is not always unhealthy and a missed tick or two is tolerated.
+pub fn default_max_age(schedule: &Schedule, now: DateTime<Utc>) -> Duration {
+    schedule
+        .longest_gap(now)
+        .saturating_mul(3)
+        .saturating_add(Duration::from_secs(300))
+}
 
 /// Checks the heartbeat at `path`. `Ok` and `Err` both carry a one-line reason.
 pub fn check(path: &Path, max_age: Duration, now: DateTime<Utc>) -> Result<String, String> {
@@ -25,6 +38,11 @@ pub fn check(path: &Path, max_age: Duration, now: DateTime<Utc>) -> Result<Strin
             path.display()
         ));
     };
+    if let Some(reason) = outcome.strip_prefix("needs-operator: ") {
+        return Err(format!(
+            "unhealthy: the last tick needs an operator: {reason}"
+        ));
+    }
     let age = now.signed_duration_since(finished.with_timezone(&Utc));
     let age_secs = age.num_seconds().max(0);
     let max_secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
@@ -68,5 +86,17 @@ mod tests {
         );
         std::fs::write(&path, "garbage").unwrap();
         assert!(check(&path, Duration::from_secs(60), now).is_err());
+    }
+
+    #[test]
+    fn default_max_age_follows_the_schedule() {
+        let now = Utc::now();
+        let every_30s = Schedule::parse("*/30 * * * * *").unwrap();
+        assert_eq!(default_max_age(&every_30s, now), Duration::from_secs(390));
+        let hourly = Schedule::parse("0 0 * * * *").unwrap();
+        assert_eq!(
+            default_max_age(&hourly, now),
+            Duration::from_secs(3 * 3600 + 300)
+        );
     }
 }

@@ -22,10 +22,12 @@ pub mod config;
 pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod durable;
 #[cfg(feature = "demo")]
 pub mod emulator;
 pub mod explain;
 pub mod healthcheck;
+pub mod outcome;
 pub mod plan;
 pub mod rules;
 pub mod state;

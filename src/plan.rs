@@ -8,8 +8,11 @@
 //!    aria2 the call is silently ignored). Files the daemon deselected before count as
 //!    deselected even while the server's list still shows them selected.
 //! 3. Idempotent: applying the changes of a plan and planning again yields nothing to send.
-//! 4. Once per file, and the user's hand wins: a file index in `decided` is never sent again,
-//!    so a file the user re-selects after the daemon deselected it stays selected.
+//! 4. Decide once, and the user's hand wins: the first time the daemon sees a task's real file
+//!    list, every file a rule decides is decided, whether or not a change has to be sent
+//!    ([`Plan::decisions`] lists them for the state). A file index in `decided` is never sent
+//!    again, so whatever the user changes afterwards (re-selecting a skipped file, unticking a
+//!    kept one) stays. A refused plan decides nothing.
 //! 5. Explainable: every change names the rule that made it.
 //! 6. Indices are the server's own (1-based for aria2, 0-based for qBittorrent), never positions.
 
@@ -19,7 +22,8 @@ use std::fmt::Write as _;
 use crate::rules::{Action, ByteSize, MatchScratch, OnAllJunk, RuleName, RuleSet};
 use crate::task::{DownloadTask, Ineligible, SelectionChange, TaskFile, TaskId};
 
-/// What the daemon already sent for one task: file index to the `download` value sent.
+/// What the daemon already decided for one task: file index to the wanted `download` value,
+/// whether or not it had to be sent.
 pub type Decided = BTreeMap<u64, bool>;
 
 /// What the rules say about one file.
@@ -55,9 +59,11 @@ impl Verdict {
 /// What happens to one file in this plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileAction {
-    /// Nothing: no rule decided, or the file is already as wanted.
+    /// Nothing: no rule decided, or the task may not be changed now.
     Nothing,
-    /// Sent in this plan's PATCH: `true` selects, `false` deselects.
+    /// Decided now and already as wanted: recorded, nothing to send.
+    AlreadyAsWanted,
+    /// Decided now and sent in this plan's PATCH: `true` selects, `false` deselects.
     Send(bool),
     /// The daemon decided this file before; its current state is left to the user.
     DecidedBefore,
@@ -139,7 +145,8 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
     let mut decisions = decide_files(task, files, rules, |file, verdict| match verdict.wanted() {
         _ if decided.contains_key(&file.index) => FileAction::DecidedBefore,
         Some(wanted) if wanted != file.selected => FileAction::Send(wanted),
-        _ => FileAction::Nothing,
+        Some(_) => FileAction::AlreadyAsWanted,
+        None => FileAction::Nothing,
     });
 
     let mut outcome = outcome_of(&decisions, decided);
@@ -156,7 +163,7 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
         if let Some(largest) = largest {
             largest.verdict = Verdict::Keep(RuleName::new(SAFETY_RULE));
             largest.action = if largest.selected {
-                FileAction::Nothing
+                FileAction::AlreadyAsWanted
             } else {
                 FileAction::Send(true)
             };
@@ -250,7 +257,7 @@ fn outcome_of(decisions: &[FileDecision], decided: &Decided) -> Outcome {
                 index: d.index,
                 download,
             }),
-            FileAction::Nothing | FileAction::DecidedBefore => None,
+            FileAction::Nothing | FileAction::AlreadyAsWanted | FileAction::DecidedBefore => None,
         })
         .collect();
     changes.sort_unstable();
@@ -271,7 +278,7 @@ fn outcome_of(decisions: &[FileDecision], decided: &Decided) -> Outcome {
 fn remains_selected(decision: &FileDecision, decided: &Decided) -> bool {
     match decision.action {
         FileAction::Send(download) => download,
-        FileAction::Nothing | FileAction::DecidedBefore => {
+        FileAction::Nothing | FileAction::AlreadyAsWanted | FileAction::DecidedBefore => {
             decision.selected && decided.get(&decision.index) != Some(&false)
         }
     }
@@ -284,6 +291,30 @@ impl Plan {
             Outcome::Apply(changes) => Some(changes),
             Outcome::Ineligible(_) | Outcome::NoChange | Outcome::Refused(_) => None,
         }
+    }
+
+    /// The files this plan decides for the first time, each with its wanted `download` value,
+    /// sorted by index: what the state records before anything is sent (write-ahead). Empty
+    /// for a refused or ineligible plan: those decide nothing.
+    pub fn decisions(&self) -> Vec<SelectionChange> {
+        if !matches!(self.outcome, Outcome::Apply(_) | Outcome::NoChange) {
+            return Vec::new();
+        }
+        let mut decisions: Vec<SelectionChange> =
+            self.files
+                .iter()
+                .filter_map(|f| match (f.action, f.verdict.wanted()) {
+                    (FileAction::Send(download), _)
+                    | (FileAction::AlreadyAsWanted, Some(download)) => Some(SelectionChange {
+                        index: f.index,
+                        download,
+                    }),
+                    _ => None,
+                })
+                .collect();
+        decisions.sort_unstable();
+        decisions.dedup_by_key(|c| c.index);
+        decisions
     }
 
     /// The PATCH body this plan would send, as compact JSON.
@@ -303,7 +334,7 @@ impl Plan {
             Outcome::Ineligible(reason) => Some(format!("task left alone: {reason}")),
             Outcome::NoChange => Some(
                 if self.files.iter().any(|f| f.verdict != Verdict::Untouched) {
-                    "nothing to send: every file the rules decide is already as wanted or was decided before".to_owned()
+                    "nothing to send: every file the rules decide is already as wanted or was decided before (then the user's choice stands)".to_owned()
                 } else {
                     "nothing to send: no rule matches any file".to_owned()
                 },
@@ -327,7 +358,7 @@ impl Plan {
         if !self.files.is_empty() {
             let _ = writeln!(
                 out,
-                "{:>6}  {:<8}  {:<7}  {:<16}  {:<11}  {:>10}  path",
+                "{:>6}  {:<8}  {:<7}  {:<16}  {:<14}  {:>10}  path",
                 "index", "selected", "verdict", "rule", "change", "size"
             );
             for file in &self.files {
@@ -339,13 +370,14 @@ impl Plan {
                 let rule = file.verdict.rule().map_or("-", RuleName::as_str);
                 let change = match file.action {
                     FileAction::Nothing => "-",
+                    FileAction::AlreadyAsWanted => "as wanted",
                     FileAction::Send(true) => "select",
                     FileAction::Send(false) => "deselect",
-                    FileAction::DecidedBefore => "sent before",
+                    FileAction::DecidedBefore => "decided before",
                 };
                 let _ = writeln!(
                     out,
-                    "{:>6}  {:<8}  {:<7}  {:<16}  {:<11}  {:>10}  {}",
+                    "{:>6}  {:<8}  {:<7}  {:<16}  {:<14}  {:>10}  {}",
                     file.index,
                     if file.selected { "yes" } else { "no" },
                     verdict,
@@ -480,7 +512,7 @@ mod tests {
         assert_eq!(plan.files[3].verdict, Verdict::Skip(RuleName::new("junk")));
         // Already deselected: decided by the rule, but nothing to send.
         assert_eq!(plan.files[4].verdict, Verdict::Skip(RuleName::new("junk")));
-        assert_eq!(plan.files[4].action, FileAction::Nothing);
+        assert_eq!(plan.files[4].action, FileAction::AlreadyAsWanted);
         assert_eq!(
             plan.patch_body().unwrap(),
             r#"{"files":[{"index":3,"download":false},{"index":4,"download":false}]}"#
@@ -517,12 +549,66 @@ mod tests {
     }
 
     #[test]
-    fn user_reselection_is_left_alone() {
-        let rules = rules(vec![skip("junk", &["*.txt"])]);
-        let decided = Decided::from([(4, false)]);
-        // The user selected file 4 again by hand.
-        let plan = plan(&sample_task(), &rules, &decided);
-        assert!(plan.changes().is_none());
+    fn a_kept_file_the_user_unticks_stays_unticked() {
+        // Rules keep *.srt, skip *.nfo. First sight: the nfo is deselected and the srt, already
+        // selected, is decided as kept although nothing is sent for it.
+        let rules = rules(vec![keep("subs", &["*.srt"]), skip("nfo", &["*.nfo"])]);
+        let mut task = task(&[
+            (1, "M/movie.mkv", 9_000, true),
+            (2, "M/subs.srt", 10, true),
+            (3, "M/info.nfo", 5, true),
+        ]);
+        let first = plan(&task, &rules, &Decided::new());
+        assert_eq!(first.changes().unwrap(), &[deselect(3)]);
+        assert_eq!(first.files[1].action, FileAction::AlreadyAsWanted);
+        let decided: Decided = first
+            .decisions()
+            .iter()
+            .map(|c| (c.index, c.download))
+            .collect();
+        assert_eq!(decided, Decided::from([(2, true), (3, false)]));
+        apply(&mut task, first.changes().unwrap());
+        // The user unticks the subtitles in the web UI.
+        apply(
+            &mut task,
+            &[SelectionChange {
+                index: 2,
+                download: false,
+            }],
+        );
+        let second = plan(&task, &rules, &decided);
+        assert_eq!(second.outcome, Outcome::NoChange);
+        assert_eq!(second.files[1].action, FileAction::DecidedBefore);
+        assert!(second.decisions().is_empty());
+    }
+
+    #[test]
+    fn only_rule_decisions_are_kept_when_the_user_drops_an_episode() {
+        let rules = rules(vec![only("videos", &["*.mkv"])]);
+        let mut task = task(&[
+            (0, "S/e1.mkv", 900, true),
+            (1, "S/e2.mkv", 900, true),
+            (2, "S/readme.txt", 1, true),
+        ]);
+        let first = plan(&task, &rules, &Decided::new());
+        assert_eq!(first.changes().unwrap(), &[deselect(2)]);
+        let decided: Decided = first
+            .decisions()
+            .iter()
+            .map(|c| (c.index, c.download))
+            .collect();
+        assert_eq!(decided.len(), 3);
+        apply(&mut task, first.changes().unwrap());
+        apply(&mut task, &[deselect(1)]);
+        assert_eq!(plan(&task, &rules, &decided).outcome, Outcome::NoChange);
+    }
+
+    #[test]
+    fn a_refused_plan_decides_nothing() {
+        let rules = rules(vec![skip("everything", &["*"])]);
+        let plan = plan(&sample_task(), &rules, &Decided::new());
+        assert!(matches!(plan.outcome, Outcome::Refused(_)));
+        assert!(plan.decisions().is_empty());
     }
 
     #[test]
@@ -647,12 +733,12 @@ mod tests {
         let rendered = plan(&sample_task(), &rules, &Decided::new()).render();
         let expected = "\
 task kku7 \"Some.Show.S01\" (5 files)
- index  selected  verdict  rule              change             size  path
-     1  yes       -        -                 -               1.3 GiB  Some.Show.S01/E01.mkv
-     2  yes       -        -                 -               1.3 GiB  Some.Show.S01/E02.mkv
-     3  yes       -        -                 -              50.0 MiB  Some.Show.S01/Sample/sample.mkv
-     4  yes       skip     junk              deselect           31 B  Some.Show.S01/RARBG.txt
-     5  no        skip     junk              -                 120 B  Some.Show.S01/www.ads.example.url
+ index  selected  verdict  rule              change                size  path
+     1  yes       -        -                 -                  1.3 GiB  Some.Show.S01/E01.mkv
+     2  yes       -        -                 -                  1.3 GiB  Some.Show.S01/E02.mkv
+     3  yes       -        -                 -                 50.0 MiB  Some.Show.S01/Sample/sample.mkv
+     4  yes       skip     junk              deselect              31 B  Some.Show.S01/RARBG.txt
+     5  no        skip     junk              as wanted            120 B  Some.Show.S01/www.ads.example.url
 PATCH /api/v4/workflow/download/kku7 {\"files\":[{\"index\":4,\"download\":false}]}
 ";
         assert_eq!(rendered, expected);
@@ -747,11 +833,97 @@ PATCH /api/v4/workflow/download/kku7 {\"files\":[{\"index\":4,\"download\":false
         fn never_deselects_every_file(task in arb_task(), rules in arb_rules(), decided in arb_decided()) {
             let plan = plan(&task, &rules, &decided);
             if let Some(changes) = plan.changes() {
-                let mut after = task.clone();
-                apply(&mut after, changes);
-                let files = after.download.unwrap().files.unwrap();
-                let any_selected = files.iter().any(|f| f.selected && decided.get(&f.index) != Some(&false));
-                prop_assert!(any_selected, "plan {:?} leaves nothing selected", plan);
+                // The worst case the list can hide: every file the daemon ever wanted deselected
+                // really is deselected (the list lags and the user re-selected nothing).
+                let mut truth = task.clone();
+                let forced: Vec<SelectionChange> = decided
+                    .iter()
+                    .filter(|&(_, &wanted)| !wanted)
+                    .map(|(&index, _)| deselect(index))
+                    .collect();
+                apply(&mut truth, &forced);
+                apply(&mut truth, changes);
+                let files = truth.download.unwrap().files.unwrap();
+                prop_assert!(files.iter().any(|f| f.selected), "plan {:?} leaves nothing selected", plan);
+            }
+        }
+
+        /// Any sequence of ticks (some seeing a lagging list), user changes in the web UI and
+        /// restarts: no file is ever sent twice, and no user change made after the daemon
+        /// decided a file is ever reverted.
+        #[test]
+        fn the_users_hand_wins_over_any_sequence(
+            task in arb_task(),
+            rules in arb_rules(),
+            steps in prop::collection::vec((0u8..4, 0usize..12, any::<bool>()), 1..24),
+        ) {
+            let mut server = task.clone();
+            let mut lagging = task.clone();
+            // What is durable: the decisions recorded before each PATCH (write-ahead).
+            let mut journal: Vec<SelectionChange> = Vec::new();
+            let mut decided = Decided::new();
+            let mut decided_at: BTreeMap<u64, usize> = BTreeMap::new();
+            let mut sent: Vec<(usize, u64)> = Vec::new();
+            let mut user: Vec<(usize, u64, bool)> = Vec::new();
+            let indices: Vec<u64> = task.download.as_ref().unwrap().files.as_ref().unwrap().iter().map(|f| f.index).collect();
+            for (step, (kind, pick, value)) in steps.into_iter().enumerate() {
+                match kind {
+                    // A tick, on the current or on the lagging list.
+                    0 | 1 => {
+                        let seen = if kind == 0 { server.clone() } else { lagging.clone() };
+                        let plan = plan(&seen, &rules, &decided);
+                        // The model: a file is decided at the first tick whose plan (not
+                        // refused) had a rule's verdict on it.
+                        if !matches!(plan.outcome, Outcome::Refused(_)) {
+                            for f in plan.files.iter().filter(|f| f.verdict != Verdict::Untouched) {
+                                decided_at.entry(f.index).or_insert(step);
+                            }
+                        }
+                        for d in plan.decisions() {
+                            journal.push(d);
+                            decided.insert(d.index, d.download);
+                        }
+                        lagging = server.clone();
+                        if let Some(changes) = plan.changes() {
+                            for c in changes {
+                                sent.push((step, c.index));
+                            }
+                            apply(&mut server, changes);
+                        }
+                    }
+                    // The user changes one file in the web UI.
+                    2 => {
+                        let index = indices[pick % indices.len()];
+                        lagging = server.clone();
+                        apply(&mut server, &[SelectionChange { index, download: value }]);
+                        user.push((step, index, value));
+                    }
+                    // A restart: the daemon's memory is rebuilt from what is durable.
+                    _ => {
+                        decided = journal.iter().map(|c| (c.index, c.download)).collect();
+                    }
+                }
+            }
+            let mut once = std::collections::BTreeSet::new();
+            for (_, index) in &sent {
+                prop_assert!(once.insert(*index), "file {} sent twice: {:?}", index, sent);
+            }
+            for &(at, index, _) in &user {
+                if decided_at.get(&index).is_some_and(|&d| d < at) {
+                    prop_assert!(
+                        !sent.iter().any(|&(s, i)| i == index && s > at),
+                        "user change to file {} at step {} was overridden: sent {:?}", index, at, sent
+                    );
+                }
+            }
+            // The server ends with each such file as the user last left it.
+            let files = server.download.as_ref().unwrap().files.as_ref().unwrap();
+            for f in files {
+                if let Some(&(at, _, value)) = user.iter().rev().find(|u| u.1 == f.index)
+                    && decided_at.get(&f.index).is_some_and(|&d| d < at)
+                {
+                    prop_assert_eq!(f.selected, value, "file {} does not show the user's choice", f.index);
+                }
             }
         }
 

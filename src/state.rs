@@ -1,35 +1,53 @@
-//! What the daemon already decided, per task: kept in a JSON file so that every decision is sent
-//! once, across restarts, and a file the user re-selects afterwards stays selected.
+//! What the daemon already decided, per task, kept in a JSON file so that every file is decided
+//! once, across restarts, and whatever the user changes afterwards stays.
 //!
-//! Durability: each decision is appended to a journal (`<state>.journal`, one JSON line,
-//! fsynced) right after its PATCH succeeds; at the end of a tick the whole state is written to
-//! a temporary file, fsynced and renamed over the state file, and the journal is emptied. A
-//! crash at any point therefore loses nothing that was sent, and a tick costs one full write
-//! however many tasks it patched. A corrupt state file is moved aside with a warning and the
-//! daemon starts fresh; a torn last journal line is ignored.
+//! Durability (write-ahead): before a PATCH is sent, the decisions of that task (every file a
+//! rule decided, sent or not) are appended to a journal (`<state>.journal`, one JSON line) and
+//! fsynced. A PATCH that certainly never left (connect error) is retracted by a second journal
+//! line; any other outcome stays decided. At the end of a tick the whole state is written to a
+//! temporary file, fsynced and renamed over the state file, and the journal is emptied. A crash
+//! at any point therefore loses no decision, and a tick costs one full write however many tasks
+//! it decided. A torn last journal line (a crash mid-append) is cut off before the next append.
+//!
+//! One writer: [`StateStore::open`] takes an exclusive advisory lock on `<state>.lock` for as
+//! long as the store lives; a second writer fails at once with [`StateError::Locked`].
+//! [`StateStore::read_only`] (dry runs, `explain`) needs no lock and writes nothing.
+//!
+//! Doubt is resolved toward doing nothing: a state file that exists but cannot be read stops the
+//! command ([`StateError::Unreadable`]); only a file that reads but does not parse is moved
+//! aside and replaced; a file of a newer format is left alone ([`StateError::NewerVersion`]).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable;
 use crate::plan::Decided;
 use crate::task::{SelectionChange, TaskId};
 
-const VERSION: u32 = 1;
+/// Version 2: `decided` holds every file a rule decided (version 1 held only the files sent,
+/// which version 2 reads as they are).
+const VERSION: u32 = 2;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct StateDocument {
     version: u32,
     #[serde(default)]
     tasks: BTreeMap<String, TaskRecord>,
+    #[serde(default)]
+    stats: Stats,
+    /// Operator incidents still open (kind to when it began), so that a restart neither repeats
+    /// nor forgets them.
+    #[serde(default)]
+    incidents: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct TaskRecord {
-    /// File index to the `download` value the daemon sent.
+    /// File index to the `download` value the rules wanted when the file was decided.
     #[serde(default)]
     decided: BTreeMap<u64, bool>,
     /// The daemon already warned that it refuses to deselect every file of this task.
@@ -37,21 +55,86 @@ struct TaskRecord {
     refused: bool,
 }
 
+/// Cumulative figures since `since`: what the daemon saved its user.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// When counting began (RFC 3339).
+    #[serde(default)]
+    pub since: String,
+    /// Per rule name.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleTotals>,
+    /// Tasks whose plan was refused (it would have deselected every file), each counted once.
+    #[serde(default)]
+    pub tasks_refused: u64,
+}
+
+/// What one rule deselected in all.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleTotals {
+    /// Files deselected.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct JournalEntry {
     task: String,
+    /// Decided before the PATCH was sent (write-ahead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    decide: Vec<(u64, bool)>,
+    /// Decisions withdrawn because their PATCH certainly never left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retract: Vec<u64>,
+    /// Version 1's lines: the files sent.
+    #[serde(default, skip_serializing)]
     files: Vec<(u64, bool)>,
 }
 
-/// Writing the state failed.
+/// The state could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
-#[error("could not write the state file {path}: {source}")]
-pub struct StateError {
-    /// The file being written.
-    pub path: PathBuf,
-    /// Why.
-    #[source]
-    pub source: std::io::Error,
+pub enum StateError {
+    /// Another process holds the state.
+    #[error(
+        "the state file {path} is in use by another instance (the service?): {lock} is locked; stop it first or use --dry-run"
+    )]
+    Locked {
+        /// The state file.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The state file exists but cannot be read.
+    #[error(
+        "could not read the state file {path}: {source}; fix its permissions or the disk, nothing was changed"
+    )]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file was written by a newer version of this program.
+    #[error(
+        "the state file {path} has format version {version}, newer than this program's {VERSION}; upgrade cloudreve-autoselect"
+    )]
+    NewerVersion {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        version: u32,
+    },
+    /// Writing failed.
+    #[error("could not write the state file {path}: {source}")]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Something the operator should know about loading the state.
@@ -66,19 +149,19 @@ pub enum LoadWarning {
         /// What was wrong.
         reason: String,
     },
-    /// The state file could not be read (and could not be moved aside).
-    Unreadable {
-        /// The state file.
-        path: PathBuf,
-        /// What was wrong.
-        reason: String,
-    },
     /// Some journal lines were unreadable and were ignored.
     JournalLinesIgnored {
         /// The journal.
         path: PathBuf,
         /// How many.
         lines: usize,
+    },
+    /// The journal ended in a torn line (a crash mid-append); it was cut off.
+    JournalTornTail {
+        /// The journal.
+        path: PathBuf,
+        /// Bytes removed.
+        bytes: u64,
     },
 }
 
@@ -95,14 +178,14 @@ impl std::fmt::Display for LoadWarning {
                 path.display(),
                 moved_to.display()
             ),
-            Self::Unreadable { path, reason } => write!(
-                f,
-                "state file {} could not be read ({reason}); starting fresh",
-                path.display()
-            ),
             Self::JournalLinesIgnored { path, lines } => write!(
                 f,
                 "ignored {lines} unreadable line(s) of the state journal {}",
+                path.display()
+            ),
+            Self::JournalTornTail { path, bytes } => write!(
+                f,
+                "the state journal {} ended in a torn line ({bytes} bytes, from a crash while writing); cut it off",
                 path.display()
             ),
         }
@@ -115,86 +198,160 @@ pub struct StateStore {
     path: Option<PathBuf>,
     document: StateDocument,
     journal: Option<File>,
+    /// The exclusive lock of a writer, held while the store lives (dropping it unlocks).
+    lock: Option<File>,
     /// Changed since the last full write.
     dirty: bool,
 }
 
+/// `<state>.<suffix>`.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The lock file of a state file.
+pub fn lock_path(path: &Path) -> PathBuf {
+    beside(path, ".lock")
+}
+
+fn journal_path(path: &Path) -> PathBuf {
+    beside(path, ".journal")
+}
+
 impl StateStore {
-    /// A store that keeps nothing on disk (for `demo` and dry runs).
+    /// A store that keeps nothing on disk (for `demo`).
     pub fn in_memory() -> Self {
         Self {
             path: None,
             document: StateDocument {
                 version: VERSION,
-                tasks: BTreeMap::new(),
+                ..StateDocument::default()
             },
             journal: None,
+            lock: None,
             dirty: false,
         }
     }
 
-    /// Loads the state file and replays its journal. Never fails: problems become warnings and
-    /// a fresh state.
-    pub fn load(path: &Path) -> (Self, Vec<LoadWarning>) {
+    /// Opens the state for writing: takes the lock, loads the state file, replays the journal
+    /// and cuts off a torn last journal line. A file that does not parse is moved aside (a
+    /// warning); one that cannot be read, or is locked, is an error.
+    pub fn open(path: &Path) -> Result<(Self, Vec<LoadWarning>), StateError> {
+        let lock = take_lock(path)?;
         let mut warnings = Vec::new();
         let mut store = Self::in_memory();
         store.path = Some(path.to_owned());
-        match fs::read(path) {
-            Ok(bytes) => match serde_json::from_slice::<StateDocument>(&bytes) {
-                Ok(document) if document.version == VERSION => store.document = document,
-                Ok(document) => {
-                    warnings.push(move_aside(
-                        path,
-                        &format!("unknown version {}", document.version),
-                    ));
-                }
-                Err(e) => warnings.push(move_aside(path, &e.to_string())),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => warnings.push(LoadWarning::Unreadable {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            }),
+        store.lock = Some(lock);
+        match read_document(path)? {
+            Parsed::Missing => {}
+            Parsed::Good(document) => store.document = document,
+            Parsed::Corrupt(reason) => warnings.push(move_aside(path, &reason)?),
         }
-        let journal = journal_path(path);
-        if let Ok(file) = File::open(&journal) {
-            let mut ignored = 0;
-            for line in BufReader::new(file).lines() {
-                let Ok(line) = line else {
-                    ignored += 1;
-                    break;
-                };
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<JournalEntry>(&line) {
-                    Ok(entry) => {
-                        let record = store.document.tasks.entry(entry.task).or_default();
-                        record.decided.extend(entry.files);
-                        store.dirty = true;
-                    }
-                    Err(_) => ignored += 1,
-                }
-            }
-            if ignored > 0 {
-                warnings.push(LoadWarning::JournalLinesIgnored {
-                    path: journal,
-                    lines: ignored,
+        store.replay_journal(true, &mut warnings)?;
+        if store.document.stats.since.is_empty() {
+            store.document.stats.since = chrono::Utc::now().to_rfc3339();
+        }
+        Ok((store, warnings))
+    }
+
+    /// The state as it is on disk, for dry runs and display: no lock, nothing moved aside or
+    /// written. A missing file is an empty state; an unreadable or corrupt one is an error.
+    pub fn read_only(path: &Path) -> Result<Self, StateError> {
+        let mut store = Self::in_memory();
+        match read_document(path)? {
+            Parsed::Missing => {}
+            Parsed::Good(document) => store.document = document,
+            Parsed::Corrupt(reason) => {
+                return Err(StateError::Unreadable {
+                    path: path.to_owned(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
                 });
             }
         }
-        (store, warnings)
+        store.path = Some(path.to_owned());
+        let mut ignored = Vec::new();
+        store.replay_journal(false, &mut ignored)?;
+        // A read-only store never writes: forget where it came from.
+        store.path = None;
+        store.dirty = false;
+        Ok(store)
     }
 
-    /// The state as it is on disk, for display: nothing is moved aside or written.
-    pub fn read_only(path: &Path) -> Self {
-        let mut store = Self::in_memory();
-        if let Ok(bytes) = fs::read(path)
-            && let Ok(document) = serde_json::from_slice::<StateDocument>(&bytes)
-        {
-            store.document = document;
+    fn replay_journal(
+        &mut self,
+        writable: bool,
+        warnings: &mut Vec<LoadWarning>,
+    ) -> Result<(), StateError> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
+        let journal = journal_path(&path);
+        let mut bytes = Vec::new();
+        match File::open(&journal) {
+            Ok(mut file) => {
+                file.read_to_end(&mut bytes)
+                    .map_err(|source| StateError::Unreadable {
+                        path: journal.clone(),
+                        source,
+                    })?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(StateError::Unreadable {
+                    path: journal,
+                    source,
+                });
+            }
         }
-        store
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let mut ignored = 0;
+        for line in bytes[..complete].split(|&b| b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<JournalEntry>(line) {
+                Ok(entry) => {
+                    self.apply_entry(entry);
+                    self.dirty = true;
+                }
+                Err(_) => ignored += 1,
+            }
+        }
+        if ignored > 0 {
+            warnings.push(LoadWarning::JournalLinesIgnored {
+                path: journal.clone(),
+                lines: ignored,
+            });
+        }
+        let torn = bytes.len() - complete;
+        if torn > 0 && writable {
+            let write_error = |source| StateError::Write {
+                path: journal.clone(),
+                source,
+            };
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&journal)
+                .map_err(write_error)?;
+            file.set_len(complete as u64).map_err(write_error)?;
+            file.sync_all().map_err(write_error)?;
+            warnings.push(LoadWarning::JournalTornTail {
+                path: journal,
+                bytes: torn as u64,
+            });
+        }
+        Ok(())
+    }
+
+    fn apply_entry(&mut self, entry: JournalEntry) {
+        let record = self.document.tasks.entry(entry.task).or_default();
+        record.decided.extend(entry.files);
+        record.decided.extend(entry.decide);
+        for index in entry.retract {
+            record.decided.remove(&index);
+        }
     }
 
     /// The state file's path, if the store is kept on disk.
@@ -211,49 +368,70 @@ impl StateStore {
             .unwrap_or_default()
     }
 
+    /// Whether the state remembers anything of a task.
+    pub fn knows(&self, task_id: &TaskId) -> bool {
+        self.document.tasks.contains_key(task_id.as_str())
+    }
+
     /// How many tasks the state remembers.
     pub fn task_count(&self) -> usize {
         self.document.tasks.len()
     }
 
-    /// Records changes that were just sent, durably (journal line + fsync) before returning.
-    pub fn record(
+    /// Records decisions durably (journal line + fsync) before returning: called before the
+    /// PATCH that carries them is sent.
+    pub fn decide(
         &mut self,
         task_id: &TaskId,
-        changes: &[SelectionChange],
+        decisions: &[SelectionChange],
     ) -> Result<(), StateError> {
-        let record = self
-            .document
-            .tasks
-            .entry(task_id.as_str().to_owned())
-            .or_default();
-        record
-            .decided
-            .extend(changes.iter().map(|c| (c.index, c.download)));
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        self.append(JournalEntry {
+            task: task_id.as_str().to_owned(),
+            decide: decisions.iter().map(|c| (c.index, c.download)).collect(),
+            retract: Vec::new(),
+            files: Vec::new(),
+        })
+    }
+
+    /// Withdraws decisions whose PATCH certainly never reached the server, so the next tick
+    /// may send them again.
+    pub fn retract(&mut self, task_id: &TaskId, indices: &[u64]) -> Result<(), StateError> {
+        if indices.is_empty() {
+            return Ok(());
+        }
+        self.append(JournalEntry {
+            task: task_id.as_str().to_owned(),
+            decide: Vec::new(),
+            retract: indices.to_vec(),
+            files: Vec::new(),
+        })
+    }
+
+    fn append(&mut self, entry: JournalEntry) -> Result<(), StateError> {
+        let line = self.path.as_ref().map(|_| serde_json::to_vec(&entry));
+        self.apply_entry(entry);
         self.dirty = true;
-        let Some(path) = self.path.clone() else {
+        let (Some(path), Some(line)) = (self.path.clone(), line) else {
             return Ok(());
         };
-        let entry = JournalEntry {
-            task: task_id.as_str().to_owned(),
-            files: changes.iter().map(|c| (c.index, c.download)).collect(),
-        };
         let journal = journal_path(&path);
-        let error = |source| StateError {
+        let error = |source| StateError::Write {
             path: journal.clone(),
             source,
         };
-        let mut line = serde_json::to_vec(&entry).map_err(|e| error(e.into()))?;
+        let mut line = line.map_err(|e| error(e.into()))?;
         line.push(b'\n');
         if self.journal.is_none() {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                fs::create_dir_all(parent).map_err(error)?;
-            }
+            fs::create_dir_all(durable::parent_dir(&path)).map_err(error)?;
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&journal)
                 .map_err(error)?;
+            durable::keep_directory_owner(&journal).map_err(error)?;
             self.journal = Some(file);
         }
         if let Some(file) = self.journal.as_mut() {
@@ -272,11 +450,54 @@ impl StateStore {
             .or_default();
         let first = !record.refused;
         record.refused = true;
+        if first {
+            self.document.stats.tasks_refused += 1;
+        }
         self.dirty |= first;
         first
     }
 
-    /// Forgets tasks that are no longer listed; returns how many.
+    /// Adds files a rule deselected to the cumulative figures.
+    pub fn count_deselected(&mut self, rule: &str, files: u64, bytes: u64) {
+        let totals = self
+            .document
+            .stats
+            .rules
+            .entry(rule.to_owned())
+            .or_default();
+        totals.files = totals.files.saturating_add(files);
+        totals.bytes = totals.bytes.saturating_add(bytes);
+        self.dirty = true;
+    }
+
+    /// The cumulative figures.
+    pub fn stats(&self) -> &Stats {
+        &self.document.stats
+    }
+
+    /// Opens an operator incident of `kind` unless it is open already; true if it is new.
+    pub fn open_incident(&mut self, kind: &str, since: &str) -> bool {
+        if self.document.incidents.contains_key(kind) {
+            return false;
+        }
+        self.document
+            .incidents
+            .insert(kind.to_owned(), since.to_owned());
+        self.dirty = true;
+        true
+    }
+
+    /// Closes every open incident; returns the kinds that were open.
+    pub fn close_incidents(&mut self) -> Vec<String> {
+        let closed: Vec<String> = std::mem::take(&mut self.document.incidents)
+            .into_keys()
+            .collect();
+        self.dirty |= !closed.is_empty();
+        closed
+    }
+
+    /// Forgets tasks that are no longer listed; returns how many. Call only with a complete,
+    /// well-formed list.
     pub fn prune(&mut self, listed: &HashSet<&str>) -> usize {
         let before = self.document.tasks.len();
         self.document
@@ -296,82 +517,104 @@ impl StateStore {
         if !self.dirty {
             return Ok(());
         }
-        let bytes = serde_json::to_vec_pretty(&self.document).map_err(|e| StateError {
-            path: path.clone(),
-            source: e.into(),
-        })?;
-        write_atomically(&path, &bytes).map_err(|source| StateError {
-            path: path.clone(),
-            source,
-        })?;
+        let error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StateError::Write { path, source }
+        };
+        let bytes =
+            serde_json::to_vec_pretty(&self.document).map_err(|e| error(&path)(e.into()))?;
+        durable::write_atomically_with_mode(&path, &bytes, 0o600).map_err(error(&path))?;
         // The full write holds everything the journal held; empty it.
         let journal = journal_path(&path);
         self.journal = None;
-        match File::create(&journal) {
-            Ok(file) => file.sync_all().map_err(|source| StateError {
-                path: journal,
-                source,
-            })?,
-            Err(source) => {
-                return Err(StateError {
-                    path: journal,
-                    source,
-                });
-            }
-        }
+        let file = File::create(&journal).map_err(error(&journal))?;
+        file.sync_all().map_err(error(&journal))?;
+        durable::keep_directory_owner(&journal).map_err(error(&journal))?;
         self.dirty = false;
         Ok(())
     }
 }
 
-fn journal_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".journal");
-    PathBuf::from(name)
+enum Parsed {
+    Missing,
+    Good(StateDocument),
+    Corrupt(String),
 }
 
-fn move_aside(path: &Path, reason: &str) -> LoadWarning {
+fn read_document(path: &Path) -> Result<Parsed, StateError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Parsed::Missing),
+        Err(source) => {
+            return Err(StateError::Unreadable {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    match serde_json::from_slice::<StateDocument>(&bytes) {
+        Ok(document) if document.version > VERSION => Err(StateError::NewerVersion {
+            path: path.to_owned(),
+            version: document.version,
+        }),
+        Ok(document) if document.version == 0 => {
+            Ok(Parsed::Corrupt("no format version".to_owned()))
+        }
+        Ok(mut document) => {
+            document.version = VERSION;
+            Ok(Parsed::Good(document))
+        }
+        // Only the position: the content is the user's data, not ours to echo.
+        Err(e) => Ok(Parsed::Corrupt(format!(
+            "not a state document ({:?} at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+fn take_lock(path: &Path) -> Result<File, StateError> {
+    let lock = lock_path(path);
+    let write_error = |source| StateError::Write {
+        path: lock.clone(),
+        source,
+    };
+    fs::create_dir_all(durable::parent_dir(path)).map_err(write_error)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(write_error)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(StateError::Locked {
+                path: path.to_owned(),
+                lock,
+            });
+        }
+        Err(fs::TryLockError::Error(source)) => return Err(write_error(source)),
+    }
+    durable::keep_directory_owner(&lock).map_err(write_error)?;
+    Ok(file)
+}
+
+fn move_aside(path: &Path, reason: &str) -> Result<LoadWarning, StateError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".corrupt-{stamp}"));
-    let moved_to = PathBuf::from(name);
-    match fs::rename(path, &moved_to) {
-        Ok(()) => LoadWarning::MovedAside {
-            path: path.to_owned(),
-            moved_to,
-            reason: reason.to_owned(),
-        },
-        Err(e) => LoadWarning::Unreadable {
-            path: path.to_owned(),
-            reason: format!("{reason}; moving it aside failed too: {e}"),
-        },
-    }
-}
-
-/// Writes `bytes` to `path` so that readers see either the old or the new content, never a mix.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent)?;
-    let mut temp_name = path.as_os_str().to_owned();
-    temp_name.push(format!(".tmp-{}", std::process::id()));
-    let temp = PathBuf::from(temp_name);
-    let result = (|| {
-        let mut file = File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        // Make the rename itself durable.
-        File::open(parent)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    let moved_to = beside(path, &format!(".corrupt-{stamp}"));
+    fs::rename(path, &moved_to).map_err(|source| StateError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(LoadWarning::MovedAside {
+        path: path.to_owned(),
+        moved_to,
+        reason: reason.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -388,20 +631,37 @@ mod tests {
         let path = dir.path().join("state.json");
         let id = TaskId::new("kku7");
         {
-            let (mut store, warnings) = StateStore::load(&path);
+            let (mut store, warnings) = StateStore::open(&path).unwrap();
             assert!(warnings.is_empty());
             store
-                .record(&id, &[change(3, false), change(4, false)])
+                .decide(&id, &[change(3, false), change(4, true)])
                 .unwrap();
             // No full write: a crash right here keeps the journal.
         }
-        let (mut store, warnings) = StateStore::load(&path);
+        let (mut store, warnings) = StateStore::open(&path).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(store.decided(&id), Decided::from([(3, false), (4, false)]));
+        assert_eq!(store.decided(&id), Decided::from([(3, false), (4, true)]));
         store.save().unwrap();
         assert_eq!(fs::read(journal_path(&path)).unwrap().len(), 0);
-        let (store, _) = StateStore::load(&path);
-        assert_eq!(store.decided(&id), Decided::from([(3, false), (4, false)]));
+        drop(store);
+        let (store, _) = StateStore::open(&path).unwrap();
+        assert_eq!(store.decided(&id), Decided::from([(3, false), (4, true)]));
+    }
+
+    #[test]
+    fn a_retracted_decision_is_forgotten_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let id = TaskId::new("a");
+        {
+            let (mut store, _) = StateStore::open(&path).unwrap();
+            store
+                .decide(&id, &[change(1, true), change(2, false)])
+                .unwrap();
+            store.retract(&id, &[2]).unwrap();
+        }
+        let (store, _) = StateStore::open(&path).unwrap();
+        assert_eq!(store.decided(&id), Decided::from([(1, true)]));
     }
 
     #[test]
@@ -409,7 +669,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         fs::write(&path, "{not json").unwrap();
-        let (mut store, warnings) = StateStore::load(&path);
+        let (mut store, warnings) = StateStore::open(&path).unwrap();
         assert!(
             matches!(&warnings[..], [LoadWarning::MovedAside { .. }]),
             "{warnings:?}"
@@ -427,51 +687,145 @@ mod tests {
             "{moved:?}"
         );
         store
-            .record(&TaskId::new("a"), &[change(1, false)])
+            .decide(&TaskId::new("a"), &[change(1, false)])
             .unwrap();
         store.save().unwrap();
-        let (store, warnings) = StateStore::load(&path);
+        drop(store);
+        let (store, warnings) = StateStore::open(&path).unwrap();
         assert!(warnings.is_empty());
         assert_eq!(store.task_count(), 1);
     }
 
     #[test]
-    fn torn_journal_line_is_ignored_with_a_warning() {
+    fn an_unreadable_state_file_is_an_error_and_is_left_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        // A directory where the file should be: exists, cannot be read as a file.
+        fs::create_dir(&path).unwrap();
+        let err = StateStore::open(&path).unwrap_err();
+        assert!(matches!(err, StateError::Unreadable { .. }), "{err:?}");
+        assert!(err.to_string().contains("state.json"), "{err}");
+        assert!(path.is_dir());
+        assert!(StateStore::read_only(&path).is_err());
+    }
+
+    #[test]
+    fn a_newer_format_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fs::write(&path, r#"{"version":99,"tasks":{}}"#).unwrap();
+        let err = StateStore::open(&path).unwrap_err();
+        assert!(matches!(err, StateError::NewerVersion { version: 99, .. }));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            r#"{"version":99,"tasks":{}}"#
+        );
+    }
+
+    #[test]
+    fn version_1_files_and_journal_lines_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        fs::write(
+            &path,
+            r#"{"version":1,"tasks":{"a":{"decided":{"4":false}}}}"#,
+        )
+        .unwrap();
+        fs::write(
+            journal_path(&path),
+            "{\"task\":\"a\",\"files\":[[5,false]]}\n",
+        )
+        .unwrap();
+        let (store, warnings) = StateStore::open(&path).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            store.decided(&TaskId::new("a")),
+            Decided::from([(4, false), (5, false)])
+        );
+    }
+
+    #[test]
+    fn a_torn_journal_tail_is_cut_off_so_the_next_record_stays_readable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         fs::write(
             journal_path(&path),
-            "{\"task\":\"a\",\"files\":[[1,false]]}\n{\"task\":\"b\",\"fi",
+            "{\"task\":\"a\",\"decide\":[[1,false]]}\n{\"task\":\"b\",\"de",
         )
         .unwrap();
-        let (store, warnings) = StateStore::load(&path);
+        {
+            let (mut store, warnings) = StateStore::open(&path).unwrap();
+            assert_eq!(
+                store.decided(&TaskId::new("a")),
+                Decided::from([(1, false)])
+            );
+            assert!(
+                matches!(
+                    &warnings[..],
+                    [LoadWarning::JournalTornTail { bytes: 15, .. }]
+                ),
+                "{warnings:?}"
+            );
+            // A second crash after this append must not lose it.
+            store
+                .decide(&TaskId::new("c"), &[change(7, false)])
+                .unwrap();
+        }
+        let (store, warnings) = StateStore::open(&path).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(
-            store.decided(&TaskId::new("a")),
+            store.decided(&TaskId::new("c")),
+            Decided::from([(7, false)])
+        );
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_while_readers_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let (mut first, _) = StateStore::open(&path).unwrap();
+        first
+            .decide(&TaskId::new("a"), &[change(1, false)])
+            .unwrap();
+        let err = StateStore::open(&path).unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err:?}");
+        assert!(err.to_string().contains("another instance"), "{err}");
+        let reader = StateStore::read_only(&path).unwrap();
+        assert_eq!(
+            reader.decided(&TaskId::new("a")),
             Decided::from([(1, false)])
         );
-        assert!(matches!(
-            &warnings[..],
-            [LoadWarning::JournalLinesIgnored { lines: 1, .. }]
-        ));
+        drop(first);
+        assert!(StateStore::open(&path).is_ok());
     }
 
     #[test]
     fn prune_forgets_unlisted_tasks() {
         let mut store = StateStore::in_memory();
         store
-            .record(&TaskId::new("a"), &[change(1, false)])
+            .decide(&TaskId::new("a"), &[change(1, false)])
             .unwrap();
         store
-            .record(&TaskId::new("b"), &[change(1, false)])
+            .decide(&TaskId::new("b"), &[change(1, false)])
             .unwrap();
         assert_eq!(store.prune(&HashSet::from(["a"])), 1);
         assert_eq!(store.task_count(), 1);
     }
 
     #[test]
-    fn refusal_is_reported_once() {
+    fn refusal_is_reported_once_and_counted_once() {
         let mut store = StateStore::in_memory();
         assert!(store.mark_refused(&TaskId::new("a")));
         assert!(!store.mark_refused(&TaskId::new("a")));
+        assert_eq!(store.stats().tasks_refused, 1);
+    }
+
+    #[test]
+    fn incidents_open_once_and_close_together() {
+        let mut store = StateStore::in_memory();
+        assert!(store.open_incident("sign_in_refused", "t0"));
+        assert!(!store.open_incident("sign_in_refused", "t1"));
+        assert_eq!(store.close_incidents(), vec!["sign_in_refused".to_owned()]);
+        assert!(store.close_incidents().is_empty());
     }
 }

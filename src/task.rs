@@ -148,6 +148,24 @@ pub struct DownloadStatus {
     pub files: Option<Vec<TaskFile>>,
 }
 
+/// A complete, well-formed answer of the downloading list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskList {
+    /// The tasks that could be read.
+    pub tasks: Vec<DownloadTask>,
+    /// Tasks in a shape the daemon could not read: skipped, each named.
+    pub skipped: Vec<SkippedTask>,
+}
+
+/// A listed task the daemon could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedTask {
+    /// Its id, when that much could be read.
+    pub id: Option<String>,
+    /// What was wrong (never a value from the answer).
+    pub reason: String,
+}
+
 /// A remote-download task as listed by `GET /workflow?category=downloading`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadTask {

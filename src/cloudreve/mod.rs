@@ -25,7 +25,7 @@ use url::Url;
 
 pub use error::{Error, SignInProblem};
 
-use crate::task::{DownloadTask, SelectionChange, TaskId};
+use crate::task::{DownloadTask, SelectionChange, TaskId, TaskList};
 
 /// The current time, injectable so tests can move the client's clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -117,6 +117,28 @@ impl ClientOptions {
 }
 
 /// The tokens of a signed-in session. Never `Debug`-printed with their values.
+/// How far a failed PATCH got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// It certainly never reached the server (connect error, or sign-in failed first).
+    NotSent,
+    /// The server answered (with an error code or status): what it applied is its word.
+    Answered,
+    /// It may have been applied: timed out or reset after it was sent.
+    Unknown,
+}
+
+/// A failed select-files PATCH.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct PatchError {
+    /// What failed.
+    #[source]
+    pub error: Error,
+    /// How far the request got.
+    pub delivery: Delivery,
+}
+
 struct Session {
     access: SecretString,
     refresh: SecretString,
@@ -221,13 +243,33 @@ impl Client {
         &self.options
     }
 
+    /// The longest one step of a tick (one task: a refresh, a sign-in, a PATCH and its retry
+    /// after a 401) can take with these timeouts and retries: a tick that makes no progress
+    /// for longer is wedged.
+    pub fn step_deadline(&self) -> Duration {
+        let attempts = self.options.retries.saturating_add(1);
+        let one_call = self
+            .options
+            .timeout
+            .saturating_mul(attempts)
+            .saturating_add(
+                self.options
+                    .retry_max_delay
+                    .saturating_mul(self.options.retries),
+            );
+        // Refresh, sign-in, the request, a refresh after a 401, the request again; plus slack.
+        one_call
+            .saturating_mul(5)
+            .saturating_add(Duration::from_secs(30))
+    }
+
     /// Signs in if there is no session, and refreshes the access token if it expires soon.
     pub async fn ensure_signed_in(&self) -> Result<(), Error> {
         self.access_token(false).await.map(|_| ())
     }
 
     /// Lists every ongoing remote download of the account (`category=downloading`).
-    pub async fn list_downloading(&self) -> Result<Vec<DownloadTask>, Error> {
+    pub async fn list_downloading(&self) -> Result<TaskList, Error> {
         let mut tasks = Vec::new();
         let mut next_token: Option<String> = None;
         // The downloading category answers in one page; the cursor is followed defensively,
@@ -243,28 +285,36 @@ impl Client {
             let data: wire::TaskListData = self
                 .authed(Method::GET, "GET /workflow", &path, None::<&()>)
                 .await?
-                .unwrap_or(wire::TaskListData {
-                    tasks: Vec::new(),
-                    pagination: None,
-                });
+                // A success answer without a list is not an empty list: doubt, not "no tasks".
+                .ok_or_else(|| missing_data("GET /workflow"))?;
             tasks.extend(data.tasks.into_iter().map(wire::TaskResponse::into_domain));
             next_token = data
                 .pagination
                 .and_then(|p| p.next_token)
                 .filter(|t| !t.is_empty());
             if next_token.is_none() {
-                break;
+                return Ok(TaskList {
+                    tasks,
+                    skipped: Vec::new(),
+                });
             }
         }
-        Ok(tasks)
+        // The cap was hit: the list is incomplete, so nothing may be pruned or decided from it.
+        Err(Error::Api {
+            endpoint: "GET /workflow".to_owned(),
+            code: 0,
+            msg: "the list did not end within 1000 pages; treated as incomplete".to_owned(),
+            correlation_id: String::new(),
+        })
     }
 
-    /// Sends the select-files PATCH for one task. `changes` must not be empty.
+    /// Sends the select-files PATCH for one task. `changes` must not be empty. The error says
+    /// whether the request may have reached the server.
     pub async fn set_selection(
         &self,
         task_id: &TaskId,
         changes: &[SelectionChange],
-    ) -> Result<(), Error> {
+    ) -> Result<(), PatchError> {
         let body = wire::SetFilesRequest {
             files: changes.iter().map(wire::FileSelection::from).collect(),
         };
@@ -273,9 +323,50 @@ impl Client {
             "workflow/download/{}",
             url::form_urlencoded::byte_serialize(task_id.as_str().as_bytes()).collect::<String>()
         );
-        self.authed::<serde_json::Value, _>(Method::PATCH, &endpoint, &path, Some(&body))
+        let not_sent = |error| PatchError {
+            error,
+            delivery: Delivery::NotSent,
+        };
+        let token = self.access_token(false).await.map_err(not_sent)?;
+        let classify = |error: Error| {
+            let delivery = match &error {
+                Error::Connect { .. } => Delivery::NotSent,
+                Error::Timeout { .. } | Error::Transport { .. } => Delivery::Unknown,
+                _ => Delivery::Answered,
+            };
+            PatchError { error, delivery }
+        };
+        match self
+            .call::<serde_json::Value, _>(
+                Method::PATCH,
+                &endpoint,
+                &path,
+                Some(&token),
+                Some(&body),
+            )
             .await
-            .map(|_| ())
+        {
+            Ok(_) => Ok(()),
+            Err(Error::Api { code: 401, .. }) => {
+                tracing::info!(
+                    endpoint,
+                    "access token rejected (401); refreshing and retrying once"
+                );
+                // The first attempt was refused, so nothing was applied yet.
+                let token = self.access_token(true).await.map_err(not_sent)?;
+                self.call::<serde_json::Value, _>(
+                    Method::PATCH,
+                    &endpoint,
+                    &path,
+                    Some(&token),
+                    Some(&body),
+                )
+                .await
+                .map(|_| ())
+                .map_err(classify)
+            }
+            Err(e) => Err(classify(e)),
+        }
     }
 
     /// `GET /site/ping`: the server's version. Needs no sign-in.
@@ -318,12 +409,22 @@ impl Client {
     }
 
     /// A usable access token: signs in, or refreshes when forced or close to expiry.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one state machine (session, refresh, fallback, back-off, sign-in) under one lock reads best in one place"
+    )]
     async fn access_token(&self, force_refresh: bool) -> Result<SecretString, Error> {
         let mut auth = self.auth.lock().await;
         let now = (self.options.clock)();
+        // The current access token while it is still valid: a proactive refresh that fails
+        // for a transient reason falls back to it.
+        let mut still_valid: Option<SecretString> = None;
         let needs_refresh = match &auth.session {
             None => None,
             Some(session) if force_refresh || now >= session.refresh_at => {
+                if !force_refresh && now < session.access_expires {
+                    still_valid = Some(session.access.clone());
+                }
                 Some(session.refresh.clone())
             }
             Some(session) => return Ok(session.access.clone()),
@@ -361,7 +462,15 @@ impl Client {
                     );
                     auth.session = None;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if e.is_transient()
+                        && let Some(access) = still_valid
+                    {
+                        tracing::warn!(error = %e, "proactive token refresh failed; using the current access token until the next try");
+                        return Ok(access);
+                    }
+                    return Err(e);
+                }
             }
         }
         if let Some(refusal) = &auth.refusal {

@@ -58,6 +58,11 @@ pub enum Fault {
     Delay(Duration),
     /// HTTP 200 with a syntactically valid envelope padded to this many bytes.
     Oversized(usize),
+    /// Handle the request normally (a PATCH is applied), then answer after a delay: what a
+    /// client whose timeout is shorter sees as a timeout of an applied request.
+    ApplyThenDelay(Duration),
+    /// HTTP 200 with exactly this body (e.g. `{"code":0,"msg":"","data":null}`).
+    Body(String),
 }
 
 #[derive(Debug, Clone)]
@@ -475,7 +480,8 @@ async fn handle(
             );
         }
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-        None => {}
+        Some(Fault::Body(body)) => return respond(StatusCode::OK, "application/json", body),
+        Some(Fault::ApplyThenDelay(_)) | None => {}
     }
     if !path.starts_with("/api/v4/") {
         return not_found_text();
@@ -491,14 +497,18 @@ async fn handle(
             not_found_text()
         };
     };
-    match route {
+    let response = match route {
         Route::Ping => ok(Some(json!("4.0.0"))),
         Route::SignIn => sign_in(&shared, &body, &correlation_id),
         Route::Refresh => refresh(&shared, &body, &correlation_id),
         Route::List => list(&shared, caller, uri.query().unwrap_or(""), &correlation_id),
         Route::Patch => patch(&shared, caller, &path, &body, &correlation_id),
         Route::Any => not_found_text(),
+    };
+    if let Some(Fault::ApplyThenDelay(delay)) = fault {
+        tokio::time::sleep(delay).await;
     }
+    response
 }
 
 fn sign_in(shared: &Shared, body: &[u8], correlation_id: &str) -> Response {

@@ -143,8 +143,8 @@ async fn explain_prints_the_table_and_the_patch() {
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
-    assert!(out.contains("     3  yes       skip     samples           deselect       50.0 MiB  Some.Show.S01/Sample/sample.mkv"), "{out}");
-    assert!(out.contains("     4  yes       skip     junk-extensions   deselect           31 B  Some.Show.S01/RARBG.txt"), "{out}");
+    assert!(out.contains("     3  yes       skip     samples           deselect          50.0 MiB  Some.Show.S01/Sample/sample.mkv"), "{out}");
+    assert!(out.contains("     4  yes       skip     junk-extensions   deselect              31 B  Some.Show.S01/RARBG.txt"), "{out}");
     assert!(out.contains(r#"PATCH /api/v4/workflow/download/kku7 {"files":[{"index":3,"download":false},{"index":4,"download":false}]}"#), "{out}");
     let bad = write(dir.path(), "bad.json", "[1, 2");
     let output = cli(

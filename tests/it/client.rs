@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use cloudreve_autoselect::cloudreve::{Client, Error, SignInProblem};
+use cloudreve_autoselect::cloudreve::{Client, Delivery, Error, SignInProblem};
 use cloudreve_autoselect::emulator::{Backend, Caller, Fault, Route, TaskSpec, UserStatus};
 use cloudreve_autoselect::task::{Phase, SelectionChange, TaskId, TaskStatus};
 
@@ -32,7 +32,7 @@ async fn signs_in_and_lists_tasks_of_both_downloaders_in_every_phase() {
     let seeding =
         emu.add_task(support::show(Backend::Qbittorrent).with_state("suspending", Some("seeding")));
     let client = support::client(&emu);
-    let tasks = client.list_downloading().await.unwrap();
+    let tasks = client.list_downloading().await.unwrap().tasks;
     assert_eq!(tasks.len(), 7);
     // Newest first, as Cloudreve orders them.
     assert_eq!(tasks[0].id.as_str(), seeding);
@@ -146,7 +146,7 @@ async fn expired_access_token_is_refreshed_once_and_the_call_retried() {
     client.list_downloading().await.unwrap();
     emu.expire_access_tokens();
     emu.clear_requests();
-    assert_eq!(client.list_downloading().await.unwrap().len(), 1);
+    assert_eq!(client.list_downloading().await.unwrap().tasks.len(), 1);
     let calls: Vec<String> = emu
         .requests()
         .iter()
@@ -258,6 +258,8 @@ async fn patch_sends_the_body_and_reports_each_cloudreve_error() {
             .set_selection(&TaskId::new(id), &[deselect(1)])
             .await
             .unwrap_err();
+        assert_eq!(error.delivery, Delivery::Answered, "{id}");
+        let error = error.error;
         match &error {
             Error::Api {
                 code: got,
@@ -295,7 +297,11 @@ async fn a_paginated_list_is_followed_to_its_end() {
             &[("T/a.mkv", 1)],
         ));
     }
-    let tasks = support::client(&emu).list_downloading().await.unwrap();
+    let tasks = support::client(&emu)
+        .list_downloading()
+        .await
+        .unwrap()
+        .tasks;
     assert_eq!(tasks.len(), 25);
     let ids: std::collections::HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids.len(), 25, "no task twice");
@@ -319,7 +325,7 @@ async fn http_500_on_a_get_is_retried_until_it_recovers() {
     let client = support::client(&emu);
     client.ensure_signed_in().await.unwrap();
     emu.inject(Route::List, Fault::Http500, 2);
-    assert_eq!(client.list_downloading().await.unwrap().len(), 1);
+    assert_eq!(client.list_downloading().await.unwrap().tasks.len(), 1);
     assert_eq!(count(&emu, "GET", "/workflow"), 3);
 }
 
@@ -335,7 +341,7 @@ async fn http_500_on_patch_is_not_retried() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Error::NotJson { status: 500, .. }),
+        matches!(error.error, Error::NotJson { status: 500, .. }),
         "{error}"
     );
     assert_eq!(count(&emu, "PATCH", ""), 1);
@@ -404,6 +410,7 @@ async fn a_body_over_the_cap_is_refused() {
             .list_downloading()
             .await
             .unwrap()
+            .tasks
             .len(),
         2000
     );

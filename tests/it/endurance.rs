@@ -167,10 +167,21 @@ async fn endurance_under_churn_faults_and_a_restart() {
     assert!(repeated.is_empty(), "PATCH repeated for {repeated:?}");
     assert_eq!(emu.all_deselected_attempts(), 0);
 
+    // A PATCH answered with HTTP 500 may or may not have been applied (a panic in the
+    // handler can come after the change): its files count as decided and are never sent
+    // again, so those tasks may keep junk selected. Every other task must be clean.
+    let doubtful: std::collections::BTreeSet<String> = requests
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.fault.is_some())
+        .map(|r| r.path.rsplit('/').next().unwrap().to_owned())
+        .collect();
     let mut checked = 0;
     for task in &tasks {
         let (status, error) = emu.status(&task.id).unwrap();
         assert_ne!(status, "error", "task {} failed: {error:?}", task.id);
+        if doubtful.contains(&task.id) {
+            continue;
+        }
         let Some(metadata_at) = task.metadata_at else {
             continue;
         };
@@ -195,7 +206,7 @@ async fn endurance_under_churn_faults_and_a_restart() {
     );
     let state_text = std::fs::read_to_string(&state).unwrap();
     let state_json: serde_json::Value = serde_json::from_str(&state_text).unwrap();
-    assert_eq!(state_json["version"], 1);
+    assert_eq!(state_json["version"], 2);
 
     let faults = requests.iter().filter(|r| r.fault.is_some()).count();
     let ticks = requests

@@ -10,6 +10,7 @@ mod connect;
 mod deployment;
 mod emulator_facts;
 mod endurance;
+mod hand;
 mod rules;
 mod run;
 mod support;

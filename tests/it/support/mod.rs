@@ -81,7 +81,7 @@ pub(crate) fn daemon(emulator: &Emulator, state_file: &Path) -> Daemon {
 }
 
 pub(crate) fn daemon_with(emulator: &Emulator, state_file: &Path, settings: Settings) -> Daemon {
-    let (state, warnings) = StateStore::load(state_file);
+    let (state, warnings) = StateStore::open(state_file).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     Daemon::new(client(emulator), settings, state, None)
 }
@@ -167,6 +167,7 @@ pub(crate) async fn run_binary(args: &[&str], envs: &[(&str, &str)]) -> std::pro
         "CLOUDREVE_AUTOSELECT_PASSWORD",
         "CLOUDREVE_AUTOSELECT_CONFIG",
         "CREDENTIALS_DIRECTORY",
+        "STATE_DIRECTORY",
         "RUST_LOG",
         "HTTP_PROXY",
         "http_proxy",
