@@ -1009,6 +1009,51 @@ mod tests {
         assert_eq!(rechecks.next_due(), Some(now + second * 11));
     }
 
+    fn config(text: &str) -> Config {
+        let none = |_: &str| None;
+        crate::config::parse(text, std::path::Path::new("/etc/cra/rules.toml"), &none).unwrap()
+    }
+
+    #[test]
+    fn every_setting_that_needs_a_restart_is_named_until_restarted() {
+        let running = config(
+            "[server]\nurl = \"https://a.example\"\nemail = \"bot@example.com\"\n[[rule]]\nname = \"j\"\naction = \"skip\"\nglob = \"*.exe\"\n",
+        );
+        let edited = config(
+            "[server]\nurl = \"https://b.example\"\nemail = \"bot@example.com\"\ntimeout = \"10s\"\n[daemon]\nstate_file = \"/srv/state.json\"\n[[rule]]\nname = \"j\"\naction = \"skip\"\nglob = [\"*.exe\", \"*.url\"]\n",
+        );
+        assert_eq!(
+            restart_needed(&running, &edited),
+            vec!["server.url", "server.timeout", "daemon.state_file"]
+        );
+        // A second reload that changes only rules still names them: the comparison is with
+        // what the process runs with, not with the previous reload.
+        let rules_only = config(
+            "[server]\nurl = \"https://b.example\"\nemail = \"bot@example.com\"\ntimeout = \"10s\"\n[daemon]\nstate_file = \"/srv/state.json\"\n[[rule]]\nname = \"j\"\naction = \"skip\"\nglob = \"*.exe\"\n",
+        );
+        assert_eq!(restart_needed(&running, &rules_only).len(), 3);
+        assert!(restart_needed(&running, &running).is_empty());
+    }
+
+    #[test]
+    fn a_step_may_take_as_long_as_its_timeouts_and_retries_allow() {
+        let api = url::Url::parse("http://127.0.0.1:9/api/v4/").unwrap();
+        let mut options = crate::cloudreve::ClientOptions::new(api, "a@b.c".into(), "pw".into());
+        options.timeout = Duration::from_secs(30);
+        options.retries = 3;
+        options.retry_max_delay = Duration::from_secs(10);
+        let slow = Client::new(options.clone()).unwrap().step_deadline();
+        // Every call of a step may use all its attempts and back-off: far beyond 600 s.
+        assert!(
+            slow >= Duration::from_secs(5 * (4 * 30 + 3 * 10)),
+            "{slow:?}"
+        );
+        options.timeout = Duration::from_secs(2);
+        options.retries = 0;
+        let fast = Client::new(options).unwrap().step_deadline();
+        assert!(fast < Duration::from_secs(60), "{fast:?}");
+    }
+
     #[test]
     fn zero_recheck_disables_rechecks() {
         let now = tokio::time::Instant::now();
