@@ -104,9 +104,10 @@ fn members(class: &str) -> (Vec<char>, Vec<String>) {
 }
 
 /// Whether a class reads as text written between brackets (a release group's `[SubsPlease]`,
-/// `[1080p]`) rather than a set of characters. The heuristic: it holds a space, or four or more
-/// letters and digits named one by one (a real class of that many is written as a range), or
-/// the same letter or digit twice (pointless in a set, usual in words).
+/// `[1080p]`) rather than a set of characters. The heuristic: it holds words (a space and two or
+/// more letters or digits; `[ ._]` is a separator class), or four or more letters and digits
+/// named one by one (a real class of that many is written as a range), or the same letter or
+/// digit twice (pointless in a set, usual in words).
 fn reads_as_text(class: &str) -> bool {
     let (singles, _) = members(class);
     let alphanumeric: Vec<char> = singles
@@ -117,7 +118,8 @@ fn reads_as_text(class: &str) -> bool {
         .iter()
         .enumerate()
         .any(|(at, c)| alphanumeric.iter().take(at).any(|earlier| earlier == c));
-    class.chars().any(char::is_whitespace) || alphanumeric.len() >= 4 || repeated
+    let words = class.chars().any(char::is_whitespace) && alphanumeric.len() >= 2;
+    words || alphanumeric.len() >= 4 || repeated
 }
 
 /// A warning when a `[...]` in a `glob` or `task` pattern looks like a literal tag, showing
@@ -282,6 +284,7 @@ mod tests {
             "**/[Erai-raws]*/**",
             "[rar]*",
             "*[Some Group]*",
+            "*[A B]*",
             "*[YTS.MX]*",
             "*[abcd]*",
         ] {
@@ -296,6 +299,8 @@ mod tests {
             "*[0-9][0-9]*",
             "[a-zA-Z]*",
             "*[._-]*",
+            "*S01[ ._]E01*",
+            "*[ a]*",
             "*[abc]*",
             "*[!SubsPlease]*",
             r"\[SubsPlease\]*",
