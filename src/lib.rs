@@ -6,7 +6,7 @@
 //!
 //! Functional core, imperative shell (see ARCHITECTURE.md):
 //! - [`config`] and [`rules`]: the rules file parsed into validated types;
-//! - [`task`] and [`plan`]: domain types and the pure decision;
+//! - [`task`] and [`plan`]: domain types and the pure decision; [`table`]: its text tables;
 //! - [`cloudreve`]: the only module that speaks HTTP/JSON;
 //! - [`state`]: what the daemon already decided, kept in a file;
 //! - [`daemon`]: one tick, the schedule, signals and shutdown;
@@ -31,5 +31,6 @@ pub mod outcome;
 pub mod plan;
 pub mod rules;
 pub mod state;
+pub mod table;
 pub mod task;
 pub mod telemetry;
