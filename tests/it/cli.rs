@@ -446,3 +446,28 @@ async fn healthcheck_exit_codes() {
         stderr(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_says_when_the_state_file_cannot_be_read() {
+    let emu = support::emulator().await;
+    let id = emu.add_task(support::show(Backend::Aria2));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&emu, dir.path(), "");
+    let env = [("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)];
+    let args = ["--config", config.to_str().unwrap(), "explain", id.as_str()];
+    // Readable: no warning.
+    let output = cli(&args, &env).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("could not read the state file"));
+    // A directory where the state file should be: it exists and cannot be read as one.
+    std::fs::create_dir(dir.path().join("state.json")).unwrap();
+    let output = cli(&args, &env).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("could not read the state file"), "{err}");
+    assert!(
+        err.contains("does not know what the daemon decided before"),
+        "{err}"
+    );
+    assert!(stdout(&output).contains("deselect"));
+}
