@@ -80,13 +80,17 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         .unwrap_or_else(|| config::default_config_path(env));
     match cli.command {
         Command::Check { lint } => check(&config_path, lint, env),
-        Command::Explain { task_id, task_json } => match load(&config_path, env) {
+        Command::Explain {
+            task_id,
+            task_json,
+            account,
+        } => match load(&config_path, env) {
             Ok(config) => match (task_json, task_id) {
                 (Some(file), _) => match crate::explain::explain_file(&file, &config.rules) {
                     Ok(text) => Outcome::success(text),
                     Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
                 },
-                (None, Some(id)) => explain_live(&config, &id, env).await,
+                (None, Some(id)) => explain_live(&config, account.as_deref(), &id, env).await,
                 (None, None) => Outcome::failure(
                     Exit::Failure,
                     "error: give a TASK_ID or --task-json FILE".to_owned(),
@@ -139,6 +143,28 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
         config.server.api_base,
     );
     let _ = write!(out, "; state file {}", config.daemon.state_file.display());
+    if config.accounts.len() > 1
+        || config
+            .accounts
+            .iter()
+            .any(|a| a.name != config::DEFAULT_ACCOUNT)
+    {
+        let accounts: Vec<String> = config
+            .accounts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({} as {}{}, state {})",
+                    a.name,
+                    a.server.url,
+                    a.server.email,
+                    if a.dry_run { ", dry run" } else { "" },
+                    a.state_file.display()
+                )
+            })
+            .collect();
+        let _ = write!(out, "; accounts: {}", accounts.join(", "));
+    }
     if config.daemon.dry_run {
         out.push_str("; dry run");
     }
@@ -158,8 +184,28 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
     }
 }
 
-async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Outcome {
-    let options = match client_options(config, env) {
+async fn explain_live(
+    config: &Config,
+    account: Option<&str>,
+    task_id: &str,
+    env: EnvLookup<'_>,
+) -> Outcome {
+    let chosen = match account {
+        None => config.accounts.first(),
+        Some(name) => config.accounts.iter().find(|a| a.name == name),
+    };
+    let Some(account) = chosen else {
+        let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+        return Outcome::failure(
+            Exit::Failure,
+            format!(
+                "error: no account {:?}; the accounts are {}",
+                account.unwrap_or_default(),
+                names.join(", ")
+            ),
+        );
+    };
+    let options = match account_client_options(account, env) {
         Ok(options) => options,
         Err(e) => return Outcome::failure(Exit::Config, format!("error: {e}")),
     };
@@ -177,12 +223,12 @@ async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Out
             format!(
                 "error: task {task_id} is not among the {} ongoing downloads of {}",
                 tasks.len(),
-                config.server.email
+                account.server.email
             ),
         );
     };
     // Show what the daemon already decided, read from its state file without changing it.
-    let (decided, stderr) = match StateStore::read_only(&config.daemon.state_file) {
+    let (decided, stderr) = match StateStore::read_only(&account.state_file) {
         Ok(state) => (state.decided(&task.id), String::new()),
         Err(e) => (
             crate::plan::Decided::new(),
@@ -204,6 +250,14 @@ pub enum SetupError {
     /// No usable password.
     #[error(transparent)]
     Password(#[from] config::PasswordError),
+    /// A named account has no credential.
+    #[error(
+        "no password or refresh token for account {account}: set password_file or refresh_token_file in its [[account]] table, or put {account}.password or {account}.refresh-token into $CREDENTIALS_DIRECTORY"
+    )]
+    AccountCredentials {
+        /// The account.
+        account: String,
+    },
     /// A file named in the config could not be read.
     #[error("could not read {key} {path}: {source}")]
     Read {
@@ -264,36 +318,85 @@ fn initial_refresh_token(
     Ok(SecretString::from(token.to_owned()))
 }
 
-/// Client options from a config: credentials, CA certificates, timeouts.
+/// Client options from a config for its first account: credentials, CA certificates, timeouts.
 pub fn client_options(config: &Config, env: EnvLookup<'_>) -> Result<ClientOptions, SetupError> {
-    let credentials = match &config.server.refresh_token_file {
+    match config.accounts.first() {
+        Some(account) => account_client_options(account, env),
+        None => Err(SetupError::Password(config::PasswordError::Missing)),
+    }
+}
+
+/// The credentials of a named (non-default) account whose table sets no password: its own
+/// files in `$CREDENTIALS_DIRECTORY`: `<name>.password`, else `<name>.refresh-token`.
+fn named_account_credentials(
+    account: &config::Account,
+    env: EnvLookup<'_>,
+) -> Result<Option<Credentials>, SetupError> {
+    let Some(dir) = env("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let dir = std::path::Path::new(&dir);
+    let password = dir.join(format!("{}.password", account.name));
+    if password.exists() {
+        let setting = config::PasswordSetting::File(password);
+        return Ok(Some(Credentials::Password(config::resolve_password(
+            &setting, env,
+        )?)));
+    }
+    let token = dir.join(format!("{}.refresh-token", account.name));
+    if token.exists() {
+        let store = refresh_token_store(&account.state_file);
+        return Ok(Some(Credentials::RefreshToken {
+            token: initial_refresh_token(&token, &store)?,
+            store: Some(store),
+            source_file: token,
+        }));
+    }
+    Ok(None)
+}
+
+/// Client options for one account: credentials, CA certificates, timeouts.
+pub fn account_client_options(
+    account: &config::Account,
+    env: EnvLookup<'_>,
+) -> Result<ClientOptions, SetupError> {
+    let server = &account.server;
+    let named = account.name != config::DEFAULT_ACCOUNT;
+    let credentials = match &server.refresh_token_file {
         Some(file) => {
-            let store = refresh_token_store(&config.daemon.state_file);
+            let store = refresh_token_store(&account.state_file);
             Credentials::RefreshToken {
                 token: initial_refresh_token(file, &store)?,
                 store: Some(store),
                 source_file: file.clone(),
             }
         }
-        None => Credentials::Password(config::resolve_password(&config.server.password, env)?),
+        None if named && matches!(server.password, config::PasswordSetting::FromEnvironment) => {
+            named_account_credentials(account, env)?.ok_or_else(|| {
+                SetupError::AccountCredentials {
+                    account: account.name.clone(),
+                }
+            })?
+        }
+        None => Credentials::Password(config::resolve_password(&server.password, env)?),
     };
     let mut options = ClientOptions::new(
-        config.server.api_base.clone(),
-        config.server.email.clone(),
+        server.api_base.clone(),
+        server.email.clone(),
         SecretString::from(String::new()),
     );
     options.credentials = credentials;
-    if let Some(ca_file) = &config.server.ca_file {
+    if let Some(ca_file) = &server.ca_file {
         options.extra_roots_pem = std::fs::read(ca_file).map_err(|source| SetupError::Read {
             key: "server.ca_file",
             path: ca_file.clone(),
             source,
         })?;
     }
-    options.accept_invalid_certs = config.server.accept_invalid_certs;
-    options.timeout = config.server.timeout;
-    options.connect_timeout = config.server.connect_timeout;
-    options.retries = config.server.retries;
+    options.accept_invalid_certs = server.accept_invalid_certs;
+    options.timeout = server.timeout;
+    options.connect_timeout = server.connect_timeout;
+    options.retries = server.retries;
     Ok(options)
 }
 
@@ -306,36 +409,46 @@ fn build_failure(error: &BuildError) -> Outcome {
     Outcome::failure(exit, format!("error: {error}"))
 }
 
-fn build_daemon(
+/// One daemon per account, sharing one shutdown token. Each takes its state's lock, unless
+/// it only plans (a dry run reads the state and writes nothing).
+fn build_daemons(
     config: &Config,
     force_dry_run: bool,
     env: EnvLookup<'_>,
     heartbeat: bool,
-) -> Result<Daemon, Outcome> {
-    let options = client_options(config, env)
-        .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
-    let client = Client::new(options).map_err(|e| build_failure(&e))?;
-    let state_file = &config.daemon.state_file;
-    let state = if force_dry_run || config.daemon.dry_run {
-        // A dry run writes nothing, so it needs no lock and runs beside the service.
-        StateStore::read_only(state_file)
-            .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?
-    } else {
-        let (state, warnings) = StateStore::open(state_file)
-            .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?;
-        for warning in warnings {
-            tracing::warn!("{warning}");
-        }
-        state
-    };
-    let heartbeat: Option<PathBuf> =
-        heartbeat.then(|| daemon::heartbeat_path(&config.daemon.state_file));
-    Ok(Daemon::new(
-        client,
-        Settings::from_config(config, force_dry_run),
-        state,
-        heartbeat,
-    ))
+) -> Result<Vec<Daemon>, Outcome> {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut daemons = Vec::new();
+    for account in &config.accounts {
+        let options = account_client_options(account, env).map_err(|e| {
+            Outcome::failure(
+                Exit::Config,
+                format!("error: account {}: {e}", account.name),
+            )
+        })?;
+        let client = Client::new(options).map_err(|e| build_failure(&e))?;
+        let settings = Settings::for_account(config, &account.name, force_dry_run);
+        let state_file = &account.state_file;
+        let state = if settings.dry_run {
+            // A dry run writes nothing, so it needs no lock and runs beside the service.
+            StateStore::read_only(state_file)
+                .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?
+        } else {
+            let (state, warnings) = StateStore::open(state_file)
+                .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?;
+            for warning in warnings {
+                tracing::warn!(account = %account.name, "{warning}");
+            }
+            state
+        };
+        let heartbeat: Option<PathBuf> = heartbeat.then(|| daemon::heartbeat_path(state_file));
+        daemons.push(
+            Daemon::new(client, settings, state, heartbeat)
+                .for_account(&account.name)
+                .with_shutdown(shutdown.clone()),
+        );
+    }
+    Ok(daemons)
 }
 
 async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
@@ -343,35 +456,51 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let daemon = match build_daemon(&config, dry_run, env, false) {
-        Ok(daemon) => daemon,
+    let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, false) {
+        Ok(daemons) => daemons.into_iter().map(Arc::new).collect(),
         Err(outcome) => return outcome,
     };
-    let report = daemon.tick().await;
+    // Every account at once: one slow server does not hold up the others.
+    let reports = tick_all(&daemons).await;
+    let several = daemons.len() > 1;
     let mut stdout = String::new();
-    if daemon.settings().dry_run {
-        for plan in report.plans.iter().filter(|p| {
-            p.changes().is_some() || matches!(p.outcome, crate::plan::Outcome::Refused(_))
-        }) {
-            let _ = writeln!(stdout, "{}", plan.render());
+    let mut stderr = String::new();
+    let mut exit = Exit::Success;
+    for (daemon, report) in daemons.iter().zip(&reports) {
+        let daemon: &Daemon = daemon;
+        let account = if several {
+            format!("account {}: ", daemon.account())
+        } else {
+            String::new()
+        };
+        if daemon.settings().dry_run {
+            for plan in report.plans.iter().filter(|p| {
+                p.changes().is_some() || matches!(p.outcome, crate::plan::Outcome::Refused(_))
+            }) {
+                let _ = writeln!(stdout, "{}", plan.render());
+            }
+            let _ = writeln!(
+                stdout,
+                "{account}dry run: {}; nothing was sent",
+                report.summary()
+            );
         }
-        let _ = writeln!(stdout, "dry run: {}; nothing was sent", report.summary());
+        if !report.succeeded() {
+            exit = Exit::Failure;
+        }
+        let line = match (&report.error, report.failed(), &report.state_error) {
+            (Some(e), _, _) => format!("error: {account}{e}"),
+            (None, 0, None) => continue,
+            (None, 0, Some(e)) => format!("error: {account}{e}"),
+            (None, failed, _) => format!(
+                "error: {account}{failed} task(s) could not be changed or may not have been; see the log"
+            ),
+        };
+        if !stderr.is_empty() {
+            stderr.push('\n');
+        }
+        stderr.push_str(&line);
     }
-    let exit = if report.succeeded() {
-        Exit::Success
-    } else {
-        Exit::Failure
-    };
-    let stderr = match (&report.error, report.failed(), &report.state_error) {
-        (Some(e), _, _) => format!("error: {e}"),
-        (None, 0, None) => String::new(),
-        (None, 0, Some(e)) => format!("error: {e}"),
-        (None, failed, _) => {
-            format!(
-                "error: {failed} task(s) could not be changed or may not have been; see the log"
-            )
-        }
-    };
     Outcome {
         exit,
         stdout,
@@ -379,25 +508,47 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
     }
 }
 
+/// One tick of every daemon, concurrently; the reports in the daemons' order.
+async fn tick_all(daemons: &[Arc<Daemon>]) -> Vec<daemon::TickReport> {
+    let mut set = tokio::task::JoinSet::new();
+    for (n, daemon) in daemons.iter().enumerate() {
+        let daemon = Arc::clone(daemon);
+        set.spawn(async move { (n, daemon.tick().await) });
+    }
+    let mut reports: Vec<(usize, daemon::TickReport)> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(report) => reports.push(report),
+            Err(e) => tracing::error!(error = %e, "a tick task ended abnormally"),
+        }
+    }
+    reports.sort_by_key(|(n, _)| *n);
+    reports.into_iter().map(|(_, report)| report).collect()
+}
+
 async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let daemon = match build_daemon(&config, dry_run, env, true) {
-        Ok(daemon) => Arc::new(daemon),
+    let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, true) {
+        Ok(daemons) => daemons.into_iter().map(Arc::new).collect(),
         Err(outcome) => return outcome,
     };
     for lint in &config.lints {
         tracing::warn!("{}", lint.render(path));
     }
-    tracing::info!(
-        config = %path.display(),
-        rules = config.rules.rules().len(),
-        state_file = %config.daemon.state_file.display(),
-        dry_run = daemon.settings().dry_run,
-        "cloudreve-autoselect starting"
-    );
+    for daemon in &daemons {
+        let account = config.accounts.iter().find(|a| a.name == daemon.account());
+        tracing::info!(
+            config = %path.display(),
+            account = daemon.account(),
+            rules = config.rules.rules().len(),
+            state_file = %account.map_or_else(|| config.daemon.state_file.display().to_string(), |a| a.state_file.display().to_string()),
+            dry_run = daemon.settings().dry_run,
+            "cloudreve-autoselect starting"
+        );
+    }
     let reload_path = path.to_owned();
     let options = RunOptions {
         config,
@@ -405,7 +556,7 @@ async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outco
         force_dry_run: dry_run,
         grace: Duration::from_secs(20),
     };
-    match daemon::run(daemon, options).await {
+    match daemon::run(daemons, options).await {
         Ok(RunExit::Stopped) => Outcome::success(String::new()),
         Ok(RunExit::Forced) => Outcome::failure(
             Exit::Interrupted,
@@ -439,9 +590,32 @@ fn healthcheck(path: &std::path::Path, max_age: Option<Duration>, env: EnvLookup
     let now = chrono::Utc::now();
     let max_age = max_age
         .unwrap_or_else(|| crate::healthcheck::default_max_age(&config.daemon.schedule, now));
-    let heartbeat = daemon::heartbeat_path(&config.daemon.state_file);
-    match crate::healthcheck::check(&heartbeat, max_age, now) {
-        Ok(line) => Outcome::success(format!("{line}\n")),
-        Err(line) => Outcome::failure(Exit::Failure, line),
+    let several = config.accounts.len() > 1;
+    let mut healthy = Vec::new();
+    let mut unhealthy = Vec::new();
+    for account in &config.accounts {
+        let heartbeat = daemon::heartbeat_path(&account.state_file);
+        let prefix = if several {
+            format!("account {}: ", account.name)
+        } else {
+            String::new()
+        };
+        match crate::healthcheck::check(&heartbeat, max_age, now) {
+            Ok(line) => healthy.push(format!("{prefix}{line}")),
+            Err(line) => unhealthy.push(format!("{prefix}{line}")),
+        }
+    }
+    if unhealthy.is_empty() {
+        Outcome::success(format!("{}\n", healthy.join("\n")))
+    } else {
+        Outcome {
+            exit: Exit::Failure,
+            stdout: healthy.iter().fold(String::new(), |mut out, line| {
+                out.push_str(line);
+                out.push('\n');
+                out
+            }),
+            stderr: unhealthy.join("\n"),
+        }
     }
 }

@@ -25,7 +25,10 @@ use crate::rules::{
     compile_source_glob, regex_source,
 };
 
+mod account;
 mod lint;
+
+pub use account::{Account, DEFAULT_ACCOUNT, account_state_file};
 
 /// Where `--config` points when neither the flag nor `CLOUDREVE_AUTOSELECT_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/cloudreve-autoselect/rules.toml";
@@ -257,8 +260,10 @@ pub struct DaemonConfig {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
-    /// `[server]`.
+    /// The first account's server: `[server]`, or the first `[[account]]` without one.
     pub server: ServerConfig,
+    /// Every account: the `[server]` table as `default`, then the `[[account]]` tables.
+    pub accounts: Vec<Account>,
     /// `[daemon]`.
     pub daemon: DaemonConfig,
     /// `[[rule]]` tables, compiled.
@@ -275,7 +280,10 @@ pub struct Config {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    server: Spanned<RawServer>,
+    #[serde(default)]
+    server: Option<Spanned<RawServer>>,
+    #[serde(default, rename = "account")]
+    accounts: Vec<Spanned<account::RawAccount>>,
     #[serde(default)]
     daemon: Option<RawDaemon>,
     #[serde(default)]
@@ -442,25 +450,33 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
         problems: Vec::new(),
         lints: Vec::new(),
     };
-    let server = checker.server(raw.server);
     let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), path, env);
+    let default_state = daemon
+        .as_ref()
+        .map_or_else(|| default_state_file(env), |d| d.state_file.clone());
+    let accounts = checker.accounts(raw.server, raw.accounts, &default_state);
     let specs = checker.rules(&raw.rules);
     let on_all_junk = checker.safety(raw.safety.as_ref());
     let mut warnings = Vec::new();
-    if let Some(server) = server.as_ref().filter(|s| s.accept_invalid_certs) {
-        warnings.push(format!(
-            "{}: server.accept_invalid_certs = true: TLS certificates are not checked; anyone between here and {} can read the credentials",
-            path.display(),
-            server.url
-        ));
-    }
-    if let Some(server) = &server
-        && matches!(server.password, PasswordSetting::Inline(_))
-    {
-        warnings.push(format!(
-                "{}: server.password holds the password in the rules file; prefer server.password_file, ${PASSWORD_ENV} or $CREDENTIALS_DIRECTORY/password",
+    for account in &accounts {
+        let section = if account.name == DEFAULT_ACCOUNT {
+            "server".to_owned()
+        } else {
+            format!("account \"{}\"", account.name)
+        };
+        if account.server.accept_invalid_certs {
+            warnings.push(format!(
+                "{}: {section}: accept_invalid_certs = true: TLS certificates are not checked; anyone between here and {} can read the credentials",
+                path.display(),
+                account.server.url
+            ));
+        }
+        if matches!(account.server.password, PasswordSetting::Inline(_)) {
+            warnings.push(format!(
+                "{}: {section}: password holds the password in the rules file; prefer password_file, ${PASSWORD_ENV} or $CREDENTIALS_DIRECTORY/password",
                 path.display()
             ));
+        }
     }
     let rules = match RuleSet::new(specs, on_all_junk) {
         Ok(rules) => Some(rules),
@@ -469,10 +485,11 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             None
         }
     };
-    match (server, daemon, rules) {
+    match (accounts.first().map(|a| a.server.clone()), daemon, rules) {
         (Some(server), Some(daemon), Some(rules)) if checker.problems.is_empty() => Ok(Config {
             path: path.to_owned(),
             server,
+            accounts,
             daemon,
             rules,
             warnings,

@@ -45,6 +45,16 @@ impl Settings {
             metadata_recheck: config.daemon.metadata_recheck,
         }
     }
+
+    /// The reloadable part of a config for one account (its own `dry_run` adds to the
+    /// daemon's).
+    pub fn for_account(config: &Config, account: &str, force_dry_run: bool) -> Self {
+        let own = config
+            .accounts
+            .iter()
+            .any(|a| a.name == account && a.dry_run);
+        Self::from_config(config, force_dry_run || own)
+    }
 }
 
 /// Which tasks a tick looks at.
@@ -59,6 +69,8 @@ pub enum TickScope {
 /// What one tick did: the per-task outcomes and operator events, and how the tick ended.
 #[derive(Debug, Default)]
 pub struct TickReport {
+    /// The account this tick worked for.
+    pub account: String,
     /// Tasks in the list.
     pub seen: usize,
     /// One entry per task in scope, in list order.
@@ -202,6 +214,7 @@ impl TickReport {
 
 /// The daemon: a client, the current settings, and the state.
 pub struct Daemon {
+    account: String,
     client: Client,
     settings: RwLock<Arc<Settings>>,
     state: Mutex<StateStore>,
@@ -215,6 +228,7 @@ pub struct Daemon {
 impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Daemon")
+            .field("account", &self.account)
             .field("client", &self.client)
             .finish_non_exhaustive()
     }
@@ -253,6 +267,7 @@ impl Daemon {
         heartbeat: Option<PathBuf>,
     ) -> Self {
         Self {
+            account: crate::config::DEFAULT_ACCOUNT.to_owned(),
             client,
             settings: RwLock::new(Arc::new(settings)),
             state: Mutex::new(state),
@@ -261,6 +276,25 @@ impl Daemon {
             shutdown: CancellationToken::new(),
             progress: std::sync::Mutex::new(None),
         }
+    }
+
+    /// This daemon works for the account `name` (logs and reports carry it).
+    #[must_use]
+    pub fn for_account(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.account);
+        self
+    }
+
+    /// The account's name.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Shares another daemon's shutdown token, so one signal stops every account.
+    #[must_use]
+    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
+        self
     }
 
     /// The token that stops the daemon: ticks stop between tasks once it is cancelled.
@@ -312,7 +346,7 @@ impl Daemon {
     }
 
     /// One poll limited to `scope`.
-    #[tracing::instrument(name = "tick", skip_all)]
+    #[tracing::instrument(name = "tick", skip_all, fields(account = %self.account))]
     pub async fn tick_scoped(&self, scope: &TickScope) -> TickReport {
         let started = Instant::now();
         let Ok(_running) = self.running.try_lock() else {
@@ -325,6 +359,7 @@ impl Daemon {
         self.mark_progress(true);
         let settings = self.settings();
         let mut report = TickReport {
+            account: self.account.clone(),
             dry_run: settings.dry_run,
             ..TickReport::default()
         };
@@ -720,10 +755,46 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
 
 /// The settings of `new` that differ from those the process runs with and that only a
 /// restart applies, by their config key.
-pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
+pub fn restart_needed(running: &Config, new: &Config) -> Vec<String> {
+    let mut keys = Vec::new();
+    let names = |c: &Config| {
+        c.accounts
+            .iter()
+            .map(|a| a.name.clone())
+            .collect::<Vec<_>>()
+    };
+    if names(running) != names(new) {
+        keys.push("the accounts ([server] and [[account]] tables)".to_owned());
+    }
+    for old in &running.accounts {
+        let Some(now) = new.accounts.iter().find(|a| a.name == old.name) else {
+            continue;
+        };
+        let prefix = if old.name == crate::config::DEFAULT_ACCOUNT {
+            "server".to_owned()
+        } else {
+            format!("account \"{}\"", old.name)
+        };
+        for key in server_differences(&old.server, &now.server) {
+            keys.push(format!("{prefix}.{key}"));
+        }
+        if old.state_file != now.state_file {
+            keys.push(if old.name == crate::config::DEFAULT_ACCOUNT {
+                "daemon.state_file".to_owned()
+            } else {
+                format!("daemon.state_file (account \"{}\")", old.name)
+            });
+        }
+    }
+    keys
+}
+
+fn server_differences(
+    a: &crate::config::ServerConfig,
+    b: &crate::config::ServerConfig,
+) -> Vec<&'static str> {
     use crate::config::PasswordSetting;
     use secrecy::ExposeSecret as _;
-    let (a, b) = (&running.server, &new.server);
     let same_password = match (&a.password, &b.password) {
         (PasswordSetting::File(x), PasswordSetting::File(y)) => x == y,
         (PasswordSetting::Inline(x), PasswordSetting::Inline(y)) => {
@@ -732,65 +803,64 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
         (PasswordSetting::FromEnvironment, PasswordSetting::FromEnvironment) => true,
         _ => false,
     };
-    let mut keys = Vec::new();
-    let mut differs = |key: &'static str, changed: bool| {
-        if changed {
-            keys.push(key);
-        }
-    };
-    differs("server.url", a.url != b.url);
-    differs("server.email", a.email != b.email);
-    differs("server.password/password_file", !same_password);
-    differs(
-        "server.refresh_token_file",
-        a.refresh_token_file != b.refresh_token_file,
-    );
-    differs("server.timeout", a.timeout != b.timeout);
-    differs(
-        "server.connect_timeout",
-        a.connect_timeout != b.connect_timeout,
-    );
-    differs("server.retries", a.retries != b.retries);
-    differs("server.ca_file", a.ca_file != b.ca_file);
-    differs(
-        "server.accept_invalid_certs",
-        a.accept_invalid_certs != b.accept_invalid_certs,
-    );
-    differs(
-        "daemon.state_file",
-        running.daemon.state_file != new.daemon.state_file,
-    );
-    keys
+    [
+        ("url", a.url != b.url),
+        ("email", a.email != b.email),
+        ("password/password_file", !same_password),
+        (
+            "refresh_token_file",
+            a.refresh_token_file != b.refresh_token_file,
+        ),
+        ("timeout", a.timeout != b.timeout),
+        ("connect_timeout", a.connect_timeout != b.connect_timeout),
+        ("retries", a.retries != b.retries),
+        ("ca_file", a.ca_file != b.ca_file),
+        (
+            "accept_invalid_certs",
+            a.accept_invalid_certs != b.accept_invalid_certs,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect()
 }
 
 /// The service: a tick at start-up and on every cron fire, never overlapping; SIGHUP reloads
 /// the rules; SIGTERM/SIGINT stop after the request in flight; a second signal stops at once.
-pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, RunError> {
+/// One worker per account: an account's outage or slow server never delays another's tick.
+/// The daemons must share one shutdown token ([`Daemon::with_shutdown`]).
+pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunExit, RunError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signals)?;
-    // What the process runs with (server, state file): only a restart changes it.
+    // What the process runs with (accounts, servers, state files): only a restart changes it.
     let running = options.config;
     // The schedule and rules in force: a reload changes them.
     let mut schedule = running.daemon.schedule.clone();
 
-    let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
-    let mut scheduler = start_scheduler(schedule.as_str(), trigger_tx.clone()).await?;
-    if let Some(next) = schedule.next_runs(chrono::Utc::now(), 1).first() {
-        tracing::info!(schedule = schedule.as_str(), next_run = %next, "scheduler started (UTC)");
-    }
-    let _ = trigger_tx.try_send(Trigger::Startup);
-
+    let mut triggers = Vec::new();
+    let mut workers = Vec::new();
     let interval = Arc::new(std::sync::Mutex::new(schedule.interval(chrono::Utc::now())));
-    let worker = tokio::spawn(worker_loop(
-        Arc::clone(&daemon),
-        trigger_rx,
-        Arc::clone(&interval),
-    ));
+    for daemon in &daemons {
+        let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
+        let _ = trigger_tx.try_send(Trigger::Startup);
+        triggers.push(trigger_tx);
+        workers.push(tokio::spawn(worker_loop(
+            Arc::clone(daemon),
+            trigger_rx,
+            Arc::clone(&interval),
+        )));
+    }
+    let mut scheduler = start_scheduler(schedule.as_str(), triggers.clone()).await?;
+    if let Some(next) = schedule.next_runs(chrono::Utc::now(), 1).first() {
+        tracing::info!(schedule = schedule.as_str(), next_run = %next, accounts = daemons.len(), "scheduler started (UTC)");
+    }
     let mut watchdog =
         sd_notify::watchdog_enabled().map(|timeout| tokio::time::interval(timeout / 2));
-    let shutdown = daemon.shutdown_token();
+    let shutdown = daemons
+        .first()
+        .map_or_else(CancellationToken::new, |d| d.shutdown_token());
 
     loop {
         tokio::select! {
@@ -808,7 +878,7 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
                             tracing::warn!("{warning}");
                         }
                         if new.daemon.schedule.as_str() != schedule.as_str() {
-                            match start_scheduler(new.daemon.schedule.as_str(), trigger_tx.clone()).await {
+                            match start_scheduler(new.daemon.schedule.as_str(), triggers.clone()).await {
                                 Ok(replacement) => {
                                     let _ = scheduler.shutdown().await;
                                     scheduler = replacement;
@@ -823,19 +893,20 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
                         if !pending.is_empty() {
                             tracing::warn!(settings = %pending.join(", "), "these settings changed but apply only after a restart; the daemon keeps using the old values");
                         }
-                        let settings = Settings::from_config(&new, options.force_dry_run);
-                        tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), schedule = schedule.as_str(), dry_run = settings.dry_run, metadata_recheck = ?settings.metadata_recheck, "rules reloaded");
-                        daemon.replace_settings(settings);
+                        for daemon in &daemons {
+                            daemon.replace_settings(Settings::for_account(&new, daemon.account(), options.force_dry_run));
+                        }
+                        tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), schedule = schedule.as_str(), dry_run = new.daemon.dry_run || options.force_dry_run, metadata_recheck = ?new.daemon.metadata_recheck, "rules reloaded");
                     }
                     Err(e) => tracing::error!("rules not reloaded, keeping the previous rules: {e}"),
                 }
                 notify(&[sd_notify::NotifyState::Ready]);
             }
             () = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
-                if worker.is_finished() {
-                    tracing::error!("the worker stopped; no more watchdog pings");
-                } else if daemon.is_wedged() {
-                    tracing::error!(quiet_secs = daemon.time_since_progress().map_or(0, |d| d.as_secs()), deadline_secs = daemon.client().step_deadline().as_secs(), "the tick in flight is wedged; no more watchdog pings, systemd will restart the service");
+                if workers.iter().any(tokio::task::JoinHandle::is_finished) {
+                    tracing::error!("a worker stopped; no more watchdog pings");
+                } else if let Some(daemon) = daemons.iter().find(|d| d.is_wedged()) {
+                    tracing::error!(account = daemon.account(), quiet_secs = daemon.time_since_progress().map_or(0, |d| d.as_secs()), deadline_secs = daemon.client().step_deadline().as_secs(), "the tick in flight is wedged; no more watchdog pings, systemd will restart the service");
                 } else {
                     notify(&[sd_notify::NotifyState::Watchdog]);
                 }
@@ -846,8 +917,13 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
     notify(&[sd_notify::NotifyState::Stopping]);
     let _ = scheduler.shutdown().await;
     shutdown.cancel();
+    let all_workers = async {
+        for worker in workers {
+            let _ = worker.await;
+        }
+    };
     tokio::select! {
-        joined = tokio::time::timeout(options.grace, worker) => {
+        joined = tokio::time::timeout(options.grace, all_workers) => {
             if joined.is_err() {
                 tracing::warn!(grace_secs = options.grace.as_secs(), "the tick in flight did not finish within the grace period");
             }
@@ -861,16 +937,18 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
 
 async fn start_scheduler(
     schedule: &str,
-    trigger: mpsc::Sender<Trigger>,
+    triggers: Vec<mpsc::Sender<Trigger>>,
 ) -> Result<tokio_cron_scheduler::JobScheduler, RunError> {
     use tokio_cron_scheduler::{Job, JobScheduler};
     let failed = |e: tokio_cron_scheduler::JobSchedulerError| RunError::Scheduler(e.to_string());
     let scheduler = JobScheduler::new().await.map_err(failed)?;
     let job = Job::new_async(schedule, move |_id, _scheduler| {
-        let trigger = trigger.clone();
+        let triggers = triggers.clone();
         Box::pin(async move {
-            if trigger.try_send(Trigger::Cron).is_err() {
-                tracing::debug!("a tick is already pending; this fire is coalesced");
+            for trigger in &triggers {
+                if trigger.try_send(Trigger::Cron).is_err() {
+                    tracing::debug!("a tick is already pending; this fire is coalesced");
+                }
             }
         })
     })
@@ -1025,6 +1103,13 @@ mod tests {
         assert_eq!(
             restart_needed(&running, &edited),
             vec!["server.url", "server.timeout", "daemon.state_file"]
+        );
+        let with_account = config(
+            "[server]\nurl = \"https://a.example\"\nemail = \"bot@example.com\"\n[[account]]\nname = \"bob\"\nurl = \"https://b.example\"\nemail = \"b@example.com\"\n[[rule]]\nname = \"j\"\naction = \"skip\"\nglob = \"*.exe\"\n",
+        );
+        assert_eq!(
+            restart_needed(&running, &with_account),
+            vec!["the accounts ([server] and [[account]] tables)"]
         );
         // A second reload that changes only rules still names them: the comparison is with
         // what the process runs with, not with the previous reload.
