@@ -81,7 +81,9 @@ pub struct TickReport {
     pub events: Vec<OperatorEvent>,
     /// Tasks forgotten because they left the list.
     pub pruned: usize,
-    /// Plans of the tasks in scope, for dry runs, `demo` and tests.
+    /// Plans of the tasks in scope that sent or refused something; in a dry run, or for a
+    /// daemon [`Daemon::keeping_all_plans`], of every task in scope. (Not all of them
+    /// otherwise: at ten thousand tasks they would cost more memory than the list.)
     pub plans: Vec<Plan>,
     /// Sign-in or listing failed: the tick did nothing.
     pub error: Option<cloudreve::Error>,
@@ -215,6 +217,7 @@ impl TickReport {
 /// The daemon: a client, the current settings, and the state.
 pub struct Daemon {
     account: String,
+    keep_all_plans: bool,
     client: Client,
     settings: RwLock<Arc<Settings>>,
     state: Mutex<StateStore>,
@@ -268,6 +271,7 @@ impl Daemon {
     ) -> Self {
         Self {
             account: crate::config::DEFAULT_ACCOUNT.to_owned(),
+            keep_all_plans: false,
             client,
             settings: RwLock::new(Arc::new(settings)),
             state: Mutex::new(state),
@@ -282,6 +286,13 @@ impl Daemon {
     #[must_use]
     pub fn for_account(mut self, name: &str) -> Self {
         name.clone_into(&mut self.account);
+        self
+    }
+
+    /// Every tick's report keeps the plans of all tasks in scope (for `demo`).
+    #[must_use]
+    pub fn keeping_all_plans(mut self) -> Self {
+        self.keep_all_plans = true;
         self
     }
 
@@ -434,7 +445,7 @@ impl Daemon {
                 report.interrupted = true;
                 break;
             }
-            let plan = plan::plan(task, &settings.rules, &state.decided(&task.id));
+            let plan = plan::plan(task, &settings.rules, state.decided_ref(&task.id));
             let result = self.handle_plan(&plan, settings, &mut state).await;
             if let TaskResult::StateNotWritable { error } = &result {
                 open_incident(
@@ -450,7 +461,12 @@ impl Daemon {
                 task_name: plan.task_name.clone(),
                 result,
             });
-            report.plans.push(plan);
+            if settings.dry_run
+                || self.keep_all_plans
+                || matches!(plan.outcome, Outcome::Apply(_) | Outcome::Refused(_))
+            {
+                report.plans.push(plan);
+            }
             self.mark_progress(true);
         }
         if report.error.is_none() && report.needs_operator().is_none() {
