@@ -30,6 +30,7 @@ run_cleanup() {
   for ((i = ${#cleanup_hooks[@]} - 1; i >= 0; i--)); do
     ${cleanup_hooks[i]} >/dev/null 2>&1 || true
   done
+  note "cleaned up"
   exit "$status"
 }
 trap run_cleanup EXIT

@@ -171,7 +171,7 @@ fn ci_installs_exactly_as_the_readme_says() {
             || c.starts_with("systemctl enable")
     }) {
         let generic = command.replace("/etc/credstore/cloudreve-autoselect/", "$credstore/");
-        let generic = generic.replace("sh -c '", "sh -c \"").replace("'", "\"");
+        let generic = generic.replace("sh -c '", "sh -c \"").replace('\'', "\"");
         assert!(
             script.contains(&generic) || script.contains(command.as_str()),
             "ci/systemd-real lacks {command:?}"
