@@ -318,6 +318,67 @@ fn initial_refresh_token(
     Ok(SecretString::from(token.to_owned()))
 }
 
+/// Sign-in from a `refresh-token` credential (systemd `LoadCredential=`, a Docker secret).
+///
+/// systemd copies a credential afresh at every start, so its modification time says nothing
+/// about its age and [`initial_refresh_token`]'s comparison cannot work. Instead the rotated
+/// tokens are kept under a name derived from the delivered token: a restart with the same
+/// credential continues from the newest rotation, and a new credential starts afresh.
+fn delivered_refresh_token(
+    file: &std::path::Path,
+    state_file: &std::path::Path,
+) -> Result<Credentials, SetupError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map(|text| text.trim().to_owned())
+            .map_err(|source| SetupError::Read {
+                key: "refresh-token credential",
+                path: path.to_owned(),
+                source,
+            })
+    };
+    let delivered = read(file)?;
+    if delivered.is_empty() {
+        return Err(SetupError::EmptyToken {
+            path: file.to_owned(),
+        });
+    }
+    let mut store = refresh_token_store(state_file).into_os_string();
+    store.push(format!("-{:016x}", fingerprint(&delivered)));
+    let store = PathBuf::from(store);
+    let token = match read(&store) {
+        Ok(kept) if !kept.is_empty() => kept,
+        _ => delivered,
+    };
+    // Name the file the operator edits rather than systemd's private copy.
+    let source_file = if file
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with(config::CREDENTIAL_ID))
+    {
+        PathBuf::from(format!(
+            "/etc/credstore/{}/{} (the unit's LoadCredential= directory; delivered as {})",
+            config::CREDENTIAL_ID,
+            config::REFRESH_TOKEN_CREDENTIAL,
+            file.display()
+        ))
+    } else {
+        file.to_owned()
+    };
+    Ok(Credentials::RefreshToken {
+        token: SecretString::from(token),
+        store: Some(store),
+        source_file,
+    })
+}
+
+/// FNV-1a, 64 bits: a stable name for a token (not a secret-keeping hash; the store it names
+/// holds a live token anyway and is readable only by the daemon's user).
+fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Client options from a config for its first account: credentials, CA certificates, timeouts.
 pub fn client_options(config: &Config, env: EnvLookup<'_>) -> Result<ClientOptions, SetupError> {
     match config.accounts.first() {
@@ -378,7 +439,17 @@ pub fn account_client_options(
                 }
             })?
         }
-        None => Credentials::Password(config::resolve_password(&server.password, env)?),
+        // A password from any source wins over a `refresh-token` credential.
+        None => match config::resolve_password(&server.password, env) {
+            Ok(password) => Credentials::Password(password),
+            Err(config::PasswordError::Missing) => {
+                match config::credential_file(config::REFRESH_TOKEN_CREDENTIAL, env) {
+                    Some(file) => delivered_refresh_token(&file, &account.state_file)?,
+                    None => return Err(config::PasswordError::Missing.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
     let mut options = ClientOptions::new(
         server.api_base.clone(),
@@ -617,5 +688,68 @@ fn healthcheck(path: &std::path::Path, max_age: Option<Duration>, env: EnvLookup
             }),
             stderr: unhealthy.join("\n"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret as _;
+
+    use super::*;
+
+    fn refresh_token_of(options: &ClientOptions) -> (String, PathBuf) {
+        match &options.credentials {
+            Credentials::RefreshToken { token, store, .. } => (
+                token.expose_secret().to_owned(),
+                store.clone().unwrap_or_default(),
+            ),
+            Credentials::Password(_) => panic!("expected a refresh token"),
+        }
+    }
+
+    #[test]
+    fn refresh_token_credential_continues_from_its_rotation_and_password_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let credentials = dir.path().join("credentials");
+        std::fs::create_dir(&credentials).unwrap();
+        let token_file = credentials.join("cloudreve-autoselect_refresh-token");
+        std::fs::write(&token_file, "first\n").unwrap();
+        let text = format!(
+            "[server]\nurl = \"https://cloud.example.com\"\nemail = \"bot@example.com\"\n[daemon]\nstate_file = \"{}\"\n",
+            dir.path().join("state.json").display()
+        );
+        let creds_dir = credentials.to_str().unwrap().to_owned();
+        let env = move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| creds_dir.clone());
+        let config = config::parse(&text, std::path::Path::new("rules.toml"), &env).unwrap();
+
+        let (token, store) = refresh_token_of(&client_options(&config, &env).unwrap());
+        assert_eq!(token, "first");
+        // The client rotates the token; systemd copies the credential again at the next start,
+        // newer than the rotation: the rotation still wins.
+        std::fs::write(&store, "rotated").unwrap();
+        std::fs::write(&token_file, "first\n").unwrap();
+        assert_eq!(
+            refresh_token_of(&client_options(&config, &env).unwrap()),
+            ("rotated".to_owned(), store.clone())
+        );
+        // The operator delivers a new token: it starts afresh.
+        std::fs::write(&token_file, "second\n").unwrap();
+        let (token, new_store) = refresh_token_of(&client_options(&config, &env).unwrap());
+        assert_eq!(token, "second");
+        assert_ne!(new_store, store);
+        // A password beside it wins.
+        std::fs::write(credentials.join("cloudreve-autoselect_password"), "pw\n").unwrap();
+        assert!(matches!(
+            client_options(&config, &env).unwrap().credentials,
+            Credentials::Password(_)
+        ));
+    }
+
+    #[test]
+    fn fingerprint_is_fnv1a() {
+        // Published FNV-1a 64 test vectors: the name must not change between builds.
+        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fingerprint("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fingerprint("foobar"), 0x8594_4171_f739_67e8);
     }
 }

@@ -146,7 +146,7 @@ pub enum PasswordSetting {
     File(PathBuf),
     /// `server.password` (accepted with a warning).
     Inline(SecretString),
-    /// Neither key: the environment or `$CREDENTIALS_DIRECTORY/password` must provide it.
+    /// Neither key: the environment or a credential (see [`credential_file`]) must provide it.
     FromEnvironment,
 }
 
@@ -1334,13 +1334,33 @@ pub enum PasswordError {
     },
     /// No source holds a password.
     #[error(
-        "no password configured: set server.password_file, or ${PASSWORD_ENV}, or provide $CREDENTIALS_DIRECTORY/password (systemd LoadCredential=password:..., Docker secret \"password\")"
+        "no password configured: set server.password_file, or ${PASSWORD_ENV}, or put a file `password` or `refresh-token` into $CREDENTIALS_DIRECTORY (systemd: /etc/credstore/cloudreve-autoselect/; Docker: a secret of that name)"
     )]
     Missing,
 }
 
+/// The id the systemd unit loads its credential directory under
+/// (`LoadCredential=cloudreve-autoselect:/etc/credstore/cloudreve-autoselect`): each file of the
+/// directory arrives as `$CREDENTIALS_DIRECTORY/cloudreve-autoselect_<file name>`.
+pub const CREDENTIAL_ID: &str = "cloudreve-autoselect";
+/// The credential holding the password.
+pub const PASSWORD_CREDENTIAL: &str = "password";
+/// The credential holding a refresh token (accounts with two-factor sign-in or a login captcha).
+pub const REFRESH_TOKEN_CREDENTIAL: &str = "refresh-token";
+
+/// The file of credential `name` in `$CREDENTIALS_DIRECTORY`, if there is one: `name` itself
+/// (Docker secrets, `LoadCredential=name:FILE`) or `cloudreve-autoselect_name` (a systemd
+/// directory credential).
+pub fn credential_file(name: &str, env: EnvLookup<'_>) -> Option<PathBuf> {
+    let dir = env("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty())?;
+    let dir = Path::new(&dir);
+    [dir.join(name), dir.join(format!("{CREDENTIAL_ID}_{name}"))]
+        .into_iter()
+        .find(|path| path.exists())
+}
+
 /// Finds the password, in this order: `server.password_file`, `server.password`,
-/// `$CLOUDREVE_AUTOSELECT_PASSWORD`, `$CREDENTIALS_DIRECTORY/password`.
+/// `$CLOUDREVE_AUTOSELECT_PASSWORD`, the `password` credential (see [`credential_file`]).
 pub fn resolve_password(
     setting: &PasswordSetting,
     env: EnvLookup<'_>,
@@ -1352,13 +1372,10 @@ pub fn resolve_password(
             if let Some(value) = env(PASSWORD_ENV).filter(|v| !v.is_empty()) {
                 return Ok(SecretString::from(value));
             }
-            if let Some(dir) = env("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty()) {
-                let path = Path::new(&dir).join("password");
-                if path.exists() {
-                    return read_password_file(&path);
-                }
+            match credential_file(PASSWORD_CREDENTIAL, env) {
+                Some(path) => read_password_file(&path),
+                None => Err(PasswordError::Missing),
             }
-            Err(PasswordError::Missing)
         }
     }
 }
@@ -1685,6 +1702,51 @@ mod tests {
                 "rules.toml:4:1: rule: no [[rule]] tables: the daemon signs in and lists the downloads, but never changes a selection; add rules (rules.example.toml is a start)"
             ]
         );
+    }
+
+    #[test]
+    fn credentials_with_and_without_the_directory_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_str = dir.path().to_str().unwrap().to_owned();
+        let creds = move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| dir_str.clone());
+        assert_eq!(credential_file(REFRESH_TOKEN_CREDENTIAL, &creds), None);
+        assert_eq!(credential_file(PASSWORD_CREDENTIAL, &no_env), None);
+        // A systemd directory credential: LoadCredential=cloudreve-autoselect:/etc/credstore/...
+        let prefixed = dir.path().join("cloudreve-autoselect_refresh-token");
+        std::fs::write(&prefixed, "token\n").unwrap();
+        assert_eq!(
+            credential_file(REFRESH_TOKEN_CREDENTIAL, &creds),
+            Some(prefixed)
+        );
+        std::fs::write(
+            dir.path().join("cloudreve-autoselect_password"),
+            "prefixed\n",
+        )
+        .unwrap();
+        assert_eq!(
+            resolve_password(&PasswordSetting::FromEnvironment, &creds)
+                .unwrap()
+                .expose_secret(),
+            "prefixed"
+        );
+        // A Docker secret (no prefix) is looked at first.
+        std::fs::write(dir.path().join("password"), "plain\n").unwrap();
+        assert_eq!(
+            resolve_password(&PasswordSetting::FromEnvironment, &creds)
+                .unwrap()
+                .expose_secret(),
+            "plain"
+        );
+        // Another unit's credential is not ours.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("other_password"), "x\n").unwrap();
+        let other_str = other.path().to_str().unwrap().to_owned();
+        let other_env =
+            move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| other_str.clone());
+        assert!(matches!(
+            resolve_password(&PasswordSetting::FromEnvironment, &other_env),
+            Err(PasswordError::Missing)
+        ));
     }
 
     #[test]
