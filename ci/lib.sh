@@ -50,6 +50,14 @@ wait_for() {
   done
 }
 
+# COMMAND | has [GREP OPTIONS] PATTERN: like grep -q, but reads all of its input first, so the
+# command before it never dies of SIGPIPE (which `set -o pipefail` would count as a failure).
+has() {
+  local input
+  input=$(cat)
+  grep -q "$@" <<<"$input"
+}
+
 need() { # need COMMAND PACKAGE...: installs the Debian packages when COMMAND is missing.
   local command=$1
   shift
