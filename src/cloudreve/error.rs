@@ -54,7 +54,7 @@ impl fmt::Display for SignInProblem {
                 "the account has two-factor sign-in (203), which a daemon cannot complete; use a dedicated account without 2FA"
             }
             Self::RefreshTokenRejected => {
-                "the refresh token was rejected (40020); put a fresh one into server.refresh_token_file"
+                "the refresh token was rejected (40020); put a fresh one into server.refresh_token_file or the refresh-token credential"
             }
             Self::BadParameters => {
                 "Cloudreve rejected the email or password format (40001); check server.email and that the password has 4 to 128 characters"
