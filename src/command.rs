@@ -11,6 +11,9 @@ use crate::cli::{Cli, Command};
 use crate::cloudreve::{BuildError, Client, ClientOptions, Credentials};
 use crate::config::{self, Config, EnvLookup};
 use crate::daemon::{self, Daemon, RunExit, RunOptions, Settings};
+use crate::metrics::Metrics;
+use crate::notify::{self, DeliveryOptions, Notifiers};
+use crate::sink::{DEFAULT_ACCOUNT, TickSink};
 use crate::state::StateStore;
 
 /// How the process exits.
@@ -97,6 +100,8 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         Command::Once { dry_run } => once(&config_path, dry_run, env).await,
         Command::Run { dry_run } => run(&config_path, dry_run, env).await,
         Command::Demo => demo().await,
+        Command::Stats { json } => stats(&config_path, json, env),
+        Command::NotifyTest => notify_test(&config_path, env).await,
         Command::Healthcheck { max_age } => healthcheck(&config_path, max_age, env),
     }
 }
@@ -306,14 +311,39 @@ fn build_failure(error: &BuildError) -> Outcome {
     Outcome::failure(exit, format!("error: {error}"))
 }
 
+/// A notifier's secret is a config problem (78); the HTTP client a failure.
+fn notify_failure(error: &notify::SetupError) -> Outcome {
+    let exit = match error {
+        notify::SetupError::Transport(_) => Exit::Failure,
+        _ => Exit::Config,
+    };
+    Outcome::failure(exit, format!("error: {error}"))
+}
+
+/// The daemon with its sinks: the notifiers, and the metrics when `with_metrics`.
 fn build_daemon(
     config: &Config,
     force_dry_run: bool,
     env: EnvLookup<'_>,
     heartbeat: bool,
-) -> Result<Daemon, Outcome> {
-    let options = client_options(config, env)
+    with_metrics: bool,
+) -> Result<(Daemon, Option<Arc<Metrics>>), Outcome> {
+    let mut options = client_options(config, env)
         .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
+    let targets = notify::targets(&config.notify, env, notify::Timeouts::default())
+        .map_err(|e| notify_failure(&e))?;
+    let notifiers = Arc::new(Notifiers::start(targets, DeliveryOptions::default()));
+    let metrics = with_metrics.then(|| Arc::new(Metrics::new(DEFAULT_ACCOUNT, notifiers.stats())));
+    if let Some(metrics) = &metrics {
+        options.on_request = Some(metrics.request_observer(DEFAULT_ACCOUNT));
+    }
+    let mut sinks: Vec<Arc<dyn TickSink>> = Vec::new();
+    if !notifiers.is_empty() {
+        sinks.push(notifiers);
+    }
+    if let Some(metrics) = &metrics {
+        sinks.push(Arc::clone(metrics) as Arc<dyn TickSink>);
+    }
     let client = Client::new(options).map_err(|e| build_failure(&e))?;
     let state_file = &config.daemon.state_file;
     let state = if force_dry_run || config.daemon.dry_run {
@@ -330,12 +360,14 @@ fn build_daemon(
     };
     let heartbeat: Option<PathBuf> =
         heartbeat.then(|| daemon::heartbeat_path(&config.daemon.state_file));
-    Ok(Daemon::new(
+    let daemon = Daemon::new(
         client,
         Settings::from_config(config, force_dry_run),
         state,
         heartbeat,
-    ))
+    )
+    .with_sinks(sinks);
+    Ok((daemon, metrics))
 }
 
 async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
@@ -343,11 +375,14 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let daemon = match build_daemon(&config, dry_run, env, false) {
-        Ok(daemon) => daemon,
+    let daemon = match build_daemon(&config, dry_run, env, false, false) {
+        Ok((daemon, _)) => daemon,
         Err(outcome) => return outcome,
     };
     let report = daemon.tick().await;
+    daemon
+        .flush_sinks(tokio::time::Instant::now() + Duration::from_secs(10))
+        .await;
     let mut stdout = String::new();
     if daemon.settings().dry_run {
         for plan in report.plans.iter().filter(|p| {
@@ -384,10 +419,30 @@ async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outco
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let daemon = match build_daemon(&config, dry_run, env, true) {
-        Ok(daemon) => Arc::new(daemon),
-        Err(outcome) => return outcome,
-    };
+    let (daemon, metrics) =
+        match build_daemon(&config, dry_run, env, true, config.metrics.is_some()) {
+            Ok((daemon, metrics)) => (Arc::new(daemon), metrics),
+            Err(outcome) => return outcome,
+        };
+    if let (Some(listen), Some(metrics)) = (config.metrics.as_ref().map(|m| m.listen), metrics) {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                return Outcome::failure(
+                    Exit::Failure,
+                    format!("error: could not listen on metrics.listen {listen}: {e}"),
+                );
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(listen);
+        tracing::info!(url = %format!("http://{addr}/metrics"), "serving metrics");
+        let shutdown = daemon.shutdown_token();
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(listener, metrics, shutdown).await {
+                tracing::error!(error = %e, "the metrics endpoint stopped");
+            }
+        });
+    }
     for lint in &config.lints {
         tracing::warn!("{}", lint.render(path));
     }
@@ -429,6 +484,61 @@ async fn demo() -> Outcome {
         Exit::Failure,
         "error: this build has no demo; rebuild with the `demo` feature".to_owned(),
     )
+}
+
+fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> Outcome {
+    let config = match load(path, env) {
+        Ok(config) => config,
+        Err(outcome) => return outcome,
+    };
+    match StateStore::read_only(&config.daemon.state_file) {
+        Ok(state) if json => Outcome::success(crate::stats::json(state.stats(), DEFAULT_ACCOUNT)),
+        Ok(state) => Outcome::success(crate::stats::table(state.stats(), DEFAULT_ACCOUNT)),
+        Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+    }
+}
+
+async fn notify_test(path: &std::path::Path, env: EnvLookup<'_>) -> Outcome {
+    let config = match load(path, env) {
+        Ok(config) => config,
+        Err(outcome) => return outcome,
+    };
+    if config.notify.is_empty() {
+        return Outcome::failure(
+            Exit::Failure,
+            format!(
+                "error: {} has no [[notify]] table; nothing to test",
+                path.display()
+            ),
+        );
+    }
+    let targets = match notify::targets(&config.notify, env, notify::Timeouts::default()) {
+        Ok(targets) => targets,
+        Err(e) => return notify_failure(&e),
+    };
+    let results = notify::test_all(&targets, DEFAULT_ACCOUNT).await;
+    let mut stdout = String::new();
+    let mut failed = 0;
+    for (target, result) in targets.iter().zip(&results) {
+        let (name, kind, origin) = (target.name(), target.kind(), target.origin());
+        match result {
+            Ok(()) => {
+                let _ = writeln!(stdout, "ok: {name} ({kind}, {origin})");
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(stdout, "failed: {name} ({kind}, {origin}): {e}");
+            }
+        }
+    }
+    if failed == 0 {
+        return Outcome::success(stdout);
+    }
+    Outcome {
+        exit: Exit::Failure,
+        stdout,
+        stderr: format!("error: {failed} of {} notifiers failed", targets.len()),
+    }
 }
 
 fn healthcheck(path: &std::path::Path, max_age: Option<Duration>, env: EnvLookup<'_>) -> Outcome {

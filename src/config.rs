@@ -26,6 +26,11 @@ use crate::rules::{
 };
 
 mod lint;
+mod metrics;
+mod notify;
+
+pub use metrics::MetricsConfig;
+pub use notify::{NotifierConfig, NotifyEvent, NotifyKind, NotifySecret, NotifyTarget};
 
 /// Where `--config` points when neither the flag nor `CLOUDREVE_AUTOSELECT_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/cloudreve-autoselect/rules.toml";
@@ -243,6 +248,10 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// `[[rule]]` tables, compiled.
     pub rules: RuleSet,
+    /// `[[notify]]` tables.
+    pub notify: Vec<NotifierConfig>,
+    /// `[metrics]`, when it has a `listen` address.
+    pub metrics: Option<MetricsConfig>,
     /// Things that work but deserve the operator's attention.
     pub warnings: Vec<String>,
     /// Rule-writing mistakes that are not errors (`check --lint`), located like problems.
@@ -262,6 +271,10 @@ struct RawConfig {
     safety: Option<RawSafety>,
     #[serde(default, rename = "rule")]
     rules: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    notify: Vec<Spanned<notify::RawNotify>>,
+    #[serde(default)]
+    metrics: Option<metrics::RawMetrics>,
 }
 
 #[derive(Deserialize)]
@@ -413,6 +426,8 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
                 path.display()
             ));
     }
+    let notify = checker.notifiers(&raw.notify, &mut warnings, path);
+    let metrics = checker.metrics(raw.metrics.as_ref());
     let rules = match RuleSet::new(specs, on_all_junk) {
         Ok(rules) => Some(rules),
         Err(e) => {
@@ -426,6 +441,8 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             server,
             daemon,
             rules,
+            notify,
+            metrics,
             warnings,
             lints: checker.lints,
         }),

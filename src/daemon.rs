@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult};
 use crate::plan::{self, FileAction, Outcome, Plan};
 use crate::rules::RuleSet;
+use crate::sink::{DEFAULT_ACCOUNT, TickSink};
 use crate::state::StateStore;
 use crate::task::{SkippedTask, TaskId};
 
@@ -210,6 +211,8 @@ pub struct Daemon {
     shutdown: CancellationToken,
     /// When the running tick last made progress (started, listed, finished a task).
     progress: std::sync::Mutex<Option<Instant>>,
+    /// What consumes every tick's report besides the log (notifier, metrics).
+    sinks: Vec<Arc<dyn TickSink>>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -260,6 +263,21 @@ impl Daemon {
             heartbeat,
             shutdown: CancellationToken::new(),
             progress: std::sync::Mutex::new(None),
+            sinks: Vec::new(),
+        }
+    }
+
+    /// The same daemon, handing every tick's report to `sinks` as well.
+    #[must_use]
+    pub fn with_sinks(mut self, sinks: Vec<Arc<dyn TickSink>>) -> Self {
+        self.sinks = sinks;
+        self
+    }
+
+    /// Lets every sink finish what it can before `deadline` (shutdown).
+    pub async fn flush_sinks(&self, deadline: tokio::time::Instant) {
+        for sink in &self.sinks {
+            sink.flush(deadline).await;
         }
     }
 
@@ -333,6 +351,9 @@ impl Daemon {
         self.mark_progress(false);
         self.write_heartbeat(&report);
         log_report(&report);
+        for sink in &self.sinks {
+            sink.observe(DEFAULT_ACCOUNT, &report);
+        }
         report
     }
 
@@ -760,6 +781,8 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
         "daemon.state_file",
         running.daemon.state_file != new.daemon.state_file,
     );
+    differs("notify", running.notify != new.notify);
+    differs("metrics", running.metrics != new.metrics);
     keys
 }
 
@@ -846,8 +869,13 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
     notify(&[sd_notify::NotifyState::Stopping]);
     let _ = scheduler.shutdown().await;
     shutdown.cancel();
+    let deadline = tokio::time::Instant::now() + options.grace;
     tokio::select! {
-        joined = tokio::time::timeout(options.grace, worker) => {
+        joined = async {
+            let joined = tokio::time::timeout_at(deadline, worker).await;
+            daemon.flush_sinks(deadline).await;
+            joined
+        } => {
             if joined.is_err() {
                 tracing::warn!(grace_secs = options.grace.as_secs(), "the tick in flight did not finish within the grace period");
             }
