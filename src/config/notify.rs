@@ -208,8 +208,9 @@ impl Checker<'_> {
         path: &std::path::Path,
     ) -> Vec<NotifierConfig> {
         let mut out: Vec<NotifierConfig> = Vec::new();
+        let mut names: Vec<(String, usize)> = Vec::new();
         for (idx, table) in raw.iter().enumerate() {
-            if let Some(notifier) = self.notifier(idx, table, &out, warnings, path) {
+            if let Some(notifier) = self.notifier(idx, table, &mut names, warnings, path) {
                 out.push(notifier);
             }
         }
@@ -220,7 +221,7 @@ impl Checker<'_> {
         &mut self,
         idx: usize,
         table: &Spanned<RawNotify>,
-        earlier: &[NotifierConfig],
+        names: &mut Vec<(String, usize)>,
         warnings: &mut Vec<String>,
         path: &std::path::Path,
     ) -> Option<NotifierConfig> {
@@ -256,17 +257,18 @@ impl Checker<'_> {
             Some(name) => Some((name.get_ref().clone(), name.span())),
             None => kind.map(|k| (k.as_str().to_owned(), table.span())),
         };
-        if let Some((name, span)) = &name
-            && let Some(first) = earlier.iter().position(|n| &n.name == name)
-        {
-            self.problem(
+        if let Some((name, span)) = &name {
+            match names.iter().find(|(seen, _)| seen == name) {
+                None => names.push((name.clone(), idx)),
+                Some((_, first)) => self.problem(
                 span.clone(),
                 &key("name"),
                 name,
-                format!(
-                    "duplicate notifier name; notify[{first}] already uses it (give each [[notify]] of the same kind a `name`)"
+                    format!(
+                        "duplicate notifier name; notify[{first}] already uses it (give each [[notify]] of the same kind a `name`)"
+                    ),
                 ),
-            );
+            }
         }
         let target = kind.and_then(|kind| self.notify_target(kind, &raw.url, &key("url")));
         let secret = match (&raw.token_file, &raw.token) {
@@ -423,4 +425,175 @@ fn join_dir(segments: &[&str]) -> String {
         dir.push('/');
         dir
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{Config, parse};
+
+    const SERVER: &str =
+        "[server]\nurl = \"https://cloud.example.com\"\nemail = \"bot@example.com\"\n";
+
+    fn parse_ok(tables: &str) -> Config {
+        let none = |_: &str| None;
+        parse(&format!("{SERVER}{tables}"), Path::new("rules.toml"), &none).unwrap()
+    }
+
+    fn parse_err(tables: &str) -> String {
+        let none = |_: &str| None;
+        parse(&format!("{SERVER}{tables}"), Path::new("rules.toml"), &none)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn each_kind_gets_its_target_and_the_default_events() {
+        let config = parse_ok(
+            r#"
+[[notify]]
+kind = "ntfy"
+url = "https://ntfy.example.com/sub/alerts"
+
+[[notify]]
+kind = "gotify"
+url = "https://push.example.com/gotify/"
+token_file = "/run/gotify-token"
+
+[[notify]]
+kind = "apprise"
+url = "http://127.0.0.1:8000/notify/abc123"
+events = ["error", "recovered", "error"]
+
+[[notify]]
+kind = "apprise"
+name = "stateless"
+url = "http://127.0.0.1:8000/notify/"
+
+[[notify]]
+kind = "webhook"
+url = "https://hooks.example.com/x?source=nas"
+title_prefix = "[nas] "
+"#,
+        );
+        let targets: Vec<(&str, &str)> = config
+            .notify
+            .iter()
+            .map(|n| (n.name.as_str(), n.target.post_url().as_str()))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                ("ntfy", "https://ntfy.example.com/sub/"),
+                ("gotify", "https://push.example.com/gotify/message"),
+                ("apprise", "http://127.0.0.1:8000/notify/abc123"),
+                ("stateless", "http://127.0.0.1:8000/notify/"),
+                ("webhook", "https://hooks.example.com/x?source=nas"),
+            ]
+        );
+        assert!(
+            matches!(&config.notify[0].target, NotifyTarget::Ntfy { topic, .. } if topic == "alerts")
+        );
+        assert_eq!(config.notify[0].events, NotifyEvent::DEFAULT);
+        assert_eq!(
+            config.notify[1].secret,
+            NotifySecret::File(PathBuf::from("/run/gotify-token"))
+        );
+        assert_eq!(
+            config.notify[2].events,
+            [NotifyEvent::Error, NotifyEvent::Recovered]
+        );
+        assert!(config.notify[3].needs_secret() && !config.notify[2].needs_secret());
+        assert_eq!(config.notify[4].title_prefix, "[nas] ");
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    }
+
+    #[test]
+    fn every_problem_is_located() {
+        let err = parse_err(
+            r#"
+[[notify]]
+kind = "slack"
+url = "https://hooks.example.com/x"
+
+[[notify]]
+kind = "ntfy"
+url = "https://ntfy.sh/"
+events = ["changed", "sometimes"]
+
+[[notify]]
+kind = "gotify"
+url = "https://push.example.com/message"
+token = "a"
+token_file = "/b"
+
+[[notify]]
+kind = "webhook"
+name = "a/b"
+url = "https://hooks.example.com/y"
+
+[[notify]]
+kind = "webhook"
+url = "https://hooks.example.com/z"
+
+[[notify]]
+kind = "webhook"
+url = "https://hooks.example.com/zz"
+"#,
+        );
+        assert_eq!(
+            err,
+            r#"invalid config file rules.toml: 7 problems
+rules.toml:6:8: notify[0].kind: unknown kind; expected "ntfy", "gotify", "apprise" or "webhook" (got "slack")
+  |
+6 | kind = "slack"
+  |        ^^^^^^^
+rules.toml:11:7: notify[1].url: give the topic's URL, e.g. "https://ntfy.sh/mytopic"; messages are published as JSON to the server's root (got "https://ntfy.sh/")
+   |
+11 | url = "https://ntfy.sh/"
+   |       ^^^^^^^^^^^^^^^^^^
+rules.toml:12:22: notify[1].events[1]: unknown event; expected "changed", "refused", "failed", "error" or "recovered" (got "sometimes")
+   |
+12 | events = ["changed", "sometimes"]
+   |                      ^^^^^^^^^^^
+rules.toml:16:7: notify[2].url: give the Gotify server's base URL; /message is appended (got "https://push.example.com/message")
+   |
+16 | url = "https://push.example.com/message"
+   |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+rules.toml:17:9: notify[2].token: set either token or token_file, not both
+   |
+17 | token = "a"
+   |         ^^^
+rules.toml:22:8: notify[3].name: a notifier name is 1 to 64 letters, digits, '-' or '_' (it names the file $CREDENTIALS_DIRECTORY/<name>) (got "a/b")
+   |
+22 | name = "a/b"
+   |        ^^^^^
+rules.toml:29:1: notify[5].name: duplicate notifier name; notify[4] already uses it (give each [[notify]] of the same kind a `name`) (got "webhook")
+   |
+29 | [[notify]]
+   | ^^^^^^^^^^"#
+        );
+    }
+
+    #[test]
+    fn a_token_inline_or_in_clear_is_accepted_with_a_warning() {
+        let config = parse_ok(
+            r#"
+[[notify]]
+kind = "gotify"
+url = "http://push.lan"
+token = "AiOLxxDxYOCc7bY"
+"#,
+        );
+        assert_eq!(
+            config.warnings,
+            [
+                "rules.toml: notify[0].token holds a secret in the rules file; prefer token_file or $CREDENTIALS_DIRECTORY/<name>",
+                "rules.toml: notify[0].url is plain http:// to a host that is not this machine: the messages and any token cross the network in clear",
+            ]
+        );
+        assert!(!format!("{config:?}").contains("AiOLxx"));
+    }
 }
