@@ -648,3 +648,31 @@ async fn notify_test_reports_each_notifier_and_fails_if_any_failed() {
         support::stderr(&output)
     );
 }
+
+#[test]
+fn the_commented_notify_and_metrics_examples_in_rules_example_toml_are_valid() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.example.toml"),
+    )
+    .unwrap();
+    let start = text.find("# [[notify]]").unwrap();
+    let toml_line = regex::Regex::new(r"^# (\[|[a-z_]+ = )").unwrap();
+    let uncommented: Vec<&str> = text[start..]
+        .lines()
+        .filter(|l| toml_line.is_match(l))
+        .map(|l| &l[2..])
+        .collect();
+    let no_env = |_: &str| None;
+    let config = config::parse(
+        &support::config_text("https://cloud.example.com", &uncommented.join("\n")),
+        Path::new("rules.example.toml"),
+        &no_env,
+    )
+    .unwrap();
+    let kinds: Vec<&str> = config.notify.iter().map(|n| n.kind.as_str()).collect();
+    assert_eq!(kinds, ["ntfy", "gotify", "apprise", "webhook"]);
+    assert_eq!(
+        config.metrics.map(|m| m.listen.to_string()).as_deref(),
+        Some("127.0.0.1:9464")
+    );
+}
