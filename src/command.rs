@@ -144,6 +144,13 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
         config.server.api_base,
     );
     let _ = write!(out, "; state file {}", config.daemon.state_file.display());
+    if !config.notify.is_empty() {
+        let names: Vec<&str> = config.notify.iter().map(|n| n.name.as_str()).collect();
+        let _ = write!(out, "; notifiers {}", names.join(", "));
+    }
+    if let Some(metrics) = &config.metrics {
+        let _ = write!(out, "; metrics on http://{}/metrics", metrics.listen);
+    }
     if config.daemon.dry_run {
         out.push_str("; dry run");
     }

@@ -2,7 +2,7 @@
 //! Apprise API or a webhook (`[[notify]]` tables).
 //!
 //! One message per notifier per tick, built from the tick's outcome list ([`message`]) in the
-//! notifier's wire format ([`format`]). Delivery never delays or fails a tick: `observe` only
+//! notifier's wire format ([`format`](mod@format)). Delivery never delays or fails a tick: `observe` only
 //! puts the message into the notifier's bounded queue (a full queue drops it and counts it), and
 //! each notifier has its own task that sends, retrying transient failures with exponential
 //! back-off. At shutdown, [`Notifiers`] sends what is queued within the grace period, one try

@@ -651,10 +651,9 @@ async fn notify_test_reports_each_notifier_and_fails_if_any_failed() {
 
 #[test]
 fn the_commented_notify_and_metrics_examples_in_rules_example_toml_are_valid() {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.example.toml"),
-    )
-    .unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.example.toml"))
+            .unwrap();
     let start = text.find("# [[notify]]").unwrap();
     let toml_line = regex::Regex::new(r"^# (\[|[a-z_]+ = )").unwrap();
     let uncommented: Vec<&str> = text[start..]
@@ -675,4 +674,21 @@ fn the_commented_notify_and_metrics_examples_in_rules_example_toml_are_valid() {
         config.metrics.map(|m| m.listen.to_string()).as_deref(),
         Some("127.0.0.1:9464")
     );
+}
+
+#[tokio::test]
+async fn a_reload_that_changes_notifiers_or_metrics_names_them_as_needing_a_restart() {
+    let emu = support::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let running = parse(&emu, dir.path(), "");
+    let edited = parse(
+        &emu,
+        dir.path(),
+        "[[notify]]\nkind = \"ntfy\"\nurl = \"https://ntfy.sh/topic\"\n\n[metrics]\nlisten = \"127.0.0.1:9464\"\n",
+    );
+    assert_eq!(
+        cloudreve_autoselect::daemon::restart_needed(&running, &edited),
+        ["notify", "metrics"]
+    );
+    assert!(cloudreve_autoselect::daemon::restart_needed(&edited, &edited).is_empty());
 }
