@@ -125,7 +125,7 @@ impl Collector for NotifierCollector {
         {
             let mut metric = encoder.encode_descriptor(
                 "notifications",
-                "Notifications by notifier and outcome (sent; failed after every retry)",
+                "Notifications by notifier and outcome (sent; failed after every retry).",
                 None,
                 MetricType::Counter,
             )?;
@@ -143,7 +143,7 @@ impl Collector for NotifierCollector {
         {
             let mut metric = encoder.encode_descriptor(
                 "notifications_dropped",
-                "Notifications dropped because the notifier's queue was full",
+                "Notifications dropped because the notifier's queue was full.",
                 None,
                 MetricType::Counter,
             )?;
@@ -157,7 +157,7 @@ impl Collector for NotifierCollector {
         }
         let mut metric = encoder.encode_descriptor(
             "notifications_queued",
-            "Notifications waiting in the notifier's queue",
+            "Notifications waiting in the notifier's queue.",
             None,
             MetricType::Gauge,
         )?;
@@ -237,10 +237,12 @@ impl Metrics {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
             })
             .set(1);
-        registry.register_collector(Box::new(NotifierCollector {
-            account: account.to_owned(),
-            notifiers,
-        }));
+        if !notifiers.is_empty() {
+            registry.register_collector(Box::new(NotifierCollector {
+                account: account.to_owned(),
+                notifiers,
+            }));
+        }
         Self {
             registry,
             ticks,
