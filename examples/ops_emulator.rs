@@ -1,14 +1,21 @@
 //! The emulated Cloudreve for `ci/prometheus-check`: serves on an ephemeral port of 127.0.0.1
 //! with two tasks that carry junk, prints `url=<base URL>` on its first line of stdout, and
 //! runs until it is killed. Account: `bot@example.com`, password `correct horse battery
-//! staple` (the emulator's defaults).
+//! staple` (the emulator's defaults). Needs the `demo` feature (on by default), which holds the
+//! emulator; without it, it exits at once with status 1.
 
-use std::io::Write as _;
+#[cfg(not(feature = "demo"))]
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::FAILURE
+}
 
-use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
-
+#[cfg(feature = "demo")]
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
+    use std::io::Write as _;
+
+    use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
+
     let emulator = Emulator::start(EmulatorOptions::default()).await?;
     emulator.add_task(TaskSpec::new(
         Backend::Aria2,
