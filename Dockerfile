@@ -1,12 +1,19 @@
-# syntax=docker/dockerfile:1
 # cloudreve-autoselect: build on Debian trixie, run on distroless (trixie = Debian 13), non-root.
+#
+# Builds with BuildKit (`docker build`, `docker compose build`) and with buildah/podman
+# (`buildah bud --format docker`: the docker format keeps the HEALTHCHECK, which OCI images
+# drop); ci/docker-real builds it unchanged with Debian 12's buildah. There is no `# syntax=`
+# line: it would make BuildKit pull a frontend image first, which fails offline; `RUN --mount`
+# is built into current BuildKit. Docker's legacy builder (no BuildKit) cannot build it.
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-slim-trixie AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rust-toolchain.toml rules.example.toml ./
 COPY src ./src
+# Cargo.toml names these targets; cargo wants their files even to build the binary alone.
 COPY benches ./benches
+COPY examples ./examples
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked \
@@ -26,6 +33,6 @@ ENV CREDENTIALS_DIRECTORY=/run/secrets \
 USER 65532:65532
 VOLUME ["/var/lib/cloudreve-autoselect"]
 HEALTHCHECK --interval=60s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["/usr/local/bin/cloudreve-autoselect", "healthcheck", "--max-age", "15m"]
+  CMD ["/usr/local/bin/cloudreve-autoselect", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/cloudreve-autoselect"]
 CMD ["--config", "/config/rules.toml", "run"]

@@ -67,6 +67,9 @@ pub enum Command {
         /// A JSON file: one task object as `GET /workflow` lists it, or a whole list answer.
         #[arg(long, value_name = "FILE", conflicts_with = "task_id")]
         task_json: Option<PathBuf>,
+        /// The account whose task it is (a live task) [default: the first account].
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
     },
     /// Run against a built-in emulated Cloudreve with demo tasks and `rules.example.toml`.
     Demo,

@@ -13,7 +13,7 @@ use crate::config::{self, Config, EnvLookup};
 use crate::daemon::{self, Daemon, RunExit, RunOptions, Settings};
 use crate::metrics::Metrics;
 use crate::notify::{self, DeliveryOptions, Notifiers};
-use crate::sink::{DEFAULT_ACCOUNT, TickSink};
+use crate::sink::TickSink;
 use crate::state::StateStore;
 
 /// How the process exits.
@@ -83,13 +83,17 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         .unwrap_or_else(|| config::default_config_path(env));
     match cli.command {
         Command::Check { lint } => check(&config_path, lint, env),
-        Command::Explain { task_id, task_json } => match load(&config_path, env) {
+        Command::Explain {
+            task_id,
+            task_json,
+            account,
+        } => match load(&config_path, env) {
             Ok(config) => match (task_json, task_id) {
                 (Some(file), _) => match crate::explain::explain_file(&file, &config.rules) {
                     Ok(text) => Outcome::success(text),
                     Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
                 },
-                (None, Some(id)) => explain_live(&config, &id, env).await,
+                (None, Some(id)) => explain_live(&config, account.as_deref(), &id, env).await,
                 (None, None) => Outcome::failure(
                     Exit::Failure,
                     "error: give a TASK_ID or --task-json FILE".to_owned(),
@@ -144,6 +148,28 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
         config.server.api_base,
     );
     let _ = write!(out, "; state file {}", config.daemon.state_file.display());
+    if config.accounts.len() > 1
+        || config
+            .accounts
+            .iter()
+            .any(|a| a.name != config::DEFAULT_ACCOUNT)
+    {
+        let accounts: Vec<String> = config
+            .accounts
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({} as {}{}, state {})",
+                    a.name,
+                    a.server.url,
+                    a.server.email,
+                    if a.dry_run { ", dry run" } else { "" },
+                    a.state_file.display()
+                )
+            })
+            .collect();
+        let _ = write!(out, "; accounts: {}", accounts.join(", "));
+    }
     if !config.notify.is_empty() {
         let names: Vec<&str> = config.notify.iter().map(|n| n.name.as_str()).collect();
         let _ = write!(out, "; notifiers {}", names.join(", "));
@@ -170,8 +196,28 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
     }
 }
 
-async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Outcome {
-    let options = match client_options(config, env) {
+async fn explain_live(
+    config: &Config,
+    account: Option<&str>,
+    task_id: &str,
+    env: EnvLookup<'_>,
+) -> Outcome {
+    let chosen = match account {
+        None => config.accounts.first(),
+        Some(name) => config.accounts.iter().find(|a| a.name == name),
+    };
+    let Some(account) = chosen else {
+        let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+        return Outcome::failure(
+            Exit::Failure,
+            format!(
+                "error: no account {:?}; the accounts are {}",
+                account.unwrap_or_default(),
+                names.join(", ")
+            ),
+        );
+    };
+    let options = match account_client_options(account, env) {
         Ok(options) => options,
         Err(e) => return Outcome::failure(Exit::Config, format!("error: {e}")),
     };
@@ -189,12 +235,12 @@ async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Out
             format!(
                 "error: task {task_id} is not among the {} ongoing downloads of {}",
                 tasks.len(),
-                config.server.email
+                account.server.email
             ),
         );
     };
     // Show what the daemon already decided, read from its state file without changing it.
-    let (decided, stderr) = match StateStore::read_only(&config.daemon.state_file) {
+    let (decided, stderr) = match StateStore::read_only(&account.state_file) {
         Ok(state) => (state.decided(&task.id), String::new()),
         Err(e) => (
             crate::plan::Decided::new(),
@@ -216,6 +262,14 @@ pub enum SetupError {
     /// No usable password.
     #[error(transparent)]
     Password(#[from] config::PasswordError),
+    /// A named account has no credential.
+    #[error(
+        "no password or refresh token for account {account}: set password_file or refresh_token_file in its [[account]] table, or put {account}.password or {account}.refresh-token into $CREDENTIALS_DIRECTORY"
+    )]
+    AccountCredentials {
+        /// The account.
+        account: String,
+    },
     /// A file named in the config could not be read.
     #[error("could not read {key} {path}: {source}")]
     Read {
@@ -276,36 +330,156 @@ fn initial_refresh_token(
     Ok(SecretString::from(token.to_owned()))
 }
 
-/// Client options from a config: credentials, CA certificates, timeouts.
+/// Sign-in from a `refresh-token` credential (systemd `LoadCredential=`, a Docker secret).
+///
+/// systemd copies a credential afresh at every start, so its modification time says nothing
+/// about its age and [`initial_refresh_token`]'s comparison cannot work. Instead the rotated
+/// tokens are kept under a name derived from the delivered token: a restart with the same
+/// credential continues from the newest rotation, and a new credential starts afresh.
+fn delivered_refresh_token(
+    file: &std::path::Path,
+    state_file: &std::path::Path,
+) -> Result<Credentials, SetupError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map(|text| text.trim().to_owned())
+            .map_err(|source| SetupError::Read {
+                key: "refresh-token credential",
+                path: path.to_owned(),
+                source,
+            })
+    };
+    let delivered = read(file)?;
+    if delivered.is_empty() {
+        return Err(SetupError::EmptyToken {
+            path: file.to_owned(),
+        });
+    }
+    let mut store = refresh_token_store(state_file).into_os_string();
+    store.push(format!("-{:016x}", fingerprint(&delivered)));
+    let store = PathBuf::from(store);
+    let token = match read(&store) {
+        Ok(kept) if !kept.is_empty() => kept,
+        _ => delivered,
+    };
+    // Name the file the operator edits rather than systemd's private copy.
+    let source_file = if file
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with(config::CREDENTIAL_ID))
+    {
+        PathBuf::from(format!(
+            "/etc/credstore/{}/{} (the unit's LoadCredential= directory; delivered as {})",
+            config::CREDENTIAL_ID,
+            config::REFRESH_TOKEN_CREDENTIAL,
+            file.display()
+        ))
+    } else {
+        file.to_owned()
+    };
+    Ok(Credentials::RefreshToken {
+        token: SecretString::from(token),
+        store: Some(store),
+        source_file,
+    })
+}
+
+/// FNV-1a, 64 bits: a stable name for a token (not a secret-keeping hash; the store it names
+/// holds a live token anyway and is readable only by the daemon's user).
+fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Client options from a config for its first account: credentials, CA certificates, timeouts.
 pub fn client_options(config: &Config, env: EnvLookup<'_>) -> Result<ClientOptions, SetupError> {
-    let credentials = match &config.server.refresh_token_file {
+    match config.accounts.first() {
+        Some(account) => account_client_options(account, env),
+        None => Err(SetupError::Password(config::PasswordError::Missing)),
+    }
+}
+
+/// The credentials of a named (non-default) account whose table sets no password: its own
+/// files in `$CREDENTIALS_DIRECTORY`: `<name>.password`, else `<name>.refresh-token`.
+fn named_account_credentials(
+    account: &config::Account,
+    env: EnvLookup<'_>,
+) -> Result<Option<Credentials>, SetupError> {
+    let Some(dir) = env("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let dir = std::path::Path::new(&dir);
+    let password = dir.join(format!("{}.password", account.name));
+    if password.exists() {
+        let setting = config::PasswordSetting::File(password);
+        return Ok(Some(Credentials::Password(config::resolve_password(
+            &setting, env,
+        )?)));
+    }
+    let token = dir.join(format!("{}.refresh-token", account.name));
+    if token.exists() {
+        let store = refresh_token_store(&account.state_file);
+        return Ok(Some(Credentials::RefreshToken {
+            token: initial_refresh_token(&token, &store)?,
+            store: Some(store),
+            source_file: token,
+        }));
+    }
+    Ok(None)
+}
+
+/// Client options for one account: credentials, CA certificates, timeouts.
+pub fn account_client_options(
+    account: &config::Account,
+    env: EnvLookup<'_>,
+) -> Result<ClientOptions, SetupError> {
+    let server = &account.server;
+    let named = account.name != config::DEFAULT_ACCOUNT;
+    let credentials = match &server.refresh_token_file {
         Some(file) => {
-            let store = refresh_token_store(&config.daemon.state_file);
+            let store = refresh_token_store(&account.state_file);
             Credentials::RefreshToken {
                 token: initial_refresh_token(file, &store)?,
                 store: Some(store),
                 source_file: file.clone(),
             }
         }
-        None => Credentials::Password(config::resolve_password(&config.server.password, env)?),
+        None if named && matches!(server.password, config::PasswordSetting::FromEnvironment) => {
+            named_account_credentials(account, env)?.ok_or_else(|| {
+                SetupError::AccountCredentials {
+                    account: account.name.clone(),
+                }
+            })?
+        }
+        // A password from any source wins over a `refresh-token` credential.
+        None => match config::resolve_password(&server.password, env) {
+            Ok(password) => Credentials::Password(password),
+            Err(config::PasswordError::Missing) => {
+                match config::credential_file(config::REFRESH_TOKEN_CREDENTIAL, env) {
+                    Some(file) => delivered_refresh_token(&file, &account.state_file)?,
+                    None => return Err(config::PasswordError::Missing.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        },
     };
     let mut options = ClientOptions::new(
-        config.server.api_base.clone(),
-        config.server.email.clone(),
+        server.api_base.clone(),
+        server.email.clone(),
         SecretString::from(String::new()),
     );
     options.credentials = credentials;
-    if let Some(ca_file) = &config.server.ca_file {
+    if let Some(ca_file) = &server.ca_file {
         options.extra_roots_pem = std::fs::read(ca_file).map_err(|source| SetupError::Read {
             key: "server.ca_file",
             path: ca_file.clone(),
             source,
         })?;
     }
-    options.accept_invalid_certs = config.server.accept_invalid_certs;
-    options.timeout = config.server.timeout;
-    options.connect_timeout = config.server.connect_timeout;
-    options.retries = config.server.retries;
+    options.accept_invalid_certs = server.accept_invalid_certs;
+    options.timeout = server.timeout;
+    options.connect_timeout = server.connect_timeout;
+    options.retries = server.retries;
     Ok(options)
 }
 
@@ -327,23 +501,21 @@ fn notify_failure(error: &notify::SetupError) -> Outcome {
     Outcome::failure(exit, format!("error: {error}"))
 }
 
-/// The daemon with its sinks: the notifiers, and the metrics when `with_metrics`.
-fn build_daemon(
+/// One daemon per account, sharing one shutdown token and the sinks: the notifiers, and the
+/// metrics when `with_metrics`. Each takes its state's lock, unless it only plans (a dry run
+/// reads the state and writes nothing).
+fn build_daemons(
     config: &Config,
     force_dry_run: bool,
     env: EnvLookup<'_>,
     heartbeat: bool,
     with_metrics: bool,
-) -> Result<(Daemon, Option<Arc<Metrics>>), Outcome> {
-    let mut options = client_options(config, env)
-        .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
+) -> Result<(Vec<Daemon>, Option<Arc<Metrics>>), Outcome> {
     let targets = notify::targets(&config.notify, env, notify::Timeouts::default())
         .map_err(|e| notify_failure(&e))?;
     let notifiers = Arc::new(Notifiers::start(targets, DeliveryOptions::default()));
-    let metrics = with_metrics.then(|| Arc::new(Metrics::new(DEFAULT_ACCOUNT, notifiers.stats())));
-    if let Some(metrics) = &metrics {
-        options.on_request = Some(metrics.request_observer(DEFAULT_ACCOUNT));
-    }
+    let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+    let metrics = with_metrics.then(|| Arc::new(Metrics::new(&names, notifiers.stats())));
     let mut sinks: Vec<Arc<dyn TickSink>> = Vec::new();
     if !notifiers.is_empty() {
         sinks.push(notifiers);
@@ -351,30 +523,42 @@ fn build_daemon(
     if let Some(metrics) = &metrics {
         sinks.push(Arc::clone(metrics) as Arc<dyn TickSink>);
     }
-    let client = Client::new(options).map_err(|e| build_failure(&e))?;
-    let state_file = &config.daemon.state_file;
-    let state = if force_dry_run || config.daemon.dry_run {
-        // A dry run writes nothing, so it needs no lock and runs beside the service.
-        StateStore::read_only(state_file)
-            .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?
-    } else {
-        let (state, warnings) = StateStore::open(state_file)
-            .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?;
-        for warning in warnings {
-            tracing::warn!("{warning}");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut daemons = Vec::new();
+    for account in &config.accounts {
+        let mut options = account_client_options(account, env).map_err(|e| {
+            Outcome::failure(
+                Exit::Config,
+                format!("error: account {}: {e}", account.name),
+            )
+        })?;
+        if let Some(metrics) = &metrics {
+            options.on_request = Some(metrics.request_observer(&account.name));
         }
-        state
-    };
-    let heartbeat: Option<PathBuf> =
-        heartbeat.then(|| daemon::heartbeat_path(&config.daemon.state_file));
-    let daemon = Daemon::new(
-        client,
-        Settings::from_config(config, force_dry_run),
-        state,
-        heartbeat,
-    )
-    .with_sinks(sinks);
-    Ok((daemon, metrics))
+        let client = Client::new(options).map_err(|e| build_failure(&e))?;
+        let settings = Settings::for_account(config, &account.name, force_dry_run);
+        let state_file = &account.state_file;
+        let state = if settings.dry_run {
+            // A dry run writes nothing, so it needs no lock and runs beside the service.
+            StateStore::read_only(state_file)
+                .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?
+        } else {
+            let (state, warnings) = StateStore::open(state_file)
+                .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?;
+            for warning in warnings {
+                tracing::warn!(account = %account.name, "{warning}");
+            }
+            state
+        };
+        let heartbeat: Option<PathBuf> = heartbeat.then(|| daemon::heartbeat_path(state_file));
+        daemons.push(
+            Daemon::new(client, settings, state, heartbeat)
+                .for_account(&account.name)
+                .with_shutdown(shutdown.clone())
+                .with_sinks(sinks.clone()),
+        );
+    }
+    Ok((daemons, metrics))
 }
 
 async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
@@ -382,38 +566,55 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let daemon = match build_daemon(&config, dry_run, env, false, false) {
-        Ok((daemon, _)) => daemon,
+    let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, false, false) {
+        Ok((daemons, _)) => daemons.into_iter().map(Arc::new).collect(),
         Err(outcome) => return outcome,
     };
-    let report = daemon.tick().await;
-    daemon
-        .flush_sinks(tokio::time::Instant::now() + Duration::from_secs(10))
-        .await;
-    let mut stdout = String::new();
-    if daemon.settings().dry_run {
-        for plan in report.plans.iter().filter(|p| {
-            p.changes().is_some() || matches!(p.outcome, crate::plan::Outcome::Refused(_))
-        }) {
-            let _ = writeln!(stdout, "{}", plan.render());
-        }
-        let _ = writeln!(stdout, "dry run: {}; nothing was sent", report.summary());
+    // Every account at once: one slow server does not hold up the others.
+    let reports = tick_all(&daemons).await;
+    let notified_by = tokio::time::Instant::now() + Duration::from_secs(10);
+    for daemon in &daemons {
+        daemon.flush_sinks(notified_by).await;
     }
-    let exit = if report.succeeded() {
-        Exit::Success
-    } else {
-        Exit::Failure
-    };
-    let stderr = match (&report.error, report.failed(), &report.state_error) {
-        (Some(e), _, _) => format!("error: {e}"),
-        (None, 0, None) => String::new(),
-        (None, 0, Some(e)) => format!("error: {e}"),
-        (None, failed, _) => {
-            format!(
-                "error: {failed} task(s) could not be changed or may not have been; see the log"
-            )
+    let several = daemons.len() > 1;
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let mut exit = Exit::Success;
+    for (daemon, report) in daemons.iter().zip(&reports) {
+        let daemon: &Daemon = daemon;
+        let account = if several {
+            format!("account {}: ", daemon.account())
+        } else {
+            String::new()
+        };
+        if daemon.settings().dry_run {
+            for plan in report.plans.iter().filter(|p| {
+                p.changes().is_some() || matches!(p.outcome, crate::plan::Outcome::Refused(_))
+            }) {
+                let _ = writeln!(stdout, "{}", plan.render());
+            }
+            let _ = writeln!(
+                stdout,
+                "{account}dry run: {}; nothing was sent",
+                report.summary()
+            );
         }
-    };
+        if !report.succeeded() {
+            exit = Exit::Failure;
+        }
+        let line = match (&report.error, report.failed(), &report.state_error) {
+            (Some(e), _, _) => format!("error: {account}{e}"),
+            (None, 0, None) => continue,
+            (None, 0, Some(e)) => format!("error: {account}{e}"),
+            (None, failed, _) => format!(
+                "error: {account}{failed} task(s) could not be changed or may not have been; see the log"
+            ),
+        };
+        if !stderr.is_empty() {
+            stderr.push('\n');
+        }
+        stderr.push_str(&line);
+    }
     Outcome {
         exit,
         stdout,
@@ -421,17 +622,45 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
     }
 }
 
+/// One tick of every daemon, concurrently; the reports in the daemons' order.
+async fn tick_all(daemons: &[Arc<Daemon>]) -> Vec<daemon::TickReport> {
+    let mut set = tokio::task::JoinSet::new();
+    for (n, daemon) in daemons.iter().enumerate() {
+        let daemon = Arc::clone(daemon);
+        set.spawn(async move { (n, daemon.tick().await) });
+    }
+    let mut reports: Vec<(usize, daemon::TickReport)> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(report) => reports.push(report),
+            Err(e) => tracing::error!(error = %e, "a tick task ended abnormally"),
+        }
+    }
+    reports.sort_by_key(|(n, _)| *n);
+    reports.into_iter().map(|(_, report)| report).collect()
+}
+
 async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let (daemon, metrics) =
-        match build_daemon(&config, dry_run, env, true, config.metrics.is_some()) {
-            Ok((daemon, metrics)) => (Arc::new(daemon), metrics),
+    let (daemons, metrics) =
+        match build_daemons(&config, dry_run, env, true, config.metrics.is_some()) {
+            Ok((daemons, metrics)) => (
+                daemons
+                    .into_iter()
+                    .map(Arc::new)
+                    .collect::<Vec<Arc<Daemon>>>(),
+                metrics,
+            ),
             Err(outcome) => return outcome,
         };
-    if let (Some(listen), Some(metrics)) = (config.metrics.as_ref().map(|m| m.listen), metrics) {
+    if let (Some(listen), Some(metrics), Some(first)) = (
+        config.metrics.as_ref().map(|m| m.listen),
+        metrics,
+        daemons.first(),
+    ) {
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => listener,
             Err(e) => {
@@ -443,7 +672,8 @@ async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outco
         };
         let addr = listener.local_addr().unwrap_or(listen);
         tracing::info!(url = %format!("http://{addr}/metrics"), "serving metrics");
-        let shutdown = daemon.shutdown_token();
+        // The daemons share one shutdown token.
+        let shutdown = first.shutdown_token();
         tokio::spawn(async move {
             if let Err(e) = crate::metrics::serve(listener, metrics, shutdown).await {
                 tracing::error!(error = %e, "the metrics endpoint stopped");
@@ -453,13 +683,17 @@ async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outco
     for lint in &config.lints {
         tracing::warn!("{}", lint.render(path));
     }
-    tracing::info!(
-        config = %path.display(),
-        rules = config.rules.rules().len(),
-        state_file = %config.daemon.state_file.display(),
-        dry_run = daemon.settings().dry_run,
-        "cloudreve-autoselect starting"
-    );
+    for daemon in &daemons {
+        let account = config.accounts.iter().find(|a| a.name == daemon.account());
+        tracing::info!(
+            config = %path.display(),
+            account = daemon.account(),
+            rules = config.rules.rules().len(),
+            state_file = %account.map_or_else(|| config.daemon.state_file.display().to_string(), |a| a.state_file.display().to_string()),
+            dry_run = daemon.settings().dry_run,
+            "cloudreve-autoselect starting"
+        );
+    }
     let reload_path = path.to_owned();
     let options = RunOptions {
         config,
@@ -467,7 +701,7 @@ async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outco
         force_dry_run: dry_run,
         grace: Duration::from_secs(20),
     };
-    match daemon::run(daemon, options).await {
+    match daemon::run(daemons, options).await {
         Ok(RunExit::Stopped) => Outcome::success(String::new()),
         Ok(RunExit::Forced) => Outcome::failure(
             Exit::Interrupted,
@@ -498,11 +732,25 @@ fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> Outcome {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    match StateStore::read_only(&config.daemon.state_file) {
-        Ok(state) if json => Outcome::success(crate::stats::json(state.stats(), DEFAULT_ACCOUNT)),
-        Ok(state) => Outcome::success(crate::stats::table(state.stats(), DEFAULT_ACCOUNT)),
-        Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+    let mut states = Vec::new();
+    for account in &config.accounts {
+        match StateStore::read_only(&account.state_file) {
+            Ok(state) => states.push((account.name.as_str(), state)),
+            Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+        }
     }
+    let totals: Vec<(&str, &crate::state::Stats)> = states
+        .iter()
+        .map(|(name, state)| (*name, state.stats()))
+        .collect();
+    if json {
+        return Outcome::success(crate::stats::json(&totals));
+    }
+    let tables: Vec<String> = totals
+        .iter()
+        .map(|(name, stats)| crate::stats::table(stats, name))
+        .collect();
+    Outcome::success(tables.join("\n"))
 }
 
 async fn notify_test(path: &std::path::Path, env: EnvLookup<'_>) -> Outcome {
@@ -523,7 +771,8 @@ async fn notify_test(path: &std::path::Path, env: EnvLookup<'_>) -> Outcome {
         Ok(targets) => targets,
         Err(e) => return notify_failure(&e),
     };
-    let results = notify::test_all(&targets, DEFAULT_ACCOUNT).await;
+    let accounts: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+    let results = notify::test_all(&targets, &accounts.join(", ")).await;
     let mut stdout = String::new();
     let mut failed = 0;
     for (target, result) in targets.iter().zip(&results) {
@@ -556,9 +805,95 @@ fn healthcheck(path: &std::path::Path, max_age: Option<Duration>, env: EnvLookup
     let now = chrono::Utc::now();
     let max_age = max_age
         .unwrap_or_else(|| crate::healthcheck::default_max_age(&config.daemon.schedule, now));
-    let heartbeat = daemon::heartbeat_path(&config.daemon.state_file);
-    match crate::healthcheck::check(&heartbeat, max_age, now) {
-        Ok(line) => Outcome::success(format!("{line}\n")),
-        Err(line) => Outcome::failure(Exit::Failure, line),
+    let several = config.accounts.len() > 1;
+    let mut healthy = Vec::new();
+    let mut unhealthy = Vec::new();
+    for account in &config.accounts {
+        let heartbeat = daemon::heartbeat_path(&account.state_file);
+        let prefix = if several {
+            format!("account {}: ", account.name)
+        } else {
+            String::new()
+        };
+        match crate::healthcheck::check(&heartbeat, max_age, now) {
+            Ok(line) => healthy.push(format!("{prefix}{line}")),
+            Err(line) => unhealthy.push(format!("{prefix}{line}")),
+        }
+    }
+    if unhealthy.is_empty() {
+        Outcome::success(format!("{}\n", healthy.join("\n")))
+    } else {
+        Outcome {
+            exit: Exit::Failure,
+            stdout: healthy.iter().fold(String::new(), |mut out, line| {
+                out.push_str(line);
+                out.push('\n');
+                out
+            }),
+            stderr: unhealthy.join("\n"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret as _;
+
+    use super::*;
+
+    fn refresh_token_of(options: &ClientOptions) -> (String, PathBuf) {
+        match &options.credentials {
+            Credentials::RefreshToken { token, store, .. } => (
+                token.expose_secret().to_owned(),
+                store.clone().unwrap_or_default(),
+            ),
+            Credentials::Password(_) => panic!("expected a refresh token"),
+        }
+    }
+
+    #[test]
+    fn refresh_token_credential_continues_from_its_rotation_and_password_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let credentials = dir.path().join("credentials");
+        std::fs::create_dir(&credentials).unwrap();
+        let token_file = credentials.join("cloudreve-autoselect_refresh-token");
+        std::fs::write(&token_file, "first\n").unwrap();
+        let text = format!(
+            "[server]\nurl = \"https://cloud.example.com\"\nemail = \"bot@example.com\"\n[daemon]\nstate_file = \"{}\"\n",
+            dir.path().join("state.json").display()
+        );
+        let creds_dir = credentials.to_str().unwrap().to_owned();
+        let env = move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| creds_dir.clone());
+        let config = config::parse(&text, std::path::Path::new("rules.toml"), &env).unwrap();
+
+        let (token, store) = refresh_token_of(&client_options(&config, &env).unwrap());
+        assert_eq!(token, "first");
+        // The client rotates the token; systemd copies the credential again at the next start,
+        // newer than the rotation: the rotation still wins.
+        std::fs::write(&store, "rotated").unwrap();
+        std::fs::write(&token_file, "first\n").unwrap();
+        assert_eq!(
+            refresh_token_of(&client_options(&config, &env).unwrap()),
+            ("rotated".to_owned(), store.clone())
+        );
+        // The operator delivers a new token: it starts afresh.
+        std::fs::write(&token_file, "second\n").unwrap();
+        let (token, new_store) = refresh_token_of(&client_options(&config, &env).unwrap());
+        assert_eq!(token, "second");
+        assert_ne!(new_store, store);
+        // A password beside it wins.
+        std::fs::write(credentials.join("cloudreve-autoselect_password"), "pw\n").unwrap();
+        assert!(matches!(
+            client_options(&config, &env).unwrap().credentials,
+            Credentials::Password(_)
+        ));
+    }
+
+    #[test]
+    fn fingerprint_is_fnv1a() {
+        // Published FNV-1a 64 test vectors: the name must not change between builds.
+        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fingerprint("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fingerprint("foobar"), 0x8594_4171_f739_67e8);
     }
 }

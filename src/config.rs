@@ -25,12 +25,15 @@ use crate::rules::{
     compile_source_glob, regex_source,
 };
 
+mod account;
 mod lint;
 mod metrics;
 mod notify;
 
 pub use metrics::MetricsConfig;
 pub use notify::{NotifierConfig, NotifyEvent, NotifyKind, NotifySecret, NotifyTarget};
+
+pub use account::{Account, DEFAULT_ACCOUNT, account_state_file};
 
 /// Where `--config` points when neither the flag nor `CLOUDREVE_AUTOSELECT_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/cloudreve-autoselect/rules.toml";
@@ -71,6 +74,16 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than any rules file should be (`MAX_CONFIG_BYTES`).
+    #[error(
+        "config file {path} is larger than {limit} bytes; is --config pointing at the rules file?"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The cap, in bytes.
+        limit: u64,
+    },
     /// The file was read but is invalid; every problem is listed.
     #[error("{}", render_problems(path, problems))]
     Invalid {
@@ -103,6 +116,16 @@ impl Problem {
         } else {
             format!("{}: ", self.key)
         };
+        if self.source_line.is_empty() {
+            // Nothing to point at (a lint about something missing, or the end of the file).
+            return format!(
+                "{}:{}:{}: {key}{}",
+                path.display(),
+                self.line,
+                self.column,
+                self.message
+            );
+        }
         let gutter = self.line.to_string().len();
         let width = self.value.chars().count().clamp(1, 80);
         format!(
@@ -128,7 +151,7 @@ pub enum PasswordSetting {
     File(PathBuf),
     /// `server.password` (accepted with a warning).
     Inline(SecretString),
-    /// Neither key: the environment or `$CREDENTIALS_DIRECTORY/password` must provide it.
+    /// Neither key: the environment or a credential (see [`credential_file`]) must provide it.
     FromEnvironment,
 }
 
@@ -242,8 +265,10 @@ pub struct DaemonConfig {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
-    /// `[server]`.
+    /// The first account's server: `[server]`, or the first `[[account]]` without one.
     pub server: ServerConfig,
+    /// Every account: the `[server]` table as `default`, then the `[[account]]` tables.
+    pub accounts: Vec<Account>,
     /// `[daemon]`.
     pub daemon: DaemonConfig,
     /// `[[rule]]` tables, compiled.
@@ -264,7 +289,10 @@ pub struct Config {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    server: Spanned<RawServer>,
+    #[serde(default)]
+    server: Option<Spanned<RawServer>>,
+    #[serde(default, rename = "account")]
+    accounts: Vec<Spanned<account::RawAccount>>,
     #[serde(default)]
     daemon: Option<RawDaemon>,
     #[serde(default)]
@@ -368,12 +396,41 @@ enum SizeLiteral {
 // ---------------------------------------------------------------------------------------------
 // Loading and validation.
 
-/// Reads and validates a rules file.
-pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+/// The largest rules file `load` reads: far beyond any real rules file, small enough that
+/// `--config /dev/zero` or a log file named by mistake cannot exhaust memory.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads at most `MAX_CONFIG_BYTES` of a rules file as UTF-8.
+fn read_capped(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    let read_error = |source| ConfigError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_CONFIG_BYTES,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        ))
+    })
+}
+
+/// Reads and validates a rules file.
+pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    let text = read_capped(path)?;
     let mut config = parse(&text, path, env)?;
     if matches!(config.server.password, PasswordSetting::Inline(_)) {
         use std::os::unix::fs::PermissionsExt as _;
@@ -406,25 +463,33 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
         problems: Vec::new(),
         lints: Vec::new(),
     };
-    let server = checker.server(raw.server);
     let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), path, env);
+    let default_state = daemon
+        .as_ref()
+        .map_or_else(|| default_state_file(env), |d| d.state_file.clone());
+    let accounts = checker.accounts(raw.server, raw.accounts, &default_state);
     let specs = checker.rules(&raw.rules);
     let on_all_junk = checker.safety(raw.safety.as_ref());
     let mut warnings = Vec::new();
-    if let Some(server) = server.as_ref().filter(|s| s.accept_invalid_certs) {
-        warnings.push(format!(
-            "{}: server.accept_invalid_certs = true: TLS certificates are not checked; anyone between here and {} can read the credentials",
-            path.display(),
-            server.url
-        ));
-    }
-    if let Some(server) = &server
-        && matches!(server.password, PasswordSetting::Inline(_))
-    {
-        warnings.push(format!(
-                "{}: server.password holds the password in the rules file; prefer server.password_file, ${PASSWORD_ENV} or $CREDENTIALS_DIRECTORY/password",
+    for account in &accounts {
+        let section = if account.name == DEFAULT_ACCOUNT {
+            "server".to_owned()
+        } else {
+            format!("account \"{}\"", account.name)
+        };
+        if account.server.accept_invalid_certs {
+            warnings.push(format!(
+                "{}: {section}: accept_invalid_certs = true: TLS certificates are not checked; anyone between here and {} can read the credentials",
+                path.display(),
+                account.server.url
+            ));
+        }
+        if matches!(account.server.password, PasswordSetting::Inline(_)) {
+            warnings.push(format!(
+                "{}: {section}: password holds the password in the rules file; prefer password_file, ${PASSWORD_ENV} or $CREDENTIALS_DIRECTORY/password",
                 path.display()
             ));
+        }
     }
     let notify = checker.notifiers(&raw.notify, &mut warnings, path);
     let metrics = checker.metrics(raw.metrics.as_ref());
@@ -435,10 +500,11 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             None
         }
     };
-    match (server, daemon, rules) {
+    match (accounts.first().map(|a| a.server.clone()), daemon, rules) {
         (Some(server), Some(daemon), Some(rules)) if checker.problems.is_empty() => Ok(Config {
             path: path.to_owned(),
             server,
+            accounts,
             daemon,
             rules,
             notify,
@@ -458,6 +524,35 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     }
+}
+
+/// `text` with the password of every `scheme://user:password@` in it replaced by `***`, so that
+/// no report repeats a password written into a URL. The password is taken to run to the last
+/// `@` before a space or quote, since an unencoded password may itself hold `@`, `:` or `/`.
+fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = rest.find("://") {
+        let (head, tail) = rest.split_at(scheme_end + 3);
+        out.push_str(head);
+        let token_end = tail
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        let (token, after) = tail.split_at(token_end);
+        match (token.find(':'), token.rfind('@')) {
+            (Some(colon), Some(at_sign)) if colon < at_sign => {
+                let (user, _) = token.split_at(colon + 1);
+                let (_, host) = token.split_at(at_sign);
+                out.push_str(user);
+                out.push_str("***");
+                out.push_str(host);
+            }
+            _ => out.push_str(token),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Turns a byte span into a located problem.
@@ -484,9 +579,13 @@ fn locate(text: &str, span: Range<usize>, key: &str, message: String) -> Problem
         line,
         column,
         key: key.to_owned(),
-        value,
-        message,
-        source_line,
+        value: redact_userinfo(&value),
+        message: if message.contains("://") {
+            redact_userinfo(&message)
+        } else {
+            message
+        },
+        source_line: redact_userinfo(&source_line),
     }
 }
 
@@ -501,7 +600,7 @@ impl Checker<'_> {
         let message = if value.is_empty() {
             message
         } else {
-            format!("{message} (got {value:?})")
+            format!("{message} (got {:?})", redact_userinfo(value))
         };
         self.problems.push(locate(self.text, span, key, message));
     }
@@ -556,15 +655,27 @@ impl Checker<'_> {
             "server.connect_timeout",
             Duration::from_secs(10),
         );
-        if timeout.is_zero()
-            && let Some(raw_timeout) = &raw.timeout
-        {
-            self.problem(
-                raw_timeout.span(),
-                "server.timeout",
-                raw_timeout.get_ref(),
-                "timeout must be more than zero".to_owned(),
-            );
+        for (value, raw_value, key) in [
+            (timeout, &raw.timeout, "server.timeout"),
+            (
+                connect_timeout,
+                &raw.connect_timeout,
+                "server.connect_timeout",
+            ),
+        ] {
+            if value.is_zero()
+                && let Some(raw_value) = raw_value
+            {
+                self.problem(
+                    raw_value.span(),
+                    key,
+                    raw_value.get_ref(),
+                    format!(
+                        "{} must be more than zero",
+                        key.trim_start_matches("server.")
+                    ),
+                );
+            }
         }
         let retries = match &raw.retries {
             None => 3,
@@ -697,6 +808,15 @@ impl Checker<'_> {
             );
             return None;
         }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            self.problem(
+                raw.span(),
+                "server.url",
+                text,
+                "the URL must not hold a user name or password: put the account in server.email and the password in server.password_file (or another password source)".to_owned(),
+            );
+            return None;
+        }
         if parsed.query().is_some() || parsed.fragment().is_some() {
             self.problem(
                 raw.span(),
@@ -779,6 +899,9 @@ impl Checker<'_> {
     }
 
     fn rules(&mut self, raw_rules: &[Spanned<RawRule>]) -> Vec<RuleSpec> {
+        if raw_rules.is_empty() {
+            self.lint(self.text.len()..self.text.len(), "rule", lint::NO_RULES);
+        }
         let mut specs = Vec::with_capacity(raw_rules.len());
         let mut seen: Vec<(String, usize)> = Vec::new();
         let mut shapes: Vec<lint::RuleShape> = Vec::new();
@@ -923,6 +1046,9 @@ impl Checker<'_> {
                     &key("task"),
                     &format!("matches only a task named exactly {glob:?}; write \"*{glob}*\" to match names containing it"),
                 );
+            }
+            if let Some(warning) = lint::bracket_warning(glob, case_sensitive) {
+                self.lint(task.span(), &key("task"), &warning);
             }
             self.compiled(task, &key("task"), compile_glob(glob, case_sensitive))
         });
@@ -1069,7 +1195,7 @@ impl Checker<'_> {
         let Some(list) = list else { return Vec::new() };
         let mut globs = Vec::new();
         for (key, span, pattern) in self.list_items(rule_idx, "glob", list) {
-            for warning in lint::glob_warnings(pattern) {
+            for warning in lint::glob_warnings(pattern, case_sensitive) {
                 self.lint(span.clone(), &key, &warning);
             }
             match compile_glob(pattern, case_sensitive) {
@@ -1225,13 +1351,33 @@ pub enum PasswordError {
     },
     /// No source holds a password.
     #[error(
-        "no password configured: set server.password_file, or ${PASSWORD_ENV}, or provide $CREDENTIALS_DIRECTORY/password (systemd LoadCredential=password:..., Docker secret \"password\")"
+        "no password configured: set server.password_file, or ${PASSWORD_ENV}, or put a file `password` or `refresh-token` into $CREDENTIALS_DIRECTORY (systemd: /etc/credstore/cloudreve-autoselect/; Docker: a secret of that name)"
     )]
     Missing,
 }
 
+/// The id the systemd unit loads its credential directory under
+/// (`LoadCredential=cloudreve-autoselect:/etc/credstore/cloudreve-autoselect`): each file of the
+/// directory arrives as `$CREDENTIALS_DIRECTORY/cloudreve-autoselect_<file name>`.
+pub const CREDENTIAL_ID: &str = "cloudreve-autoselect";
+/// The credential holding the password.
+pub const PASSWORD_CREDENTIAL: &str = "password";
+/// The credential holding a refresh token (accounts with two-factor sign-in or a login captcha).
+pub const REFRESH_TOKEN_CREDENTIAL: &str = "refresh-token";
+
+/// The file of credential `name` in `$CREDENTIALS_DIRECTORY`, if there is one: `name` itself
+/// (Docker secrets, `LoadCredential=name:FILE`) or `cloudreve-autoselect_name` (a systemd
+/// directory credential).
+pub fn credential_file(name: &str, env: EnvLookup<'_>) -> Option<PathBuf> {
+    let dir = env("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty())?;
+    let dir = Path::new(&dir);
+    [dir.join(name), dir.join(format!("{CREDENTIAL_ID}_{name}"))]
+        .into_iter()
+        .find(|path| path.exists())
+}
+
 /// Finds the password, in this order: `server.password_file`, `server.password`,
-/// `$CLOUDREVE_AUTOSELECT_PASSWORD`, `$CREDENTIALS_DIRECTORY/password`.
+/// `$CLOUDREVE_AUTOSELECT_PASSWORD`, the `password` credential (see [`credential_file`]).
 pub fn resolve_password(
     setting: &PasswordSetting,
     env: EnvLookup<'_>,
@@ -1243,13 +1389,10 @@ pub fn resolve_password(
             if let Some(value) = env(PASSWORD_ENV).filter(|v| !v.is_empty()) {
                 return Ok(SecretString::from(value));
             }
-            if let Some(dir) = env("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty()) {
-                let path = Path::new(&dir).join("password");
-                if path.exists() {
-                    return read_password_file(&path);
-                }
+            match credential_file(PASSWORD_CREDENTIAL, env) {
+                Some(path) => read_password_file(&path),
+                None => Err(PasswordError::Missing),
             }
-            Err(PasswordError::Missing)
         }
     }
 }
@@ -1387,7 +1530,7 @@ mod tests {
     }
 
     #[test]
-    fn password_order_and_trailing_newline() {
+    fn each_password_source_works_and_one_trailing_newline_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("password"), "from-credentials\n").unwrap();
         let dir_str = dir.path().to_str().unwrap().to_owned();
@@ -1410,6 +1553,216 @@ mod tests {
         assert!(matches!(
             resolve_password(&PasswordSetting::File(file), &no_env),
             Err(PasswordError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn password_sources_are_tried_in_order_when_several_are_set() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("password"), "from-credentials\n").unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let dir_str = dir.path().to_str().unwrap().to_owned();
+        let everything = move |key: &str| match key {
+            PASSWORD_ENV => Some("from-env".to_owned()),
+            "CREDENTIALS_DIRECTORY" => Some(dir_str.clone()),
+            _ => None,
+        };
+        let resolved = |setting: &PasswordSetting| {
+            resolve_password(setting, &everything)
+                .unwrap()
+                .expose_secret()
+                .to_owned()
+        };
+        assert_eq!(resolved(&PasswordSetting::File(file)), "from-file");
+        assert_eq!(
+            resolved(&PasswordSetting::Inline(SecretString::from("inline"))),
+            "inline"
+        );
+        assert_eq!(resolved(&PasswordSetting::FromEnvironment), "from-env");
+        // And through parse: the configured keys decide which setting applies.
+        let with_file = parse(
+            &SERVER.replace("email", "password_file = \"/run/pw\"\nemail"),
+            Path::new("rules.toml"),
+            &everything,
+        )
+        .unwrap();
+        assert!(
+            matches!(with_file.server.password, PasswordSetting::File(ref p) if p == Path::new("/run/pw"))
+        );
+    }
+
+    #[test]
+    fn url_with_user_info_is_refused_without_echoing_the_password() {
+        for url in [
+            "https://bot:s3cret-pw@cloud.example.com",
+            "https://bot:s3cret-pw@cloud.example.com/cloud/",
+            "https://:s3cret-pw@cloud.example.com",
+        ] {
+            let text = SERVER.replace("https://cloud.example.com", url);
+            let message = parse_err(&text);
+            assert!(
+                message.contains(
+                    "rules.toml:2:7: server.url: the URL must not hold a user name or password"
+                ),
+                "{url}: {message}"
+            );
+            assert!(!message.contains("s3cret"), "{url}: {message}");
+            assert!(message.contains(":***@"), "{url}: {message}");
+        }
+        // A password holding an unencoded `/` makes the URL unreadable; still no echo.
+        let message = parse_err(&SERVER.replace("https://", "https://bot:s3cret/pw@x@"));
+        assert!(message.contains("server.url: invalid URL"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+        let message = parse_err(&SERVER.replace("https://", "https://bot@"));
+        assert!(message.contains("must not hold a user name"), "{message}");
+        // A syntax error on the same line does not show the password either.
+        let message = parse_err("[server]\nurl = \"https://bot:s3cret-pw@host\nemail = \"a@b\"\n");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+
+    #[test]
+    fn redaction_keeps_everything_but_the_password() {
+        assert_eq!(
+            redact_userinfo(r#"url = "https://bot:pw@host/x" # and ftp://a:b@c"#),
+            r#"url = "https://bot:***@host/x" # and ftp://a:***@c"#
+        );
+        assert_eq!(
+            redact_userinfo("https://host:8443/cloud/ and https://, or not"),
+            "https://host:8443/cloud/ and https://, or not"
+        );
+    }
+
+    #[test]
+    fn connect_timeout_has_the_same_lower_bound_as_timeout() {
+        for key in ["timeout", "connect_timeout"] {
+            let message = parse_err(&format!("{SERVER}{key} = \"0s\"\n"));
+            assert!(
+                message.contains(&format!(
+                    "rules.toml:4:{}: server.{key}: {key} must be more than zero (got \"0s\")",
+                    key.len() + 4
+                )),
+                "{message}"
+            );
+        }
+        let config = parse_ok(&format!("{SERVER}connect_timeout = \"1ms\"\n"));
+        assert_eq!(config.server.connect_timeout, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn the_rules_file_is_read_with_a_size_cap() {
+        let no_env = |_: &str| None;
+        let error = load(Path::new("/dev/zero"), &no_env).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::TooLarge {
+                    limit: MAX_CONFIG_BYTES,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "config file /dev/zero is larger than 1048576 bytes; is --config pointing at the rules file?"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.toml");
+        let cap = usize::try_from(MAX_CONFIG_BYTES).unwrap();
+        let mut text = format!("{SERVER}# ");
+        text.push_str(&"x".repeat(cap - text.len() - 1));
+        text.push('\n');
+        std::fs::write(&path, &text).unwrap();
+        assert!(load(&path, &no_env).is_ok(), "exactly the cap is accepted");
+        text.insert(0, '\n');
+        std::fs::write(&path, &text).unwrap();
+        assert!(matches!(
+            load(&path, &no_env),
+            Err(ConfigError::TooLarge { .. })
+        ));
+        std::fs::write(&path, b"[server]\xff\n").unwrap();
+        let error = load(&path, &no_env).unwrap_err().to_string();
+        assert!(error.contains("not UTF-8 text"), "{error}");
+    }
+
+    #[test]
+    fn lints_flag_a_bracketed_tag_and_a_file_without_rules() {
+        let config = parse_ok(&format!(
+            "{SERVER}[[rule]]\nname = \"a\"\naction = \"skip\"\ntask = \"[SubsPlease]*\"\nglob = \"*[1080p]*.mkv\"\n"
+        ));
+        let lints: Vec<String> = config
+            .lints
+            .iter()
+            .map(|l| l.render(Path::new("rules.toml")))
+            .collect();
+        assert_eq!(lints.len(), 2, "{lints:#?}");
+        assert!(
+            lints[0].starts_with("rules.toml:8:8: rule[0].glob: [1080p] is a character class"),
+            "{lints:#?}"
+        );
+        assert!(
+            lints[1].starts_with("rules.toml:7:8: rule[0].task: [SubsPlease] is a character class"),
+            "{lints:#?}"
+        );
+        assert!(lints[1].contains(r"write '\[SubsPlease\]*'"), "{lints:#?}");
+
+        let config = parse_ok(SERVER);
+        let lints: Vec<String> = config
+            .lints
+            .iter()
+            .map(|l| l.render(Path::new("rules.toml")))
+            .collect();
+        assert_eq!(
+            lints,
+            [
+                "rules.toml:4:1: rule: no [[rule]] tables: the daemon signs in and lists the downloads, but never changes a selection; add rules (rules.example.toml is a start)"
+            ]
+        );
+    }
+
+    #[test]
+    fn credentials_with_and_without_the_directory_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_str = dir.path().to_str().unwrap().to_owned();
+        let creds = move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| dir_str.clone());
+        assert_eq!(credential_file(REFRESH_TOKEN_CREDENTIAL, &creds), None);
+        assert_eq!(credential_file(PASSWORD_CREDENTIAL, &no_env), None);
+        // A systemd directory credential: LoadCredential=cloudreve-autoselect:/etc/credstore/...
+        let prefixed = dir.path().join("cloudreve-autoselect_refresh-token");
+        std::fs::write(&prefixed, "token\n").unwrap();
+        assert_eq!(
+            credential_file(REFRESH_TOKEN_CREDENTIAL, &creds),
+            Some(prefixed)
+        );
+        std::fs::write(
+            dir.path().join("cloudreve-autoselect_password"),
+            "prefixed\n",
+        )
+        .unwrap();
+        assert_eq!(
+            resolve_password(&PasswordSetting::FromEnvironment, &creds)
+                .unwrap()
+                .expose_secret(),
+            "prefixed"
+        );
+        // A Docker secret (no prefix) is looked at first.
+        std::fs::write(dir.path().join("password"), "plain\n").unwrap();
+        assert_eq!(
+            resolve_password(&PasswordSetting::FromEnvironment, &creds)
+                .unwrap()
+                .expose_secret(),
+            "plain"
+        );
+        // Another unit's credential is not ours.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("other_password"), "x\n").unwrap();
+        let other_str = other.path().to_str().unwrap().to_owned();
+        let other_env =
+            move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| other_str.clone());
+        assert!(matches!(
+            resolve_password(&PasswordSetting::FromEnvironment, &other_env),
+            Err(PasswordError::Missing)
         ));
     }
 
@@ -1440,9 +1793,10 @@ mod tests {
             "{SERVER}[daemon]\nschedule = \"*/5 * * * *\"\n[[rule]]\nname = \"a\"\naction = \"skip\"\nglob = [\"[abc\"]\n[[rule]]\nname = \"a\"\naction = \"skip\"\nmin_size = \"5 MiBs\"\n"
         ));
         assert!(
-            message.contains("4 problems") || message.contains("3 problems"),
+            message.starts_with("invalid config file rules.toml: 4 problems\n"),
             "{message}"
         );
+        assert_eq!(message.matches("\nrules.toml:").count(), 4, "{message}");
         assert!(
             message.contains("rules.toml:5:12: daemon.schedule"),
             "{message}"

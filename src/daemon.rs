@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult};
 use crate::plan::{self, FileAction, Outcome, Plan};
 use crate::rules::RuleSet;
-use crate::sink::{DEFAULT_ACCOUNT, TickSink};
+use crate::sink::TickSink;
 use crate::state::StateStore;
 use crate::task::{SkippedTask, TaskId};
 
@@ -46,6 +46,16 @@ impl Settings {
             metadata_recheck: config.daemon.metadata_recheck,
         }
     }
+
+    /// The reloadable part of a config for one account (its own `dry_run` adds to the
+    /// daemon's).
+    pub fn for_account(config: &Config, account: &str, force_dry_run: bool) -> Self {
+        let own = config
+            .accounts
+            .iter()
+            .any(|a| a.name == account && a.dry_run);
+        Self::from_config(config, force_dry_run || own)
+    }
 }
 
 /// Which tasks a tick looks at.
@@ -60,6 +70,8 @@ pub enum TickScope {
 /// What one tick did: the per-task outcomes and operator events, and how the tick ended.
 #[derive(Debug, Default)]
 pub struct TickReport {
+    /// The account this tick worked for.
+    pub account: String,
     /// Tasks in the list.
     pub seen: usize,
     /// One entry per task in scope, in list order.
@@ -70,7 +82,9 @@ pub struct TickReport {
     pub events: Vec<OperatorEvent>,
     /// Tasks forgotten because they left the list.
     pub pruned: usize,
-    /// Plans of the tasks in scope, for dry runs, `demo` and tests.
+    /// Plans of the tasks in scope that sent or refused something; in a dry run, or for a
+    /// daemon [`Daemon::keeping_all_plans`], of every task in scope. (Not all of them
+    /// otherwise: at ten thousand tasks they would cost more memory than the list.)
     pub plans: Vec<Plan>,
     /// Sign-in or listing failed: the tick did nothing.
     pub error: Option<cloudreve::Error>,
@@ -203,6 +217,8 @@ impl TickReport {
 
 /// The daemon: a client, the current settings, and the state.
 pub struct Daemon {
+    account: String,
+    keep_all_plans: bool,
     client: Client,
     settings: RwLock<Arc<Settings>>,
     state: Mutex<StateStore>,
@@ -218,6 +234,7 @@ pub struct Daemon {
 impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Daemon")
+            .field("account", &self.account)
             .field("client", &self.client)
             .finish_non_exhaustive()
     }
@@ -256,6 +273,8 @@ impl Daemon {
         heartbeat: Option<PathBuf>,
     ) -> Self {
         Self {
+            account: crate::config::DEFAULT_ACCOUNT.to_owned(),
+            keep_all_plans: false,
             client,
             settings: RwLock::new(Arc::new(settings)),
             state: Mutex::new(state),
@@ -279,6 +298,32 @@ impl Daemon {
         for sink in &self.sinks {
             sink.flush(deadline).await;
         }
+    }
+
+    /// This daemon works for the account `name` (logs and reports carry it).
+    #[must_use]
+    pub fn for_account(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.account);
+        self
+    }
+
+    /// Every tick's report keeps the plans of all tasks in scope (for `demo`).
+    #[must_use]
+    pub fn keeping_all_plans(mut self) -> Self {
+        self.keep_all_plans = true;
+        self
+    }
+
+    /// The account's name.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Shares another daemon's shutdown token, so one signal stops every account.
+    #[must_use]
+    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
+        self
     }
 
     /// The token that stops the daemon: ticks stop between tasks once it is cancelled.
@@ -330,7 +375,7 @@ impl Daemon {
     }
 
     /// One poll limited to `scope`.
-    #[tracing::instrument(name = "tick", skip_all)]
+    #[tracing::instrument(name = "tick", skip_all, fields(account = %self.account))]
     pub async fn tick_scoped(&self, scope: &TickScope) -> TickReport {
         let started = Instant::now();
         let Ok(_running) = self.running.try_lock() else {
@@ -343,6 +388,7 @@ impl Daemon {
         self.mark_progress(true);
         let settings = self.settings();
         let mut report = TickReport {
+            account: self.account.clone(),
             dry_run: settings.dry_run,
             ..TickReport::default()
         };
@@ -352,7 +398,7 @@ impl Daemon {
         self.write_heartbeat(&report);
         log_report(&report);
         for sink in &self.sinks {
-            sink.observe(DEFAULT_ACCOUNT, &report);
+            sink.observe(&self.account, &report);
         }
         report
     }
@@ -420,7 +466,7 @@ impl Daemon {
                 report.interrupted = true;
                 break;
             }
-            let plan = plan::plan(task, &settings.rules, &state.decided(&task.id));
+            let plan = plan::plan(task, &settings.rules, state.decided_ref(&task.id));
             let result = self.handle_plan(&plan, settings, &mut state).await;
             if let TaskResult::StateNotWritable { error } = &result {
                 open_incident(
@@ -436,7 +482,12 @@ impl Daemon {
                 task_name: plan.task_name.clone(),
                 result,
             });
-            report.plans.push(plan);
+            if settings.dry_run
+                || self.keep_all_plans
+                || matches!(plan.outcome, Outcome::Apply(_) | Outcome::Refused(_))
+            {
+                report.plans.push(plan);
+            }
             self.mark_progress(true);
         }
         if report.error.is_none() && report.needs_operator().is_none() {
@@ -741,10 +792,52 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
 
 /// The settings of `new` that differ from those the process runs with and that only a
 /// restart applies, by their config key.
-pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
+pub fn restart_needed(running: &Config, new: &Config) -> Vec<String> {
+    let mut keys = Vec::new();
+    let names = |c: &Config| {
+        c.accounts
+            .iter()
+            .map(|a| a.name.clone())
+            .collect::<Vec<_>>()
+    };
+    if names(running) != names(new) {
+        keys.push("the accounts ([server] and [[account]] tables)".to_owned());
+    }
+    for old in &running.accounts {
+        let Some(now) = new.accounts.iter().find(|a| a.name == old.name) else {
+            continue;
+        };
+        let prefix = if old.name == crate::config::DEFAULT_ACCOUNT {
+            "server".to_owned()
+        } else {
+            format!("account \"{}\"", old.name)
+        };
+        for key in server_differences(&old.server, &now.server) {
+            keys.push(format!("{prefix}.{key}"));
+        }
+        if old.state_file != now.state_file {
+            keys.push(if old.name == crate::config::DEFAULT_ACCOUNT {
+                "daemon.state_file".to_owned()
+            } else {
+                format!("daemon.state_file (account \"{}\")", old.name)
+            });
+        }
+    }
+    if running.notify != new.notify {
+        keys.push("notify".to_owned());
+    }
+    if running.metrics != new.metrics {
+        keys.push("metrics".to_owned());
+    }
+    keys
+}
+
+fn server_differences(
+    a: &crate::config::ServerConfig,
+    b: &crate::config::ServerConfig,
+) -> Vec<&'static str> {
     use crate::config::PasswordSetting;
     use secrecy::ExposeSecret as _;
-    let (a, b) = (&running.server, &new.server);
     let same_password = match (&a.password, &b.password) {
         (PasswordSetting::File(x), PasswordSetting::File(y)) => x == y,
         (PasswordSetting::Inline(x), PasswordSetting::Inline(y)) => {
@@ -753,67 +846,64 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
         (PasswordSetting::FromEnvironment, PasswordSetting::FromEnvironment) => true,
         _ => false,
     };
-    let mut keys = Vec::new();
-    let mut differs = |key: &'static str, changed: bool| {
-        if changed {
-            keys.push(key);
-        }
-    };
-    differs("server.url", a.url != b.url);
-    differs("server.email", a.email != b.email);
-    differs("server.password/password_file", !same_password);
-    differs(
-        "server.refresh_token_file",
-        a.refresh_token_file != b.refresh_token_file,
-    );
-    differs("server.timeout", a.timeout != b.timeout);
-    differs(
-        "server.connect_timeout",
-        a.connect_timeout != b.connect_timeout,
-    );
-    differs("server.retries", a.retries != b.retries);
-    differs("server.ca_file", a.ca_file != b.ca_file);
-    differs(
-        "server.accept_invalid_certs",
-        a.accept_invalid_certs != b.accept_invalid_certs,
-    );
-    differs(
-        "daemon.state_file",
-        running.daemon.state_file != new.daemon.state_file,
-    );
-    differs("notify", running.notify != new.notify);
-    differs("metrics", running.metrics != new.metrics);
-    keys
+    [
+        ("url", a.url != b.url),
+        ("email", a.email != b.email),
+        ("password/password_file", !same_password),
+        (
+            "refresh_token_file",
+            a.refresh_token_file != b.refresh_token_file,
+        ),
+        ("timeout", a.timeout != b.timeout),
+        ("connect_timeout", a.connect_timeout != b.connect_timeout),
+        ("retries", a.retries != b.retries),
+        ("ca_file", a.ca_file != b.ca_file),
+        (
+            "accept_invalid_certs",
+            a.accept_invalid_certs != b.accept_invalid_certs,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect()
 }
 
 /// The service: a tick at start-up and on every cron fire, never overlapping; SIGHUP reloads
 /// the rules; SIGTERM/SIGINT stop after the request in flight; a second signal stops at once.
-pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, RunError> {
+/// One worker per account: an account's outage or slow server never delays another's tick.
+/// The daemons must share one shutdown token ([`Daemon::with_shutdown`]).
+pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunExit, RunError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signals)?;
-    // What the process runs with (server, state file): only a restart changes it.
+    // What the process runs with (accounts, servers, state files): only a restart changes it.
     let running = options.config;
     // The schedule and rules in force: a reload changes them.
     let mut schedule = running.daemon.schedule.clone();
 
-    let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
-    let mut scheduler = start_scheduler(schedule.as_str(), trigger_tx.clone()).await?;
-    if let Some(next) = schedule.next_runs(chrono::Utc::now(), 1).first() {
-        tracing::info!(schedule = schedule.as_str(), next_run = %next, "scheduler started (UTC)");
-    }
-    let _ = trigger_tx.try_send(Trigger::Startup);
-
+    let mut triggers = Vec::new();
+    let mut workers = Vec::new();
     let interval = Arc::new(std::sync::Mutex::new(schedule.interval(chrono::Utc::now())));
-    let worker = tokio::spawn(worker_loop(
-        Arc::clone(&daemon),
-        trigger_rx,
-        Arc::clone(&interval),
-    ));
+    for daemon in &daemons {
+        let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
+        let _ = trigger_tx.try_send(Trigger::Startup);
+        triggers.push(trigger_tx);
+        workers.push(tokio::spawn(worker_loop(
+            Arc::clone(daemon),
+            trigger_rx,
+            Arc::clone(&interval),
+        )));
+    }
+    let mut scheduler = start_scheduler(schedule.as_str(), triggers.clone()).await?;
+    if let Some(next) = schedule.next_runs(chrono::Utc::now(), 1).first() {
+        tracing::info!(schedule = schedule.as_str(), next_run = %next, accounts = daemons.len(), "scheduler started (UTC)");
+    }
     let mut watchdog =
         sd_notify::watchdog_enabled().map(|timeout| tokio::time::interval(timeout / 2));
-    let shutdown = daemon.shutdown_token();
+    let shutdown = daemons
+        .first()
+        .map_or_else(CancellationToken::new, |d| d.shutdown_token());
 
     loop {
         tokio::select! {
@@ -831,7 +921,7 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
                             tracing::warn!("{warning}");
                         }
                         if new.daemon.schedule.as_str() != schedule.as_str() {
-                            match start_scheduler(new.daemon.schedule.as_str(), trigger_tx.clone()).await {
+                            match start_scheduler(new.daemon.schedule.as_str(), triggers.clone()).await {
                                 Ok(replacement) => {
                                     let _ = scheduler.shutdown().await;
                                     scheduler = replacement;
@@ -846,19 +936,20 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
                         if !pending.is_empty() {
                             tracing::warn!(settings = %pending.join(", "), "these settings changed but apply only after a restart; the daemon keeps using the old values");
                         }
-                        let settings = Settings::from_config(&new, options.force_dry_run);
-                        tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), schedule = schedule.as_str(), dry_run = settings.dry_run, metadata_recheck = ?settings.metadata_recheck, "rules reloaded");
-                        daemon.replace_settings(settings);
+                        for daemon in &daemons {
+                            daemon.replace_settings(Settings::for_account(&new, daemon.account(), options.force_dry_run));
+                        }
+                        tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), schedule = schedule.as_str(), dry_run = new.daemon.dry_run || options.force_dry_run, metadata_recheck = ?new.daemon.metadata_recheck, "rules reloaded");
                     }
                     Err(e) => tracing::error!("rules not reloaded, keeping the previous rules: {e}"),
                 }
                 notify(&[sd_notify::NotifyState::Ready]);
             }
             () = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
-                if worker.is_finished() {
-                    tracing::error!("the worker stopped; no more watchdog pings");
-                } else if daemon.is_wedged() {
-                    tracing::error!(quiet_secs = daemon.time_since_progress().map_or(0, |d| d.as_secs()), deadline_secs = daemon.client().step_deadline().as_secs(), "the tick in flight is wedged; no more watchdog pings, systemd will restart the service");
+                if workers.iter().any(tokio::task::JoinHandle::is_finished) {
+                    tracing::error!("a worker stopped; no more watchdog pings");
+                } else if let Some(daemon) = daemons.iter().find(|d| d.is_wedged()) {
+                    tracing::error!(account = daemon.account(), quiet_secs = daemon.time_since_progress().map_or(0, |d| d.as_secs()), deadline_secs = daemon.client().step_deadline().as_secs(), "the tick in flight is wedged; no more watchdog pings, systemd will restart the service");
                 } else {
                     notify(&[sd_notify::NotifyState::Watchdog]);
                 }
@@ -870,10 +961,18 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
     let _ = scheduler.shutdown().await;
     shutdown.cancel();
     let deadline = tokio::time::Instant::now() + options.grace;
+    let all_workers = async {
+        for worker in workers {
+            let _ = worker.await;
+        }
+    };
     tokio::select! {
         joined = async {
-            let joined = tokio::time::timeout_at(deadline, worker).await;
-            daemon.flush_sinks(deadline).await;
+            let joined = tokio::time::timeout_at(deadline, all_workers).await;
+            // The daemons may share sinks; a second flush of a sink finds nothing left.
+            for daemon in &daemons {
+                daemon.flush_sinks(deadline).await;
+            }
             joined
         } => {
             if joined.is_err() {
@@ -889,16 +988,18 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
 
 async fn start_scheduler(
     schedule: &str,
-    trigger: mpsc::Sender<Trigger>,
+    triggers: Vec<mpsc::Sender<Trigger>>,
 ) -> Result<tokio_cron_scheduler::JobScheduler, RunError> {
     use tokio_cron_scheduler::{Job, JobScheduler};
     let failed = |e: tokio_cron_scheduler::JobSchedulerError| RunError::Scheduler(e.to_string());
     let scheduler = JobScheduler::new().await.map_err(failed)?;
     let job = Job::new_async(schedule, move |_id, _scheduler| {
-        let trigger = trigger.clone();
+        let triggers = triggers.clone();
         Box::pin(async move {
-            if trigger.try_send(Trigger::Cron).is_err() {
-                tracing::debug!("a tick is already pending; this fire is coalesced");
+            for trigger in &triggers {
+                if trigger.try_send(Trigger::Cron).is_err() {
+                    tracing::debug!("a tick is already pending; this fire is coalesced");
+                }
             }
         })
     })
@@ -1035,6 +1136,58 @@ mod tests {
             interval,
         );
         assert_eq!(rechecks.next_due(), Some(now + second * 11));
+    }
+
+    fn config(text: &str) -> Config {
+        let none = |_: &str| None;
+        crate::config::parse(text, std::path::Path::new("/etc/cra/rules.toml"), &none).unwrap()
+    }
+
+    #[test]
+    fn every_setting_that_needs_a_restart_is_named_until_restarted() {
+        let running = config(
+            "[server]\nurl = \"https://a.example\"\nemail = \"bot@example.com\"\n[[rule]]\nname = \"j\"\naction = \"skip\"\nglob = \"*.exe\"\n",
+        );
+        let edited = config(
+            "[server]\nurl = \"https://b.example\"\nemail = \"bot@example.com\"\ntimeout = \"10s\"\n[daemon]\nstate_file = \"/srv/state.json\"\n[[rule]]\nname = \"j\"\naction = \"skip\"\nglob = [\"*.exe\", \"*.url\"]\n",
+        );
+        assert_eq!(
+            restart_needed(&running, &edited),
+            vec!["server.url", "server.timeout", "daemon.state_file"]
+        );
+        let with_account = config(
+            "[server]\nurl = \"https://a.example\"\nemail = \"bot@example.com\"\n[[account]]\nname = \"bob\"\nurl = \"https://b.example\"\nemail = \"b@example.com\"\n[[rule]]\nname = \"j\"\naction = \"skip\"\nglob = \"*.exe\"\n",
+        );
+        assert_eq!(
+            restart_needed(&running, &with_account),
+            vec!["the accounts ([server] and [[account]] tables)"]
+        );
+        // A second reload that changes only rules still names them: the comparison is with
+        // what the process runs with, not with the previous reload.
+        let rules_only = config(
+            "[server]\nurl = \"https://b.example\"\nemail = \"bot@example.com\"\ntimeout = \"10s\"\n[daemon]\nstate_file = \"/srv/state.json\"\n[[rule]]\nname = \"j\"\naction = \"skip\"\nglob = \"*.exe\"\n",
+        );
+        assert_eq!(restart_needed(&running, &rules_only).len(), 3);
+        assert!(restart_needed(&running, &running).is_empty());
+    }
+
+    #[test]
+    fn a_step_may_take_as_long_as_its_timeouts_and_retries_allow() {
+        let api = url::Url::parse("http://127.0.0.1:9/api/v4/").unwrap();
+        let mut options = crate::cloudreve::ClientOptions::new(api, "a@b.c".into(), "pw".into());
+        options.timeout = Duration::from_secs(30);
+        options.retries = 3;
+        options.retry_max_delay = Duration::from_secs(10);
+        let slow = Client::new(options.clone()).unwrap().step_deadline();
+        // Every call of a step may use all its attempts and back-off: far beyond 600 s.
+        assert!(
+            slow >= Duration::from_secs(5 * (4 * 30 + 3 * 10)),
+            "{slow:?}"
+        );
+        options.timeout = Duration::from_secs(2);
+        options.retries = 0;
+        let fast = Client::new(options).unwrap().step_deadline();
+        assert!(fast < Duration::from_secs(60), "{fast:?}");
     }
 
     #[test]

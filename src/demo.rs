@@ -134,7 +134,8 @@ pub async fn run() -> Result<String, DemoError> {
         Settings::from_config(&config, false),
         StateStore::in_memory(),
         None,
-    );
+    )
+    .keeping_all_plans();
 
     let mut out = String::new();
     let _ = writeln!(

@@ -6,7 +6,7 @@
 //!
 //! Functional core, imperative shell (see ARCHITECTURE.md):
 //! - [`config`] and [`rules`]: the rules file parsed into validated types;
-//! - [`task`] and [`plan`]: domain types and the pure decision;
+//! - [`task`] and [`plan`]: domain types and the pure decision; [`table`]: its text tables;
 //! - [`cloudreve`]: the only module that speaks to Cloudreve (HTTP/JSON);
 //! - [`state`]: what the daemon already decided, kept in a file;
 //! - [`daemon`]: one tick, the schedule, signals and shutdown;
@@ -38,5 +38,6 @@ pub mod rules;
 pub mod sink;
 pub mod state;
 pub mod stats;
+pub mod table;
 pub mod task;
 pub mod telemetry;

@@ -2,8 +2,9 @@
 //! did, a hook that counts the requests to Cloudreve, and an HTTP server for `/metrics` in the
 //! Prometheus text format (version 0.0.4), built with `prometheus-client`.
 //!
-//! Every series carries the `account` label; rule names, route templates and result labels are
-//! the only other label values, so the series are bounded and no file or task name appears.
+//! Every series carries the `account` label, except the notifiers' (a notifier serves every
+//! account; they carry `notifier`); rule names, route templates and result labels are the only
+//! other label values, so the series are bounded and no file or task name appears.
 //! Counters are named without `_total`: `prometheus-client` appends it.
 
 use std::sync::Arc;
@@ -113,10 +114,10 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// The notifiers' counters, read at every scrape.
+/// The notifiers' counters, read at every scrape. A notifier serves every account, so these
+/// series carry the notifier's name and no account.
 #[derive(Debug)]
 struct NotifierCollector {
-    account: String,
     notifiers: Vec<(String, Arc<DeliveryStats>)>,
 }
 
@@ -131,11 +132,7 @@ impl Collector for NotifierCollector {
             )?;
             for (name, stats) in &self.notifiers {
                 for (outcome, value) in [("sent", stats.sent()), ("failed", stats.failed())] {
-                    let labels = [
-                        ("account", self.account.as_str()),
-                        ("notifier", name.as_str()),
-                        ("outcome", outcome),
-                    ];
+                    let labels = [("notifier", name.as_str()), ("outcome", outcome)];
                     ConstCounter::new(value).encode(metric.encode_family(&labels)?)?;
                 }
             }
@@ -148,10 +145,7 @@ impl Collector for NotifierCollector {
                 MetricType::Counter,
             )?;
             for (name, stats) in &self.notifiers {
-                let labels = [
-                    ("account", self.account.as_str()),
-                    ("notifier", name.as_str()),
-                ];
+                let labels = [("notifier", name.as_str())];
                 ConstCounter::new(stats.dropped()).encode(metric.encode_family(&labels)?)?;
             }
         }
@@ -162,10 +156,7 @@ impl Collector for NotifierCollector {
             MetricType::Gauge,
         )?;
         for (name, stats) in &self.notifiers {
-            let labels = [
-                ("account", self.account.as_str()),
-                ("notifier", name.as_str()),
-            ];
+            let labels = [("notifier", name.as_str())];
             let queued = i64::try_from(stats.queued()).unwrap_or(i64::MAX);
             ConstGauge::new(queued).encode(metric.encode_family(&labels)?)?;
         }
@@ -174,8 +165,8 @@ impl Collector for NotifierCollector {
 }
 
 impl Metrics {
-    /// The metrics for `account`, with the notifiers' counters.
-    pub fn new(account: &str, notifiers: Vec<(String, Arc<DeliveryStats>)>) -> Self {
+    /// The metrics of these accounts, with the notifiers' counters.
+    pub fn new(accounts: &[&str], notifiers: Vec<(String, Arc<DeliveryStats>)>) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
         let ticks = Family::<OutcomeLabels, Counter>::default();
         registry.register(
@@ -231,17 +222,16 @@ impl Metrics {
             "The running version (always 1)",
             build_info.clone(),
         );
-        build_info
-            .get_or_create(&BuildLabels {
-                account: account.to_owned(),
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-            })
-            .set(1);
+        for account in accounts {
+            build_info
+                .get_or_create(&BuildLabels {
+                    account: (*account).to_owned(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                })
+                .set(1);
+        }
         if !notifiers.is_empty() {
-            registry.register_collector(Box::new(NotifierCollector {
-                account: account.to_owned(),
-                notifiers,
-            }));
+            registry.register_collector(Box::new(NotifierCollector { notifiers }));
         }
         Self {
             registry,

@@ -347,6 +347,7 @@ impl Plan {
 
     /// The stable text table shown by `explain`, `once --dry-run` and `demo`.
     pub fn render(&self) -> String {
+        use crate::table::{Align, Table};
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -356,11 +357,15 @@ impl Plan {
             self.files.len()
         );
         if !self.files.is_empty() {
-            let _ = writeln!(
-                out,
-                "{:>6}  {:<8}  {:<7}  {:<16}  {:<14}  {:>10}  path",
-                "index", "selected", "verdict", "rule", "change", "size"
-            );
+            let mut table = Table::new(&[
+                ("index", Align::Right),
+                ("selected", Align::Left),
+                ("verdict", Align::Left),
+                ("rule", Align::Left),
+                ("change", Align::Left),
+                ("size", Align::Right),
+                ("path", Align::Left),
+            ]);
             for file in &self.files {
                 let verdict = match &file.verdict {
                     Verdict::Untouched => "-",
@@ -375,18 +380,17 @@ impl Plan {
                     FileAction::Send(false) => "deselect",
                     FileAction::DecidedBefore => "decided before",
                 };
-                let _ = writeln!(
-                    out,
-                    "{:>6}  {:<8}  {:<7}  {:<16}  {:<14}  {:>10}  {}",
-                    file.index,
-                    if file.selected { "yes" } else { "no" },
-                    verdict,
-                    rule,
-                    change,
+                table.push(vec![
+                    file.index.to_string(),
+                    if file.selected { "yes" } else { "no" }.to_owned(),
+                    verdict.to_owned(),
+                    rule.to_owned(),
+                    change.to_owned(),
                     file.size.to_string(),
-                    file.path
-                );
+                    file.path.clone(),
+                ]);
             }
+            out.push_str(&table.render());
         }
         match self.patch_body() {
             Some(body) => {
@@ -733,13 +737,36 @@ mod tests {
         let rendered = plan(&sample_task(), &rules, &Decided::new()).render();
         let expected = "\
 task kku7 \"Some.Show.S01\" (5 files)
- index  selected  verdict  rule              change                size  path
-     1  yes       -        -                 -                  1.3 GiB  Some.Show.S01/E01.mkv
-     2  yes       -        -                 -                  1.3 GiB  Some.Show.S01/E02.mkv
-     3  yes       -        -                 -                 50.0 MiB  Some.Show.S01/Sample/sample.mkv
-     4  yes       skip     junk              deselect              31 B  Some.Show.S01/RARBG.txt
-     5  no        skip     junk              as wanted            120 B  Some.Show.S01/www.ads.example.url
+index  selected  verdict  rule  change         size  path
+    1  yes       -        -     -           1.3 GiB  Some.Show.S01/E01.mkv
+    2  yes       -        -     -           1.3 GiB  Some.Show.S01/E02.mkv
+    3  yes       -        -     -          50.0 MiB  Some.Show.S01/Sample/sample.mkv
+    4  yes       skip     junk  deselect       31 B  Some.Show.S01/RARBG.txt
+    5  no        skip     junk  as wanted     120 B  Some.Show.S01/www.ads.example.url
 PATCH /api/v4/workflow/download/kku7 {\"files\":[{\"index\":4,\"download\":false}]}
+";
+        assert_eq!(rendered, expected);
+    }
+
+    #[test]
+    fn render_sizes_columns_to_their_contents() {
+        let rules = rules(vec![
+            skip("disguised-executables", &["*.mkv.exe"]),
+            skip("junk", &["*.txt"]),
+        ]);
+        let task = task(&[
+            (1, "Some.Show.S01/E01.mkv", 1_503_238_553, true),
+            (2, "Some.Show.S01/E01.mkv.exe", 1_200, true),
+            (10, "Some.Show.S01/RARBG.txt", 31, true),
+        ]);
+        let rendered = plan(&task, &rules, &Decided::new()).render();
+        let expected = "\
+task kku7 \"Some.Show.S01\" (3 files)
+index  selected  verdict  rule                   change       size  path
+    1  yes       -        -                      -         1.3 GiB  Some.Show.S01/E01.mkv
+    2  yes       skip     disguised-executables  deselect  1.1 KiB  Some.Show.S01/E01.mkv.exe
+   10  yes       skip     junk                   deselect     31 B  Some.Show.S01/RARBG.txt
+PATCH /api/v4/workflow/download/kku7 {\"files\":[{\"index\":2,\"download\":false},{\"index\":10,\"download\":false}]}
 ";
         assert_eq!(rendered, expected);
     }

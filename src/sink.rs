@@ -10,16 +10,16 @@ use std::pin::Pin;
 
 use crate::daemon::TickReport;
 
-/// The account name used while the daemon serves a single `[server]`; logs, notifications,
-/// metrics and `stats` carry it so that several accounts can be added without changing them.
-pub const DEFAULT_ACCOUNT: &str = "default";
+/// The account name of the `[server]` table.
+pub use crate::config::DEFAULT_ACCOUNT;
 
 /// A boxed future, as `flush` returns (a trait object cannot have an `async fn`).
 pub type Flush<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Something that consumes the outcome list of every tick.
 pub trait TickSink: Send + Sync {
-    /// Takes in one finished tick of `account`. Must return at once and never fail.
+    /// Takes in one finished tick of `account` (several daemons, one per account, may share a
+    /// sink). Must return at once and never fail.
     fn observe(&self, account: &str, report: &TickReport);
 
     /// Finishes what can be finished before `deadline` (shutdown). The default does nothing.

@@ -361,11 +361,16 @@ impl StateStore {
 
     /// What was decided for a task.
     pub fn decided(&self, task_id: &TaskId) -> Decided {
+        self.decided_ref(task_id).clone()
+    }
+
+    /// What was decided for a task, without a copy.
+    pub fn decided_ref(&self, task_id: &TaskId) -> &Decided {
+        static NOTHING: Decided = Decided::new();
         self.document
             .tasks
             .get(task_id.as_str())
-            .map(|r| r.decided.clone())
-            .unwrap_or_default()
+            .map_or(&NOTHING, |r| &r.decided)
     }
 
     /// Whether the state remembers anything of a task.

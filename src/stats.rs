@@ -15,6 +15,11 @@ pub const JSON_VERSION: u32 = 1;
 #[derive(Serialize)]
 struct Document<'a> {
     version: u32,
+    accounts: Vec<AccountTotals<'a>>,
+}
+
+#[derive(Serialize)]
+struct AccountTotals<'a> {
     account: &'a str,
     since: Option<&'a str>,
     rules: Vec<RuleRow<'a>>,
@@ -103,16 +108,23 @@ pub fn table(stats: &Stats, account: &str) -> String {
     out
 }
 
-/// The totals as JSON (version [`JSON_VERSION`]), for machines: exact byte counts.
-pub fn json(stats: &Stats, account: &str) -> String {
-    let (rules, total) = rows(stats);
+/// Every account's totals as JSON (version [`JSON_VERSION`]), for machines: exact byte counts.
+pub fn json(accounts: &[(&str, &Stats)]) -> String {
     let document = Document {
         version: JSON_VERSION,
-        account,
-        since: (!stats.since.is_empty()).then_some(stats.since.as_str()),
-        rules,
-        total,
-        tasks_refused: stats.tasks_refused,
+        accounts: accounts
+            .iter()
+            .map(|(account, stats)| {
+                let (rules, total) = rows(stats);
+                AccountTotals {
+                    account,
+                    since: (!stats.since.is_empty()).then_some(stats.since.as_str()),
+                    rules,
+                    total,
+                    tasks_refused: stats.tasks_refused,
+                }
+            })
+            .collect(),
     };
     let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
     text.push('\n');

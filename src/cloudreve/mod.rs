@@ -90,8 +90,11 @@ pub struct ClientOptions {
 
 impl std::fmt::Debug for ClientOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config refuses a URL with a password; options built otherwise never show one.
+        let mut api_base = self.api_base.clone();
+        let _ = api_base.set_password(None);
         f.debug_struct("ClientOptions")
-            .field("api_base", &self.api_base.as_str())
+            .field("api_base", &api_base.as_str())
             .field("email", &self.email)
             .field("credentials", &"[REDACTED]")
             .field("accept_invalid_certs", &self.accept_invalid_certs)
@@ -481,6 +484,13 @@ impl Client {
                 }
             }
         }
+        // A rejected refresh token is not retried (only a restart reads a new one), so no
+        // back-off message may promise a next attempt.
+        if let Credentials::RefreshToken { source_file, .. } = &self.options.credentials {
+            return Err(Error::RefreshTokenRejected {
+                file: source_file.clone(),
+            });
+        }
         if let Some(refusal) = &auth.refusal {
             let elapsed = now.signed_duration_since(refusal.at);
             let wait = TimeDelta::from_std(refusal.wait).unwrap_or(TimeDelta::MAX);
@@ -492,11 +502,6 @@ impl Client {
                     retry_in_secs: (wait - elapsed).num_seconds(),
                 });
             }
-        }
-        if let Credentials::RefreshToken { source_file, .. } = &self.options.credentials {
-            return Err(Error::RefreshTokenRejected {
-                file: source_file.clone(),
-            });
         }
         match self.sign_in().await {
             Ok(session) => {
@@ -912,6 +917,53 @@ mod tests {
         assert!(!err.is_transient());
     }
 
+    #[cfg(feature = "demo")]
+    #[tokio::test]
+    async fn a_rejected_refresh_token_never_promises_a_retry() {
+        use crate::emulator::{Emulator, EmulatorOptions};
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+        let token = emu.browser_refresh_token();
+        emu.revoke_refresh_tokens();
+        let api = Url::parse(&emu.base_url())
+            .unwrap()
+            .join("api/v4/")
+            .unwrap();
+        let mut options = ClientOptions::new(api, "bot@example.com".into(), SecretString::from(""));
+        options.credentials = Credentials::RefreshToken {
+            token: SecretString::from(token),
+            store: None,
+            source_file: "/etc/cloudreve-autoselect/refresh-token".into(),
+        };
+        let hours = Arc::new(AtomicI64::new(0));
+        let clock_hours = Arc::clone(&hours);
+        options.clock =
+            Arc::new(move || Utc::now() + TimeDelta::hours(clock_hours.load(Ordering::SeqCst)));
+        let client = Client::new(options).unwrap();
+        // The first answer, again right away, and long after any back-off would have run out.
+        for advance_hours in [0, 0, 2, 0] {
+            hours.fetch_add(advance_hours, Ordering::SeqCst);
+            let error = client.list_downloading().await.unwrap_err();
+            assert!(
+                matches!(error, Error::RefreshTokenRejected { .. }),
+                "{error}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains("/etc/cloudreve-autoselect/refresh-token")
+                    && message.contains("restart")
+                    && !message.contains("next attempt"),
+                "{message}"
+            );
+        }
+        let refreshes = emu
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/session/token/refresh"))
+            .count();
+        assert_eq!(refreshes, 1, "a rejected token is not sent again");
+    }
+
     #[test]
     fn routes_never_carry_ids() {
         assert_eq!(
@@ -930,6 +982,13 @@ mod tests {
             SecretString::from("hunter22"),
         );
         assert!(!format!("{options:?}").contains("hunter22"));
+        let mut with_user_info = options.clone();
+        with_user_info.api_base = Url::parse("https://bot:pw-in-url@host/api/v4/").unwrap();
+        let shown = format!("{with_user_info:?}");
+        assert!(
+            !shown.contains("pw-in-url") && shown.contains("https://bot@host/api/v4/"),
+            "{shown}"
+        );
         let client = Client::new(options).unwrap();
         assert!(!format!("{client:?}").contains("hunter22"));
     }

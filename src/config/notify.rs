@@ -191,6 +191,9 @@ impl NotifierConfig {
     }
 }
 
+/// Names whose credential files are the Cloudreve account's.
+const RESERVED_NAMES: [&str; 2] = ["password", "refresh-token"];
+
 /// A name usable as a file name and a metric label.
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -245,6 +248,15 @@ impl Checker<'_> {
             }
         };
         let name = match &raw.name {
+            Some(name) if RESERVED_NAMES.contains(&name.get_ref().as_str()) => {
+                self.problem(
+                    name.span(),
+                    &key("name"),
+                    name.get_ref(),
+                    "reserved: $CREDENTIALS_DIRECTORY/password and refresh-token hold the Cloudreve credentials, which a notifier must never send; choose another name".to_owned(),
+                );
+                None
+            }
             Some(name) if !valid_name(name.get_ref()) => {
                 self.problem(
                     name.span(),

@@ -7,6 +7,7 @@
 //! The list shows a snapshot that changes only on a simulated downloader poll, as the real
 //! server's database copy does.
 
+mod gate;
 mod model;
 
 use std::collections::VecDeque;
@@ -22,6 +23,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+pub use gate::Gate;
 pub use model::{Backend, Caller, EmuFile, EmulatorOptions, TaskSpec, UserStatus};
 use model::{Model, decode_task_id};
 
@@ -102,6 +104,7 @@ struct Shared {
     faults: Mutex<VecDeque<FaultRule>>,
     random_faults: Mutex<Option<RandomFaults>>,
     log: Mutex<Vec<RecordedRequest>>,
+    holds: Mutex<Vec<(Route, Arc<gate::Hold>)>>,
 }
 
 /// Faults drawn at random, reproducibly (a seeded xorshift generator).
@@ -152,6 +155,7 @@ impl Emulator {
             faults: Mutex::new(VecDeque::new()),
             random_faults: Mutex::new(None),
             log: Mutex::new(Vec::new()),
+            holds: Mutex::new(Vec::new()),
         });
         let stop = CancellationToken::new();
         let app = Router::new()
@@ -292,6 +296,14 @@ impl Emulator {
         });
     }
 
+    /// The next request matching `route` is logged, then held unanswered until the returned
+    /// gate is released or dropped.
+    pub fn hold(&self, route: Route) -> Gate {
+        let hold = Arc::new(gate::Hold::default());
+        lock(&self.shared.holds).push((route, Arc::clone(&hold)));
+        Gate::new(hold)
+    }
+
     /// Every token issued so far (for tests that prove no token reaches a log).
     pub fn issued_tokens(&self) -> Vec<String> {
         lock(&self.shared.model).tokens.keys().cloned().collect()
@@ -385,6 +397,14 @@ fn take_fault(shared: &Shared, route: Option<Route>) -> Option<Fault> {
         faults.remove(position);
     }
     Some(fault)
+}
+
+fn take_hold(shared: &Shared, route: Option<Route>) -> Option<Arc<gate::Hold>> {
+    let mut holds = lock(&shared.holds);
+    let position = holds
+        .iter()
+        .position(|(held, _)| *held == Route::Any || Some(*held) == route)?;
+    Some(holds.remove(position).1)
 }
 
 fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
@@ -482,6 +502,9 @@ async fn handle(
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::Body(body)) => return respond(StatusCode::OK, "application/json", body),
         Some(Fault::ApplyThenDelay(_)) | None => {}
+    }
+    if let Some(hold) = take_hold(&shared, route) {
+        hold.wait().await;
     }
     if !path.starts_with("/api/v4/") {
         return not_found_text();

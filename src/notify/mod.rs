@@ -241,7 +241,7 @@ struct Channel {
     sender: mpsc::Sender<Digest>,
     stats: Arc<DeliveryStats>,
     /// Dry-run task events already told: a dry run repeats its plan every tick.
-    told_dry_run: Mutex<HashSet<(String, NotifyEvent)>>,
+    told_dry_run: Mutex<HashSet<(String, String, NotifyEvent)>>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -315,7 +315,7 @@ impl TickSink for Notifiers {
                             .told_dry_run
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
-                            .insert((task.task_id.as_str().to_owned(), event))
+                            .insert((account.to_owned(), task.task_id.as_str().to_owned(), event))
                 },
             );
             let Some(digest) = digest else { continue };

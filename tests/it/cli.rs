@@ -103,6 +103,62 @@ async fn check_names_a_typo_d_key_and_a_size_overflow() {
 }
 
 #[tokio::test]
+async fn check_refuses_a_url_with_a_password_and_never_prints_it() {
+    let text = SERVER.replace("https://", "https://bot:hunter2-in-url@");
+    let (code, message) = check(&text).await;
+    assert_eq!(code, 78, "{message}");
+    assert_eq!(
+        message,
+        "error: invalid config file rules.toml: 1 problem\nrules.toml:2:7: server.url: the URL must not hold a user name or password: put the account in server.email and the password in server.password_file (or another password source) (got \"https://bot:***@cloud.example.com\")\n  |\n2 | url = \"https://bot:***@cloud.example.com\"\n  |       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+    );
+}
+
+#[tokio::test]
+async fn check_refuses_a_rules_file_over_the_size_cap() {
+    let output = cli(&["--config", "/dev/zero", "check"], &[]).await;
+    assert_eq!(output.status.code(), Some(78));
+    assert_eq!(
+        stderr(&output),
+        "error: config file /dev/zero is larger than 1048576 bytes; is --config pointing at the rules file?\n"
+    );
+}
+
+#[tokio::test]
+async fn check_lint_fails_on_a_bracketed_tag_and_on_a_file_without_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let tagged = write(
+        dir.path(),
+        "tagged.toml",
+        &format!(
+            "{SERVER}[[rule]]\nname = \"subs\"\naction = \"only\"\ntask = \"[SubsPlease]*\"\nglob = \"*.mkv\"\n"
+        ),
+    );
+    let empty = write(dir.path(), "empty.toml", SERVER);
+    for (path, warning) in [
+        (
+            &tagged,
+            r#"rule[0].task: [SubsPlease] is a character class: it matches one character (one of s, u, b, p, l, e, a), not the text "SubsPlease"; to match the brackets and the text, write '\[SubsPlease\]*'"#,
+        ),
+        (
+            &empty,
+            "rule: no [[rule]] tables: the daemon signs in and lists the downloads, but never changes a selection",
+        ),
+    ] {
+        let path = path.to_str().unwrap();
+        let output = cli(&["--config", path, "check"], &[]).await;
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(
+            stdout(&output).contains("; 1 warning(s)"),
+            "{}",
+            stdout(&output)
+        );
+        assert!(stderr(&output).contains(warning), "{}", stderr(&output));
+        let output = cli(&["--config", path, "check", "--lint"], &[]).await;
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    }
+}
+
+#[tokio::test]
 async fn check_on_a_missing_file_exits_78() {
     let output = cli(&["--config", "/nonexistent/rules.toml", "check"], &[]).await;
     assert_eq!(output.status.code(), Some(78));
@@ -128,7 +184,8 @@ async fn explain_prints_the_table_and_the_patch() {
         r#"{"id":"kku7","status":"suspending","type":"remote_download","summary":{"phase":"monitor","props":{"download":{"name":"Some.Show.S01","state":"downloading","files":[
             {"index":1,"name":"Some.Show.S01/E01.mkv","size":1503238553,"selected":true},
             {"index":3,"name":"Some.Show.S01/Sample/sample.mkv","size":52428800,"selected":true},
-            {"index":4,"name":"Some.Show.S01/RARBG.txt","size":31,"selected":true}]}}}}"#,
+            {"index":4,"name":"Some.Show.S01/RARBG.txt","size":31,"selected":true},
+            {"index":5,"name":"Some.Show.S01/E01.mkv.exe","size":1200,"selected":true}]}}}}"#,
     );
     let output = cli(
         &[
@@ -143,9 +200,16 @@ async fn explain_prints_the_table_and_the_patch() {
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
-    assert!(out.contains("     3  yes       skip     samples           deselect          50.0 MiB  Some.Show.S01/Sample/sample.mkv"), "{out}");
-    assert!(out.contains("     4  yes       skip     junk-extensions   deselect              31 B  Some.Show.S01/RARBG.txt"), "{out}");
-    assert!(out.contains(r#"PATCH /api/v4/workflow/download/kku7 {"files":[{"index":3,"download":false},{"index":4,"download":false}]}"#), "{out}");
+    // The longest rule name of rules.example.toml keeps its row in line with the others.
+    let table = [
+        "index  selected  verdict  rule                   change        size  path",
+        "    1  yes       -        -                      -          1.3 GiB  Some.Show.S01/E01.mkv",
+        "    3  yes       skip     samples                deselect  50.0 MiB  Some.Show.S01/Sample/sample.mkv",
+        "    4  yes       skip     junk-extensions        deselect      31 B  Some.Show.S01/RARBG.txt",
+        "    5  yes       skip     disguised-executables  deselect   1.1 KiB  Some.Show.S01/E01.mkv.exe",
+    ];
+    assert!(out.contains(&table.join("\n")), "{out}");
+    assert!(out.contains(r#"PATCH /api/v4/workflow/download/kku7 {"files":[{"index":3,"download":false},{"index":4,"download":false},{"index":5,"download":false}]}"#), "{out}");
     let bad = write(dir.path(), "bad.json", "[1, 2");
     let output = cli(
         &[
@@ -209,7 +273,8 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     let config = config_for(&emu, dir.path(), "");
     let env = [
         ("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD),
-        ("RUST_LOG", "trace"),
+        // Every crate at trace: a bare `trace` would keep other crates at warn.
+        ("RUST_LOG", "trace,cloudreve_autoselect=trace"),
     ];
     let output = cli(&["--config", config.to_str().unwrap(), "once"], &env).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -326,7 +391,7 @@ async fn demo_runs_the_whole_job_and_reports() {
     let out = stdout(&output);
     for needle in [
         "== tick 1: every task is new ==",
-        "skip     samples           deselect",
+        "skip     samples          deselect",
         "refused: the rules would deselect all 3 files of this task",
         "task left alone: waiting for metadata",
         "task left alone: status is queued",
@@ -380,4 +445,29 @@ async fn healthcheck_exit_codes() {
         "{}",
         stderr(&output)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_says_when_the_state_file_cannot_be_read() {
+    let emu = support::emulator().await;
+    let id = emu.add_task(support::show(Backend::Aria2));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&emu, dir.path(), "");
+    let env = [("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)];
+    let args = ["--config", config.to_str().unwrap(), "explain", id.as_str()];
+    // Readable: no warning.
+    let output = cli(&args, &env).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("could not read the state file"));
+    // A directory where the state file should be: it exists and cannot be read as one.
+    std::fs::create_dir(dir.path().join("state.json")).unwrap();
+    let output = cli(&args, &env).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("could not read the state file"), "{err}");
+    assert!(
+        err.contains("does not know what the daemon decided before"),
+        "{err}"
+    );
+    assert!(stdout(&output).contains("deselect"));
 }

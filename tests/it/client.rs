@@ -505,3 +505,28 @@ async fn no_secret_reaches_the_log_or_debug_output() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_failed_proactive_refresh_keeps_using_the_still_valid_token() {
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
+    let offset = Arc::new(AtomicI64::new(0));
+    let mut options = support::client_options(&emu);
+    options.retries = 1;
+    let clock_offset = Arc::clone(&offset);
+    options.clock =
+        Arc::new(move || Utc::now() + TimeDelta::seconds(clock_offset.load(Ordering::SeqCst)));
+    let client = Client::new(options).unwrap();
+    client.list_downloading().await.unwrap();
+    // 58 minutes later the 1-hour token is due for a proactive refresh, which fails twice
+    // (the attempt and its retry) with HTTP 500: the token is still valid for 2 minutes.
+    offset.store(58 * 60, Ordering::SeqCst);
+    emu.inject(Route::Refresh, Fault::Http500, 2);
+    emu.clear_requests();
+    let list = client.list_downloading().await.unwrap();
+    assert_eq!(list.tasks.len(), 1);
+    assert_eq!(count(&emu, "POST", "/refresh"), 2);
+    // The next call tries the refresh again, and it works.
+    client.list_downloading().await.unwrap();
+    assert_eq!(count(&emu, "POST", "/refresh"), 3);
+}

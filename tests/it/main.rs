@@ -4,6 +4,7 @@
 // Test code: a failed unwrap or panic is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod cli;
 mod client;
 mod connect;

@@ -65,7 +65,7 @@ async fn a_scrape_shows_ticks_rules_patches_requests_tasks_and_notifications() {
     assert!(config.metrics.is_some());
     let targets = notify::targets(&config.notify, &no_env, Timeouts::default()).unwrap();
     let notifiers = Arc::new(Notifiers::start(targets, DeliveryOptions::default()));
-    let metrics = Arc::new(Metrics::new(DEFAULT_ACCOUNT, notifiers.stats()));
+    let metrics = Arc::new(Metrics::new(&[DEFAULT_ACCOUNT], notifiers.stats()));
     let mut options = support::client_options(&emu);
     options.on_request = Some(metrics.request_observer(DEFAULT_ACCOUNT));
     let (state, _) = StateStore::open(&dir.path().join("state.json")).unwrap();
@@ -114,9 +114,9 @@ async fn a_scrape_shows_ticks_rules_patches_requests_tasks_and_notifications() {
             r#"cloudreve_autoselect_build_info{{account="default",version="{}"}} 1"#,
             env!("CARGO_PKG_VERSION")
         ),
-        r#"cloudreve_autoselect_notifications_total{account="default",notifier="webhook",outcome="sent"} 1"#,
-        r#"cloudreve_autoselect_notifications_total{account="default",notifier="webhook",outcome="failed"} 0"#,
-        r#"cloudreve_autoselect_notifications_dropped_total{account="default",notifier="webhook"} 0"#,
+        r#"cloudreve_autoselect_notifications_total{notifier="webhook",outcome="sent"} 1"#,
+        r#"cloudreve_autoselect_notifications_total{notifier="webhook",outcome="failed"} 0"#,
+        r#"cloudreve_autoselect_notifications_dropped_total{notifier="webhook"} 0"#,
     ] {
         has_line(&text, line);
     }

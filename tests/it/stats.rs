@@ -84,30 +84,34 @@ tasks left alone because every file matched a skip rule: 3
         support::stdout(&output),
         r#"{
   "version": 1,
-  "account": "default",
-  "since": "2026-11-01T08:00:00+00:00",
-  "rules": [
+  "accounts": [
     {
-      "rule": "samples",
-      "files": 40,
-      "bytes": 2147483648
-    },
-    {
-      "rule": "junk",
-      "files": 300,
-      "bytes": 1181116006
-    },
-    {
-      "rule": "covers",
-      "files": 12,
-      "bytes": 3145728
+      "account": "default",
+      "since": "2026-11-01T08:00:00+00:00",
+      "rules": [
+        {
+          "rule": "samples",
+          "files": 40,
+          "bytes": 2147483648
+        },
+        {
+          "rule": "junk",
+          "files": 300,
+          "bytes": 1181116006
+        },
+        {
+          "rule": "covers",
+          "files": 12,
+          "bytes": 3145728
+        }
+      ],
+      "total": {
+        "files": 352,
+        "bytes": 3331745382
+      },
+      "tasks_refused": 3
     }
-  ],
-  "total": {
-    "files": 352,
-    "bytes": 3331745382
-  },
-  "tasks_refused": 3
+  ]
 }
 "#
     );
@@ -146,7 +150,9 @@ async fn stats_counts_what_a_tick_deselected() {
         support::stderr(&once)
     );
     let output = stats(&config, true).await;
-    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let whole: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let document = &whole["accounts"][0];
+    assert_eq!(document["account"], "default");
     assert_eq!(
         (
             &document["rules"],
@@ -163,4 +169,82 @@ async fn stats_counts_what_a_tick_deselected() {
         )
     );
     assert!(document["since"].as_str().unwrap().starts_with("20"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_accounts_are_told_and_counted_apart() {
+    let home = support::emulator().await;
+    home.add_task(support::show(Backend::Aria2));
+    let family = support::emulator().await;
+    family.add_task(support::all_junk(Backend::Aria2));
+    let receiver = crate::notify::Receiver::start(crate::notify::Answer::Status(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("family-password");
+    std::fs::write(&password, support::PASSWORD).unwrap();
+    let config = dir.path().join("rules.toml");
+    std::fs::write(
+        &config,
+        support::config_text(
+            &home.base_url(),
+            &format!(
+                "[daemon]\nstate_file = \"{state}\"\n{rules}\n[[account]]\nname = \"family\"\nurl = \"{url}\"\nemail = \"{email}\"\npassword_file = \"{password}\"\n\n[[notify]]\nkind = \"webhook\"\nurl = \"{hook}\"\n",
+                state = dir.path().join("state.json").display(),
+                rules = support::RULES,
+                url = family.base_url(),
+                email = support::EMAIL,
+                password = password.display(),
+                hook = receiver.url("/hook"),
+            ),
+        ),
+    )
+    .unwrap();
+    let env = [("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)];
+    let once = support::run_binary(&["--config", config.to_str().unwrap(), "once"], &env).await;
+    assert_eq!(once.status.code(), Some(0), "{}", support::stderr(&once));
+    // One message per account and tick, each naming its account.
+    let mut told: Vec<(String, String)> = receiver
+        .all()
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            (
+                body["account"].as_str().unwrap().to_owned(),
+                body["events"].to_string(),
+            )
+        })
+        .collect();
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            ("default".to_owned(), r#"["changed"]"#.to_owned()),
+            ("family".to_owned(), r#"["refused"]"#.to_owned())
+        ]
+    );
+    let output = stats(&config, true).await;
+    let whole: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let accounts: Vec<(&str, &serde_json::Value, &serde_json::Value)> = whole["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["account"].as_str().unwrap(),
+                &a["total"]["files"],
+                &a["tasks_refused"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            ("default", &json!(3), &json!(0)),
+            ("family", &json!(0), &json!(1))
+        ]
+    );
+    let table = support::stdout(&stats(&config, false).await);
+    assert!(
+        table.contains("account default, since ") && table.contains("\naccount family, since "),
+        "{table}"
+    );
 }

@@ -272,12 +272,18 @@ async fn ticks_never_overlap() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = support::daemon(&emu, &support::state_file(&dir));
     daemon.client().ensure_signed_in().await.unwrap();
-    emu.inject(Route::List, Fault::Delay(Duration::from_millis(300)), 1);
+    // The first tick's list is held at the server until the second tick has been tried.
+    let gate = emu.hold(Route::List);
     let (first, second) = tokio::join!(daemon.tick(), async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        daemon.tick().await
+        gate.reached().await;
+        // Bounded only so that a second tick that waits for the first, instead of skipping,
+        // fails the test rather than hanging it: the first cannot end before the release.
+        let second = tokio::time::timeout(Duration::from_secs(30), daemon.tick()).await;
+        gate.release();
+        second.expect("the second tick waited for the first instead of skipping")
     });
-    assert!(!first.skipped_overlap && second.skipped_overlap);
+    assert!(!first.skipped_overlap, "{first:?}");
+    assert!(second.skipped_overlap, "{second:?}");
     assert_eq!(first.patched(), 1);
     assert_eq!(support::count(&emu, "GET", "/workflow"), 1);
 }
