@@ -961,20 +961,8 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
     let _ = scheduler.shutdown().await;
     shutdown.cancel();
     let deadline = tokio::time::Instant::now() + options.grace;
-    let all_workers = async {
-        for worker in workers {
-            let _ = worker.await;
-        }
-    };
     tokio::select! {
-        joined = async {
-            let joined = tokio::time::timeout_at(deadline, all_workers).await;
-            // The daemons may share sinks; a second flush of a sink finds nothing left.
-            for daemon in &daemons {
-                daemon.flush_sinks(deadline).await;
-            }
-            joined
-        } => {
+        joined = drain(&daemons, workers, deadline) => {
             if joined.is_err() {
                 tracing::warn!(grace_secs = options.grace.as_secs(), "the tick in flight did not finish within the grace period");
             }
@@ -984,6 +972,26 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
         _ = terminate.recv() => Ok(RunExit::Forced),
         _ = interrupt.recv() => Ok(RunExit::Forced),
     }
+}
+
+/// Waits for the workers, then lets every daemon's sinks flush, all by `deadline`; an error if
+/// the workers did not finish in time.
+async fn drain(
+    daemons: &[Arc<Daemon>],
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    deadline: tokio::time::Instant,
+) -> Result<(), tokio::time::error::Elapsed> {
+    let all_workers = async {
+        for worker in workers {
+            let _ = worker.await;
+        }
+    };
+    let joined = tokio::time::timeout_at(deadline, all_workers).await;
+    // The daemons may share sinks; a second flush of a sink finds nothing left.
+    for daemon in daemons {
+        daemon.flush_sinks(deadline).await;
+    }
+    joined
 }
 
 async fn start_scheduler(

@@ -248,25 +248,7 @@ impl Checker<'_> {
             }
         };
         let name = match &raw.name {
-            Some(name) if RESERVED_NAMES.contains(&name.get_ref().as_str()) => {
-                self.problem(
-                    name.span(),
-                    &key("name"),
-                    name.get_ref(),
-                    "reserved: $CREDENTIALS_DIRECTORY/password and refresh-token hold the Cloudreve credentials, which a notifier must never send; choose another name".to_owned(),
-                );
-                None
-            }
-            Some(name) if !valid_name(name.get_ref()) => {
-                self.problem(
-                    name.span(),
-                    &key("name"),
-                    name.get_ref(),
-                    "a notifier name is 1 to 64 letters, digits, '-' or '_' (it names the file $CREDENTIALS_DIRECTORY/<name>)".to_owned(),
-                );
-                None
-            }
-            Some(name) => Some((name.get_ref().clone(), name.span())),
+            Some(name) => self.notifier_name(name, &key("name")),
             None => kind.map(|k| (k.as_str().to_owned(), table.span())),
         };
         if let Some((name, span)) = &name {
@@ -331,6 +313,23 @@ impl Checker<'_> {
             events,
             title_prefix: raw.title_prefix.clone().unwrap_or_default(),
         })
+    }
+
+    /// A `name` that can name a credential file and a metric label.
+    fn notifier_name(
+        &mut self,
+        name: &Spanned<String>,
+        key: &str,
+    ) -> Option<(String, std::ops::Range<usize>)> {
+        let message = if RESERVED_NAMES.contains(&name.get_ref().as_str()) {
+            "reserved: $CREDENTIALS_DIRECTORY/password and refresh-token hold the Cloudreve credentials, which a notifier must never send; choose another name"
+        } else if !valid_name(name.get_ref()) {
+            "a notifier name is 1 to 64 letters, digits, '-' or '_' (it names the file $CREDENTIALS_DIRECTORY/<name>)"
+        } else {
+            return Some((name.get_ref().clone(), name.span()));
+        };
+        self.problem(name.span(), key, name.get_ref(), message.to_owned());
+        None
     }
 
     fn notify_events(&mut self, list: &[Spanned<String>], key: &str) -> Vec<NotifyEvent> {
@@ -587,6 +586,19 @@ rules.toml:29:1: notify[5].name: duplicate notifier name; notify[4] already uses
 29 | [[notify]]
    | ^^^^^^^^^^"#
         );
+    }
+
+    #[test]
+    fn a_notifier_cannot_be_named_after_the_cloudreve_credentials() {
+        for name in ["password", "refresh-token"] {
+            let err = parse_err(&format!(
+                "[[notify]]\nkind = \"webhook\"\nname = \"{name}\"\nurl = \"https://h.example/x\"\n"
+            ));
+            assert!(
+                err.contains(&format!("notify[0].name: reserved: $CREDENTIALS_DIRECTORY/password and refresh-token hold the Cloudreve credentials, which a notifier must never send; choose another name (got \"{name}\")")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
