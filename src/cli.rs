@@ -73,6 +73,16 @@ pub enum Command {
     },
     /// Run against a built-in emulated Cloudreve with demo tasks and `rules.example.toml`.
     Demo,
+    /// Print what the daemon saved: files and bytes deselected per rule and tasks left alone,
+    /// since the state file began (read without locking; the service may run meanwhile).
+    Stats {
+        /// Print JSON (exact byte counts) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message to every `[[notify]]` notifier and print each result: exit 0 if
+    /// every one was accepted, 1 otherwise.
+    NotifyTest,
     /// Exit 0 if the last tick finished recently and did not fail for a reason only a person
     /// can fix (sign-in refused, refresh token rejected, state not writable); 1 otherwise.
     Healthcheck {

@@ -11,6 +11,9 @@ use crate::cli::{Cli, Command};
 use crate::cloudreve::{BuildError, Client, ClientOptions, Credentials};
 use crate::config::{self, Config, EnvLookup};
 use crate::daemon::{self, Daemon, RunExit, RunOptions, Settings};
+use crate::metrics::Metrics;
+use crate::notify::{self, DeliveryOptions, Notifiers};
+use crate::sink::TickSink;
 use crate::state::StateStore;
 
 /// How the process exits.
@@ -101,6 +104,8 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         Command::Once { dry_run } => once(&config_path, dry_run, env).await,
         Command::Run { dry_run } => run(&config_path, dry_run, env).await,
         Command::Demo => demo().await,
+        Command::Stats { json } => stats(&config_path, json, env),
+        Command::NotifyTest => notify_test(&config_path, env).await,
         Command::Healthcheck { max_age } => healthcheck(&config_path, max_age, env),
     }
 }
@@ -164,6 +169,13 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
             })
             .collect();
         let _ = write!(out, "; accounts: {}", accounts.join(", "));
+    }
+    if !config.notify.is_empty() {
+        let names: Vec<&str> = config.notify.iter().map(|n| n.name.as_str()).collect();
+        let _ = write!(out, "; notifiers {}", names.join(", "));
+    }
+    if let Some(metrics) = &config.metrics {
+        let _ = write!(out, "; metrics on http://{}/metrics", metrics.listen);
     }
     if config.daemon.dry_run {
         out.push_str("; dry run");
@@ -480,23 +492,49 @@ fn build_failure(error: &BuildError) -> Outcome {
     Outcome::failure(exit, format!("error: {error}"))
 }
 
-/// One daemon per account, sharing one shutdown token. Each takes its state's lock, unless
-/// it only plans (a dry run reads the state and writes nothing).
+/// A notifier's secret is a config problem (78); the HTTP client a failure.
+fn notify_failure(error: &notify::SetupError) -> Outcome {
+    let exit = match error {
+        notify::SetupError::Transport(_) => Exit::Failure,
+        _ => Exit::Config,
+    };
+    Outcome::failure(exit, format!("error: {error}"))
+}
+
+/// One daemon per account, sharing one shutdown token and the sinks: the notifiers, and the
+/// metrics when `with_metrics`. Each takes its state's lock, unless it only plans (a dry run
+/// reads the state and writes nothing).
 fn build_daemons(
     config: &Config,
     force_dry_run: bool,
     env: EnvLookup<'_>,
     heartbeat: bool,
-) -> Result<Vec<Daemon>, Outcome> {
+    with_metrics: bool,
+) -> Result<(Vec<Daemon>, Option<Arc<Metrics>>), Outcome> {
+    let targets = notify::targets(&config.notify, env, notify::Timeouts::default())
+        .map_err(|e| notify_failure(&e))?;
+    let notifiers = Arc::new(Notifiers::start(targets, DeliveryOptions::default()));
+    let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+    let metrics = with_metrics.then(|| Arc::new(Metrics::new(&names, notifiers.stats())));
+    let mut sinks: Vec<Arc<dyn TickSink>> = Vec::new();
+    if !notifiers.is_empty() {
+        sinks.push(notifiers);
+    }
+    if let Some(metrics) = &metrics {
+        sinks.push(Arc::clone(metrics) as Arc<dyn TickSink>);
+    }
     let shutdown = tokio_util::sync::CancellationToken::new();
     let mut daemons = Vec::new();
     for account in &config.accounts {
-        let options = account_client_options(account, env).map_err(|e| {
+        let mut options = account_client_options(account, env).map_err(|e| {
             Outcome::failure(
                 Exit::Config,
                 format!("error: account {}: {e}", account.name),
             )
         })?;
+        if let Some(metrics) = &metrics {
+            options.on_request = Some(metrics.request_observer(&account.name));
+        }
         let client = Client::new(options).map_err(|e| build_failure(&e))?;
         let settings = Settings::for_account(config, &account.name, force_dry_run);
         let state_file = &account.state_file;
@@ -516,10 +554,11 @@ fn build_daemons(
         daemons.push(
             Daemon::new(client, settings, state, heartbeat)
                 .for_account(&account.name)
-                .with_shutdown(shutdown.clone()),
+                .with_shutdown(shutdown.clone())
+                .with_sinks(sinks.clone()),
         );
     }
-    Ok(daemons)
+    Ok((daemons, metrics))
 }
 
 async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
@@ -527,12 +566,16 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, false) {
-        Ok(daemons) => daemons.into_iter().map(Arc::new).collect(),
+    let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, false, false) {
+        Ok((daemons, _)) => daemons.into_iter().map(Arc::new).collect(),
         Err(outcome) => return outcome,
     };
     // Every account at once: one slow server does not hold up the others.
     let reports = tick_all(&daemons).await;
+    let notified_by = tokio::time::Instant::now() + Duration::from_secs(10);
+    for daemon in &daemons {
+        daemon.flush_sinks(notified_by).await;
+    }
     let several = daemons.len() > 1;
     let mut stdout = String::new();
     let mut stderr = String::new();
@@ -602,10 +645,41 @@ async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outco
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, true) {
-        Ok(daemons) => daemons.into_iter().map(Arc::new).collect(),
-        Err(outcome) => return outcome,
-    };
+    let (daemons, metrics) =
+        match build_daemons(&config, dry_run, env, true, config.metrics.is_some()) {
+            Ok((daemons, metrics)) => (
+                daemons
+                    .into_iter()
+                    .map(Arc::new)
+                    .collect::<Vec<Arc<Daemon>>>(),
+                metrics,
+            ),
+            Err(outcome) => return outcome,
+        };
+    if let (Some(listen), Some(metrics), Some(first)) = (
+        config.metrics.as_ref().map(|m| m.listen),
+        metrics,
+        daemons.first(),
+    ) {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                return Outcome::failure(
+                    Exit::Failure,
+                    format!("error: could not listen on metrics.listen {listen}: {e}"),
+                );
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(listen);
+        tracing::info!(url = %format!("http://{addr}/metrics"), "serving metrics");
+        // The daemons share one shutdown token.
+        let shutdown = first.shutdown_token();
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(listener, metrics, shutdown).await {
+                tracing::error!(error = %e, "the metrics endpoint stopped");
+            }
+        });
+    }
     for lint in &config.lints {
         tracing::warn!("{}", lint.render(path));
     }
@@ -651,6 +725,76 @@ async fn demo() -> Outcome {
         Exit::Failure,
         "error: this build has no demo; rebuild with the `demo` feature".to_owned(),
     )
+}
+
+fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> Outcome {
+    let config = match load(path, env) {
+        Ok(config) => config,
+        Err(outcome) => return outcome,
+    };
+    let mut states = Vec::new();
+    for account in &config.accounts {
+        match StateStore::read_only(&account.state_file) {
+            Ok(state) => states.push((account.name.as_str(), state)),
+            Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+        }
+    }
+    let totals: Vec<(&str, &crate::state::Stats)> = states
+        .iter()
+        .map(|(name, state)| (*name, state.stats()))
+        .collect();
+    if json {
+        return Outcome::success(crate::stats::json(&totals));
+    }
+    let tables: Vec<String> = totals
+        .iter()
+        .map(|(name, stats)| crate::stats::table(stats, name))
+        .collect();
+    Outcome::success(tables.join("\n"))
+}
+
+async fn notify_test(path: &std::path::Path, env: EnvLookup<'_>) -> Outcome {
+    let config = match load(path, env) {
+        Ok(config) => config,
+        Err(outcome) => return outcome,
+    };
+    if config.notify.is_empty() {
+        return Outcome::failure(
+            Exit::Failure,
+            format!(
+                "error: {} has no [[notify]] table; nothing to test",
+                path.display()
+            ),
+        );
+    }
+    let targets = match notify::targets(&config.notify, env, notify::Timeouts::default()) {
+        Ok(targets) => targets,
+        Err(e) => return notify_failure(&e),
+    };
+    let accounts: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+    let results = notify::test_all(&targets, &accounts.join(", ")).await;
+    let mut stdout = String::new();
+    let mut failed = 0;
+    for (target, result) in targets.iter().zip(&results) {
+        let (name, kind, origin) = (target.name(), target.kind(), target.origin());
+        match result {
+            Ok(()) => {
+                let _ = writeln!(stdout, "ok: {name} ({kind}, {origin})");
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(stdout, "failed: {name} ({kind}, {origin}): {e}");
+            }
+        }
+    }
+    if failed == 0 {
+        return Outcome::success(stdout);
+    }
+    Outcome {
+        exit: Exit::Failure,
+        stdout,
+        stderr: format!("error: {failed} of {} notifiers failed", targets.len()),
+    }
 }
 
 fn healthcheck(path: &std::path::Path, max_age: Option<Duration>, env: EnvLookup<'_>) -> Outcome {

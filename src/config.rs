@@ -27,6 +27,11 @@ use crate::rules::{
 
 mod account;
 mod lint;
+mod metrics;
+mod notify;
+
+pub use metrics::MetricsConfig;
+pub use notify::{NotifierConfig, NotifyEvent, NotifyKind, NotifySecret, NotifyTarget};
 
 pub use account::{Account, DEFAULT_ACCOUNT, account_state_file};
 
@@ -268,6 +273,10 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// `[[rule]]` tables, compiled.
     pub rules: RuleSet,
+    /// `[[notify]]` tables.
+    pub notify: Vec<NotifierConfig>,
+    /// `[metrics]`, when it has a `listen` address.
+    pub metrics: Option<MetricsConfig>,
     /// Things that work but deserve the operator's attention.
     pub warnings: Vec<String>,
     /// Rule-writing mistakes that are not errors (`check --lint`), located like problems.
@@ -290,6 +299,10 @@ struct RawConfig {
     safety: Option<RawSafety>,
     #[serde(default, rename = "rule")]
     rules: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    notify: Vec<Spanned<notify::RawNotify>>,
+    #[serde(default)]
+    metrics: Option<metrics::RawMetrics>,
 }
 
 #[derive(Deserialize)]
@@ -478,6 +491,8 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             ));
         }
     }
+    let notify = checker.notifiers(&raw.notify, &mut warnings, path);
+    let metrics = checker.metrics(raw.metrics.as_ref());
     let rules = match RuleSet::new(specs, on_all_junk) {
         Ok(rules) => Some(rules),
         Err(e) => {
@@ -492,6 +507,8 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             accounts,
             daemon,
             rules,
+            notify,
+            metrics,
             warnings,
             lints: checker.lints,
         }),

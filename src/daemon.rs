@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult};
 use crate::plan::{self, FileAction, Outcome, Plan};
 use crate::rules::RuleSet;
+use crate::sink::TickSink;
 use crate::state::StateStore;
 use crate::task::{SkippedTask, TaskId};
 
@@ -226,6 +227,8 @@ pub struct Daemon {
     shutdown: CancellationToken,
     /// When the running tick last made progress (started, listed, finished a task).
     progress: std::sync::Mutex<Option<Instant>>,
+    /// What consumes every tick's report besides the log (notifier, metrics).
+    sinks: Vec<Arc<dyn TickSink>>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -279,6 +282,21 @@ impl Daemon {
             heartbeat,
             shutdown: CancellationToken::new(),
             progress: std::sync::Mutex::new(None),
+            sinks: Vec::new(),
+        }
+    }
+
+    /// The same daemon, handing every tick's report to `sinks` as well.
+    #[must_use]
+    pub fn with_sinks(mut self, sinks: Vec<Arc<dyn TickSink>>) -> Self {
+        self.sinks = sinks;
+        self
+    }
+
+    /// Lets every sink finish what it can before `deadline` (shutdown).
+    pub async fn flush_sinks(&self, deadline: tokio::time::Instant) {
+        for sink in &self.sinks {
+            sink.flush(deadline).await;
         }
     }
 
@@ -379,6 +397,9 @@ impl Daemon {
         self.mark_progress(false);
         self.write_heartbeat(&report);
         log_report(&report);
+        for sink in &self.sinks {
+            sink.observe(&self.account, &report);
+        }
         report
     }
 
@@ -802,6 +823,12 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<String> {
             });
         }
     }
+    if running.notify != new.notify {
+        keys.push("notify".to_owned());
+    }
+    if running.metrics != new.metrics {
+        keys.push("metrics".to_owned());
+    }
     keys
 }
 
@@ -933,13 +960,9 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
     notify(&[sd_notify::NotifyState::Stopping]);
     let _ = scheduler.shutdown().await;
     shutdown.cancel();
-    let all_workers = async {
-        for worker in workers {
-            let _ = worker.await;
-        }
-    };
+    let deadline = tokio::time::Instant::now() + options.grace;
     tokio::select! {
-        joined = tokio::time::timeout(options.grace, all_workers) => {
+        joined = drain(&daemons, workers, deadline) => {
             if joined.is_err() {
                 tracing::warn!(grace_secs = options.grace.as_secs(), "the tick in flight did not finish within the grace period");
             }
@@ -949,6 +972,26 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
         _ = terminate.recv() => Ok(RunExit::Forced),
         _ = interrupt.recv() => Ok(RunExit::Forced),
     }
+}
+
+/// Waits for the workers, then lets every daemon's sinks flush, all by `deadline`; an error if
+/// the workers did not finish in time.
+async fn drain(
+    daemons: &[Arc<Daemon>],
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    deadline: tokio::time::Instant,
+) -> Result<(), tokio::time::error::Elapsed> {
+    let all_workers = async {
+        for worker in workers {
+            let _ = worker.await;
+        }
+    };
+    let joined = tokio::time::timeout_at(deadline, all_workers).await;
+    // The daemons may share sinks; a second flush of a sink finds nothing left.
+    for daemon in daemons {
+        daemon.flush_sinks(deadline).await;
+    }
+    joined
 }
 
 async fn start_scheduler(

@@ -7,9 +7,12 @@
 //! Functional core, imperative shell (see ARCHITECTURE.md):
 //! - [`config`] and [`rules`]: the rules file parsed into validated types;
 //! - [`task`] and [`plan`]: domain types and the pure decision; [`table`]: its text tables;
-//! - [`cloudreve`]: the only module that speaks HTTP/JSON;
+//! - [`cloudreve`]: the only module that speaks to Cloudreve (HTTP/JSON);
 //! - [`state`]: what the daemon already decided, kept in a file;
 //! - [`daemon`]: one tick, the schedule, signals and shutdown;
+//! - [`outcome`] and [`sink`]: what a tick did, as plain data, and its consumers:
+//!   [`notify`] (ntfy, Gotify, Apprise, webhooks) and [`metrics`] (Prometheus); [`stats`]
+//!   prints the totals kept in the state;
 //! - [`cli`], [`command`], [`telemetry`], [`explain`], [`healthcheck`]: the command line;
 //! - `emulator` and `demo` (feature `demo`): an emulated Cloudreve v4 server for tests and `demo`.
 
@@ -27,10 +30,14 @@ pub mod durable;
 pub mod emulator;
 pub mod explain;
 pub mod healthcheck;
+pub mod metrics;
+pub mod notify;
 pub mod outcome;
 pub mod plan;
 pub mod rules;
+pub mod sink;
 pub mod state;
+pub mod stats;
 pub mod table;
 pub mod task;
 pub mod telemetry;

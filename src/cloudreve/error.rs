@@ -214,6 +214,22 @@ impl Error {
         }
     }
 
+    /// A short label, stable for metrics: what kind of failure this is.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Connect { .. } => "connect_error",
+            Self::Timeout { .. } => "timeout",
+            Self::Transport { .. } => "transport_error",
+            Self::NotJson { .. } => "http_error",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::Decode { .. } => "decode_error",
+            Self::Api { .. } => "api_error",
+            Self::SignIn { .. }
+            | Self::RefreshTokenRejected { .. }
+            | Self::SignInBackoff { .. } => "sign_in_refused",
+        }
+    }
+
     /// Whether the request certainly never reached the server.
     pub fn is_connect(&self) -> bool {
         matches!(self, Self::Connect { .. })

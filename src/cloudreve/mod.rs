@@ -30,6 +30,11 @@ use crate::task::{DownloadTask, SelectionChange, TaskId, TaskList};
 /// The current time, injectable so tests can move the client's clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// Called after every HTTP request to Cloudreve with its route template (e.g.
+/// `PATCH /workflow/download/{id}`, never a task id) and its outcome (`ok` or
+/// [`Error::label`]); the metrics count requests with it.
+pub type RequestObserver = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
+
 /// How the client signs in.
 #[derive(Clone)]
 pub enum Credentials {
@@ -79,6 +84,8 @@ pub struct ClientOptions {
     pub sign_in_backoff: Duration,
     /// The clock.
     pub clock: Clock,
+    /// Told about every request (metrics).
+    pub on_request: Option<RequestObserver>,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -115,6 +122,7 @@ impl ClientOptions {
             refresh_margin: Duration::from_secs(300),
             sign_in_backoff: Duration::from_secs(60),
             clock: Arc::new(Utc::now),
+            on_request: None,
         }
     }
 }
@@ -640,8 +648,19 @@ impl Client {
             .with_max_delay(self.options.retry_max_delay)
             .with_max_times(self.options.retries as usize)
             .with_jitter();
-        (|| self.call_once::<T, B>(method.clone(), endpoint, path, token, body))
-            .retry(backoff)
+        (|| async {
+            let result = self
+                .call_once::<T, B>(method.clone(), endpoint, path, token, body)
+                .await;
+            if let Some(observe) = &self.options.on_request {
+                observe(
+                    route_template(endpoint),
+                    result.as_ref().map_or_else(Error::label, |_| "ok"),
+                );
+            }
+            result
+        })
+        .retry(backoff)
             .when(|e: &Error| {
                 if retry_any_transient {
                     e.is_transient()
@@ -733,6 +752,23 @@ impl Client {
         }
         decode_envelope(endpoint, status, &correlation_id, &bytes)
     }
+}
+
+/// The route of an endpoint name, without ids: a bounded set of metric label values.
+fn route_template(endpoint: &str) -> &'static str {
+    const ROUTES: [&str; 4] = [
+        "GET /workflow",
+        "POST /session/token",
+        "POST /session/token/refresh",
+        "GET /site/ping",
+    ];
+    if endpoint.starts_with("PATCH /workflow/download/") {
+        return "PATCH /workflow/download/{id}";
+    }
+    ROUTES
+        .into_iter()
+        .find(|route| *route == endpoint)
+        .unwrap_or("other")
 }
 
 /// Writes a secret atomically with mode 0600.
@@ -926,6 +962,16 @@ mod tests {
             .filter(|r| r.path.ends_with("/session/token/refresh"))
             .count();
         assert_eq!(refreshes, 1, "a rejected token is not sent again");
+    }
+
+    #[test]
+    fn routes_never_carry_ids() {
+        assert_eq!(
+            route_template("PATCH /workflow/download/kku7"),
+            "PATCH /workflow/download/{id}"
+        );
+        assert_eq!(route_template("GET /workflow"), "GET /workflow");
+        assert_eq!(route_template("GET /something/else"), "other");
     }
 
     #[test]

@@ -1,0 +1,411 @@
+//! The wire format of each notifier kind, as plain data: the URL, the authentication and the
+//! JSON body of one request. Pure; `transport` sends it.
+//!
+//! - ntfy, JSON publishing (docs.ntfy.sh, "Publish as JSON"): `POST` to the server's root URL
+//!   with `{"topic", "title", "message", "tags", "priority"}`; an access token as
+//!   `Authorization: Bearer`, `user:password` as Basic. The message is cut to 4,000 bytes:
+//!   ntfy turns longer ones into attachments.
+//! - Gotify (`POST /message`, the server's API spec): `{"title", "message", "priority"}` with the
+//!   application token in `X-Gotify-Key`.
+//! - Apprise API (its README): `POST /notify/{KEY}` with `{"title", "body", "type"}`, or the
+//!   stateless `POST /notify` with the Apprise URLs in `urls` as well.
+//! - `webhook`: our own JSON, [`WebhookBody`], version [`WEBHOOK_VERSION`].
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Serialize;
+use url::Url;
+
+use super::message::{Digest, TaskDetail};
+use crate::config::{NotifierConfig, NotifyEvent, NotifyTarget};
+
+/// The version of the webhook body; it changes only when a field changes meaning or goes away.
+pub const WEBHOOK_VERSION: u32 = 1;
+
+/// The largest ntfy message sent; ntfy turns longer ones (over 4,096 bytes) into attachments.
+const NTFY_MESSAGE_MAX: usize = 4000;
+
+/// At most this many tasks are listed in a webhook body; the counts cover them all.
+pub const WEBHOOK_TASKS_MAX: usize = 100;
+
+/// How a request authenticates.
+pub enum Auth {
+    /// Nothing.
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(SecretString),
+    /// `Authorization: Basic` of user and password.
+    Basic {
+        /// The user.
+        user: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// A header holding the secret.
+    Header {
+        /// Its name.
+        name: &'static str,
+        /// The secret.
+        value: SecretString,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "None",
+            Self::Bearer(_) => "Bearer([REDACTED])",
+            Self::Basic { .. } => "Basic([REDACTED])",
+            Self::Header { .. } => "Header([REDACTED])",
+        })
+    }
+}
+
+/// One request to send: always a JSON `POST`.
+#[derive(Debug)]
+pub struct OutboundRequest {
+    /// Where.
+    pub url: Url,
+    /// How it authenticates.
+    pub auth: Auth,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct NtfyBody<'a> {
+    topic: &'a str,
+    title: &'a str,
+    message: &'a str,
+    tags: Vec<&'static str>,
+    priority: u8,
+}
+
+#[derive(Serialize)]
+struct GotifyBody<'a> {
+    title: &'a str,
+    message: &'a str,
+    priority: u8,
+}
+
+#[derive(Serialize)]
+struct AppriseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    urls: Option<&'a str>,
+    title: &'a str,
+    body: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// The webhook's JSON body (version 1). Field order is the serialization order.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WebhookBody {
+    /// [`WEBHOOK_VERSION`].
+    pub version: u32,
+    /// `"tick"`, or `"test"` from `notify-test`.
+    pub event: &'static str,
+    /// The account the tick served.
+    pub account: String,
+    /// Nothing was sent: the changes are what would have been.
+    pub dry_run: bool,
+    /// The events present: `changed`, `recovered`, `refused`, `failed`, `error`.
+    pub events: Vec<&'static str>,
+    /// Bytes deselected by this tick's changes: what it saved.
+    pub bytes_saved: u64,
+    /// Files deselected by this tick's changes.
+    pub files_deselected: u64,
+    /// Tasks per event (every task, also those left out of `tasks`).
+    pub counts: WebhookCounts,
+    /// Deselected files and bytes per rule, by rule name.
+    pub rules: Vec<WebhookRule>,
+    /// The tasks, in list order, at most [`WEBHOOK_TASKS_MAX`].
+    pub tasks: Vec<WebhookTask>,
+    /// How many tasks were left out of `tasks`.
+    pub tasks_omitted: u64,
+    /// Incidents that opened (`error`) or cleared (`recovered`).
+    pub incidents: Vec<WebhookIncident>,
+}
+
+/// Tasks per event.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WebhookCounts {
+    /// Tasks changed.
+    pub changed: u64,
+    /// Tasks left alone because every file is junk.
+    pub refused: u64,
+    /// Tasks whose change failed.
+    pub failed: u64,
+}
+
+/// One rule's share of a tick.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WebhookRule {
+    /// The rule's name.
+    pub rule: String,
+    /// Files it deselected.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// One task.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WebhookTask {
+    /// `changed`, `refused` or `failed`.
+    pub event: &'static str,
+    /// The task id.
+    pub id: String,
+    /// The task's (torrent's) name.
+    pub name: String,
+    /// `changed`: bytes deselected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_saved: Option<u64>,
+    /// `changed`: the files deselected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<WebhookFile>>,
+    /// `changed`: how many files were selected (by keep rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_selected: Option<u64>,
+    /// `refused`: how many files the task has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_total: Option<u64>,
+    /// `failed`: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One deselected file.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WebhookFile {
+    /// The server's file index.
+    pub index: u64,
+    /// Path inside the torrent.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// The rule that deselected it.
+    pub rule: String,
+}
+
+/// One incident.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct WebhookIncident {
+    /// `error` or `recovered`.
+    pub event: &'static str,
+    /// `sign_in_refused`, `token_rejected`, `state_not_writable`, or `recovered`.
+    pub kind: String,
+    /// For people.
+    pub message: String,
+}
+
+fn as_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+impl WebhookBody {
+    /// The body for a digest.
+    pub fn of(digest: &Digest) -> Self {
+        let count = |event| as_u64(digest.tasks.iter().filter(|t| t.event == event).count());
+        let tasks: Vec<WebhookTask> = digest
+            .tasks
+            .iter()
+            .take(WEBHOOK_TASKS_MAX)
+            .map(|task| {
+                let mut entry = WebhookTask {
+                    event: task.event.as_str(),
+                    id: task.id.clone(),
+                    name: task.name.clone(),
+                    bytes_saved: None,
+                    files: None,
+                    files_selected: None,
+                    files_total: None,
+                    error: None,
+                };
+                match &task.detail {
+                    TaskDetail::Changed {
+                        deselected,
+                        selected,
+                    } => {
+                        entry.bytes_saved = Some(task.bytes_saved());
+                        entry.files = Some(
+                            deselected
+                                .iter()
+                                .map(|f| WebhookFile {
+                                    index: f.index,
+                                    path: f.path.clone(),
+                                    size: f.size,
+                                    rule: f.rule.clone(),
+                                })
+                                .collect(),
+                        );
+                        entry.files_selected = Some(as_u64(*selected));
+                    }
+                    TaskDetail::Refused { files } => entry.files_total = Some(as_u64(*files)),
+                    TaskDetail::Failed { error } => entry.error = Some(error.clone()),
+                }
+                entry
+            })
+            .collect();
+        Self {
+            version: WEBHOOK_VERSION,
+            event: if digest.test { "test" } else { "tick" },
+            account: digest.account.clone(),
+            dry_run: digest.dry_run,
+            events: digest
+                .events()
+                .into_iter()
+                .map(NotifyEvent::as_str)
+                .collect(),
+            bytes_saved: digest.bytes_saved(),
+            files_deselected: as_u64(digest.files_deselected()),
+            counts: WebhookCounts {
+                changed: count(NotifyEvent::Changed),
+                refused: count(NotifyEvent::Refused),
+                failed: count(NotifyEvent::Failed),
+            },
+            rules: digest
+                .rule_totals()
+                .into_iter()
+                .map(|(rule, t)| WebhookRule {
+                    rule,
+                    files: t.files,
+                    bytes: t.bytes,
+                })
+                .collect(),
+            tasks_omitted: as_u64(digest.tasks.len().saturating_sub(WEBHOOK_TASKS_MAX)),
+            tasks,
+            incidents: digest
+                .incidents
+                .iter()
+                .map(|i| WebhookIncident {
+                    event: i.event.as_str(),
+                    kind: i.kind.clone(),
+                    message: i.message.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// ntfy priority (1 min .. 5 max), Gotify priority (0 .. 10), Apprise type and ntfy tag of the
+/// most severe event.
+fn urgency(event: Option<NotifyEvent>) -> (u8, u8, &'static str, &'static str) {
+    match event {
+        Some(NotifyEvent::Error) => (4, 8, "failure", "rotating_light"),
+        Some(NotifyEvent::Failed) => (4, 6, "failure", "x"),
+        Some(NotifyEvent::Refused) => (3, 5, "warning", "warning"),
+        Some(NotifyEvent::Recovered) => (3, 5, "success", "white_check_mark"),
+        Some(NotifyEvent::Changed) => (3, 4, "info", "wastebasket"),
+        None => (3, 4, "info", "bell"),
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+fn json(value: &impl Serialize) -> Vec<u8> {
+    // Serializing these plain structs cannot fail (string keys, no maps of other keys).
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// The request one notifier sends for one digest.
+pub fn request(
+    config: &NotifierConfig,
+    secret: Option<&SecretString>,
+    digest: &Digest,
+) -> OutboundRequest {
+    let title = digest.title(&config.title_prefix);
+    let body = digest.body();
+    let (ntfy_priority, gotify_priority, apprise_type, _) = urgency(digest.severity());
+    let bearer = || secret.map_or(Auth::None, |s| Auth::Bearer(s.clone()));
+    match &config.target {
+        NotifyTarget::Ntfy { root, topic } => {
+            let tags = digest
+                .events()
+                .into_iter()
+                .rev()
+                .map(|e| urgency(Some(e)).3)
+                .chain(digest.test.then_some(urgency(None).3))
+                .collect();
+            let message = truncate(&body, NTFY_MESSAGE_MAX);
+            let auth = match secret {
+                None => Auth::None,
+                Some(s) => match s.expose_secret().split_once(':') {
+                    Some((user, password)) => Auth::Basic {
+                        user: user.to_owned(),
+                        password: SecretString::from(password.to_owned()),
+                    },
+                    None => Auth::Bearer(s.clone()),
+                },
+            };
+            OutboundRequest {
+                url: root.clone(),
+                auth,
+                body: json(&NtfyBody {
+                    topic,
+                    title: &title,
+                    message: &message,
+                    tags,
+                    priority: ntfy_priority,
+                }),
+            }
+        }
+        NotifyTarget::Gotify { message_url } => OutboundRequest {
+            url: message_url.clone(),
+            auth: secret.map_or(Auth::None, |s| Auth::Header {
+                name: "X-Gotify-Key",
+                value: s.clone(),
+            }),
+            body: json(&GotifyBody {
+                title: &title,
+                message: &body,
+                priority: gotify_priority,
+            }),
+        },
+        NotifyTarget::Apprise {
+            notify_url,
+            stateless,
+        } => OutboundRequest {
+            url: notify_url.clone(),
+            auth: if *stateless { Auth::None } else { bearer() },
+            body: json(&AppriseBody {
+                urls: if *stateless {
+                    secret.map(secrecy::ExposeSecret::expose_secret)
+                } else {
+                    None
+                },
+                title: &title,
+                body: &body,
+                kind: apprise_type,
+            }),
+        },
+        NotifyTarget::Webhook { url } => OutboundRequest {
+            url: url.clone(),
+            auth: bearer(),
+            body: json(&WebhookBody::of(digest)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_ntfy_messages_are_cut_on_a_character_boundary() {
+        let text = "é".repeat(3000);
+        let cut = truncate(&text, NTFY_MESSAGE_MAX);
+        assert!(cut.len() <= NTFY_MESSAGE_MAX);
+        assert!(cut.ends_with('…'));
+        assert_eq!(truncate("short", NTFY_MESSAGE_MAX), "short");
+    }
+}
