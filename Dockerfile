@@ -30,6 +30,9 @@ ENV CREDENTIALS_DIRECTORY=/run/secrets \
     CLOUDREVE_AUTOSELECT_CONFIG=/config/rules.toml \
     STATE_DIRECTORY=/var/lib/cloudreve-autoselect \
     RUST_LOG=info
+# Metrics (optional): [metrics] listen = "0.0.0.0:9464" in rules.toml; publish it to the
+# host's loopback only, e.g. -p 127.0.0.1:9464:9464.
+EXPOSE 9464
 USER 65532:65532
 VOLUME ["/var/lib/cloudreve-autoselect"]
 HEALTHCHECK --interval=60s --timeout=5s --start-period=60s --retries=3 \
