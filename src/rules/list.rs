@@ -1,0 +1,272 @@
+//! Shared pattern lists in the format of Cleanuparr's Malware Blocker lists. Pure: text in,
+//! compiled patterns and located problems out.
+//!
+//! One pattern per line, matched against the file's **base name**:
+//! - `*x` ends with `x`, `x*` starts with `x`, `*x*` contains `x`, a bare `x` is exactly `x`;
+//!   a `*` anywhere else is a literal star. These ignore case (Cleanuparr compares with
+//!   `InvariantCultureIgnoreCase`), unless the rule says `case_sensitive = true`.
+//! - `regex:<expression>` is a regular expression searched anywhere in the base name
+//!   (unanchored) and, as in Cleanuparr, case-sensitive: write `(?i)` to ignore case. The
+//!   `regex:` prefix itself is case-sensitive; `Regex:x` is an exact name.
+//! - Blank lines and lines starting with `#` are ignored, and each line is trimmed.
+//!
+//! Where this differs from Cleanuparr (its `FilenameEvaluator` and `BlocklistProvider`):
+//! Cleanuparr reads `#` lines and untrimmed lines as patterns; it throws on a lone `*`
+//! (here: a problem) and matches every file on `**` (here: a problem too); its regular
+//! expressions are .NET's (lookaround and backreferences exist there, not here: such a line is a
+//! problem); and its qBittorrent and Transmission clients compare the whole path inside the
+//! torrent where Deluge and rTorrent compare the base name. Here it is always the base name.
+//!
+//! Every pattern becomes one glob (or one regex) that the `RuleSet` compiles into its base-name
+//! `GlobSet` (or base-name `RegexSet`) beside the inline patterns: a list costs no loop per
+//! pattern per file.
+
+use globset::Glob;
+
+use super::compile_glob;
+
+/// The prefix that marks a regular expression line.
+pub const REGEX_PREFIX: &str = "regex:";
+
+/// One usable pattern of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListPattern {
+    /// `*x`: the base name ends with `x`.
+    EndsWith(String),
+    /// `x*`: the base name starts with `x`.
+    StartsWith(String),
+    /// `*x*`: the base name contains `x`.
+    Contains(String),
+    /// `x`: the base name is `x`.
+    Exact(String),
+    /// `regex:x`: the regular expression finds a match in the base name.
+    Regex(String),
+}
+
+/// A line of a list that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListProblem {
+    /// 1-based line number.
+    pub line: usize,
+    /// The line as written (trimmed).
+    pub text: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ListProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {} (got {:?})", self.line, self.message, self.text)
+    }
+}
+
+/// A list compiled for a `RuleSpec`: globs for the base-name `GlobSet`, regex sources for the
+/// base-name `RegexSet`, and the lines that could not be used.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledList {
+    /// One glob per wildcard or exact line.
+    pub globs: Vec<Glob>,
+    /// One regex source per `regex:` line, as given (case-sensitive).
+    pub regexes: Vec<String>,
+    /// Lines that could not be used, in line order.
+    pub problems: Vec<ListProblem>,
+}
+
+impl CompiledList {
+    /// How many usable patterns the list has.
+    pub fn pattern_count(&self) -> usize {
+        self.globs.len() + self.regexes.len()
+    }
+}
+
+/// Reads one line: `None` for blank lines and comments.
+pub fn parse_line(line: &str) -> Option<Result<ListPattern, String>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    if let Some(regex) = line.strip_prefix(REGEX_PREFIX) {
+        if regex.is_empty() {
+            return Some(Err("empty regular expression after `regex:`".to_owned()));
+        }
+        return Some(Ok(ListPattern::Regex(regex.to_owned())));
+    }
+    let starts = line.starts_with('*');
+    let ends = line.ends_with('*');
+    let pattern = match (starts, ends) {
+        (true, true) => {
+            let inner = line.get(1..line.len().saturating_sub(1)).unwrap_or("");
+            if inner.is_empty() {
+                return Some(Err(
+                    "matches every file name; a list pattern needs text besides `*`".to_owned(),
+                ));
+            }
+            ListPattern::Contains(inner.to_owned())
+        }
+        (true, false) => ListPattern::EndsWith(line.get(1..).unwrap_or("").to_owned()),
+        (false, true) => {
+            ListPattern::StartsWith(line.get(..line.len() - 1).unwrap_or("").to_owned())
+        }
+        (false, false) => ListPattern::Exact(line.to_owned()),
+    };
+    Some(Ok(pattern))
+}
+
+impl ListPattern {
+    /// The glob that matches what this pattern matches, for the base-name `GlobSet`; `None` for
+    /// a regex.
+    pub fn glob(&self, case_sensitive: bool) -> Option<Result<Glob, globset::Error>> {
+        let glob = match self {
+            Self::EndsWith(x) => format!("*{}", globset::escape(x)),
+            Self::StartsWith(x) => format!("{}*", globset::escape(x)),
+            Self::Contains(x) => format!("*{}*", globset::escape(x)),
+            Self::Exact(x) => globset::escape(x),
+            Self::Regex(_) => return None,
+        };
+        Some(compile_glob(&glob, case_sensitive))
+    }
+
+    /// The text the pattern looks for (for messages).
+    fn text(&self) -> &str {
+        match self {
+            Self::EndsWith(x)
+            | Self::StartsWith(x)
+            | Self::Contains(x)
+            | Self::Exact(x)
+            | Self::Regex(x) => x,
+        }
+    }
+}
+
+/// Compiles a whole list. Wildcard and exact lines ignore case unless `case_sensitive`;
+/// `regex:` lines are case-sensitive as written.
+pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
+    let mut list = CompiledList::default();
+    for (idx, raw_line) in text.lines().enumerate() {
+        let line = idx + 1;
+        let Some(parsed) = parse_line(raw_line) else {
+            continue;
+        };
+        let problem = |message: String| ListProblem {
+            line,
+            text: raw_line.trim().to_owned(),
+            message,
+        };
+        let pattern = match parsed {
+            Ok(pattern) => pattern,
+            Err(message) => {
+                list.problems.push(problem(message));
+                continue;
+            }
+        };
+        if pattern.text().contains('/') {
+            list.problems.push(problem(
+                "contains `/`, but list patterns match the file's base name, which never does"
+                    .to_owned(),
+            ));
+            continue;
+        }
+        match pattern.glob(case_sensitive) {
+            Some(Ok(glob)) => list.globs.push(glob),
+            Some(Err(e)) => list
+                .problems
+                .push(problem(format!("cannot be compiled: {}", e.kind()))),
+            None => match regex::Regex::new(pattern.text()) {
+                Ok(_) => list.regexes.push(pattern.text().to_owned()),
+                Err(e) => {
+                    let detail = e.to_string();
+                    let detail = detail
+                        .lines()
+                        .last()
+                        .unwrap_or(&detail)
+                        .trim()
+                        .trim_start_matches("error: ")
+                        .to_owned();
+                    list.problems
+                        .push(problem(format!("invalid regular expression: {detail}")));
+                }
+            },
+        }
+    }
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(line: &str, name: &str) -> bool {
+        let list = compile(line, false);
+        assert!(list.problems.is_empty(), "{:?}", list.problems);
+        if let Some(glob) = list.globs.first() {
+            return glob.compile_matcher().is_match(name);
+        }
+        regex::Regex::new(&list.regexes[0]).unwrap().is_match(name)
+    }
+
+    #[test]
+    fn the_four_wildcard_forms_match_like_cleanuparr() {
+        assert!(matches("*.exe", "setup.EXE"));
+        assert!(!matches("*.exe", "setup.exe.txt"));
+        assert!(matches("sample*", "Sample-clip.mkv"));
+        assert!(!matches("sample*", "the sample.mkv"));
+        assert!(matches("*sample*", "The.SAMPLE.mkv"));
+        assert!(!matches("*sample*", "samp.mkv"));
+        assert!(matches("readme.txt", "README.TXT"));
+        assert!(!matches("readme.txt", "readme.txt.exe"));
+    }
+
+    #[test]
+    fn a_star_inside_is_literal_and_glob_syntax_is_not_special() {
+        assert!(matches("a*b", "A*B"));
+        assert!(!matches("a*b", "axb"));
+        assert!(matches("*[x]?{y}", "name[X]?{Y}"));
+        assert!(!matches("*[x]", "namex"));
+        assert!(matches("*\\x", "a\\x"));
+    }
+
+    #[test]
+    fn regex_lines_are_case_sensitive_and_unanchored() {
+        assert!(matches(r"regex:\.scr$", "movie.scr"));
+        assert!(!matches(r"regex:\.scr$", "movie.SCR"));
+        assert!(matches(r"regex:(?i)\.scr$", "movie.SCR"));
+        assert!(matches("regex:ampl", "sample.mkv"));
+        // The prefix is case-sensitive: this is an exact name.
+        assert!(matches("Regex:x", "regex:X"));
+    }
+
+    #[test]
+    fn case_sensitive_rules_make_wildcards_case_sensitive() {
+        let list = compile("*.exe", true);
+        let glob = list.globs[0].compile_matcher();
+        assert!(glob.is_match("a.exe"));
+        assert!(!glob.is_match("a.EXE"));
+    }
+
+    #[test]
+    fn blank_lines_comments_and_whitespace() {
+        let list = compile("\n# a comment\n   \n  *.exe  \r\n\t# indented comment\n*.url", false);
+        assert_eq!(list.pattern_count(), 2);
+        assert!(list.problems.is_empty());
+        assert!(list.globs[0].compile_matcher().is_match("x.exe"));
+    }
+
+    #[test]
+    fn malformed_lines_are_named_by_line_number() {
+        let list = compile("*.exe\n*\n**\nregex:(?<=a)b\nregex:\n*Sample/*\n*.url\n", false);
+        assert_eq!(list.pattern_count(), 2);
+        let lines: Vec<usize> = list.problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [2, 3, 4, 5, 6]);
+        assert!(list.problems[0].message.contains("every file name"));
+        assert!(
+            list.problems[2].message.contains("invalid regular expression"),
+            "{}",
+            list.problems[2]
+        );
+        assert!(list.problems[4].message.contains("base name"));
+        assert_eq!(
+            list.problems[0].to_string(),
+            "line 2: matches every file name; a list pattern needs text besides `*` (got \"*\")"
+        );
+    }
+}
