@@ -25,7 +25,11 @@ use crate::rules::{
     compile_source_glob, regex_source,
 };
 
+mod expect;
 mod lint;
+pub mod lists;
+
+pub use expect::{load_expect_file, parse_expect_file};
 
 /// Where `--config` points when neither the flag nor `CLOUDREVE_AUTOSELECT_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/cloudreve-autoselect/rules.toml";
@@ -220,6 +224,10 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Rule-writing mistakes that are not errors (`check --lint`), located like problems.
     pub lints: Vec<Problem>,
+    /// The shared lists of rules with `list_file` or `list_url`, and what became of them.
+    pub lists: Vec<lists::ListInfo>,
+    /// `[[expect]]` tables: what the rules must decide (`check`).
+    pub expectations: Vec<crate::expect::Expectation>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,6 +243,8 @@ struct RawConfig {
     safety: Option<RawSafety>,
     #[serde(default, rename = "rule")]
     rules: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    expect: Vec<Spanned<expect::RawExpect>>,
 }
 
 #[derive(Deserialize)]
@@ -279,6 +289,9 @@ struct RawRule {
     task: Option<Spanned<String>>,
     source: Option<Spanned<String>>,
     case_sensitive: Option<bool>,
+    list_file: Option<Spanned<String>>,
+    list_url: Option<Spanned<String>>,
+    refresh: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -350,8 +363,20 @@ pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Validates the text of a rules file; `path` is used in messages only.
+/// Validates the text of a rules file; `path` names it in messages and locates relative
+/// `list_file`s. Lists are read from disk (`list_url`s from their cache).
 pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    parse_with_lists(text, path, env, &lists::read_from_disk)
+}
+
+/// `parse`, with the lists' texts coming from `lists` (tests, and `check` with a list it just
+/// fetched).
+pub fn parse_with_lists(
+    text: &str,
+    path: &Path,
+    env: EnvLookup<'_>,
+    lists: lists::ListLookup<'_>,
+) -> Result<Config, ConfigError> {
     let invalid = |problems| ConfigError::Invalid {
         path: path.to_owned(),
         problems,
@@ -361,14 +386,15 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
         let message = e.message().trim_end_matches('.').to_owned();
         invalid(vec![locate(text, span, "", message)])
     })?;
-    let mut checker = Checker {
-        text,
-        problems: Vec::new(),
-        lints: Vec::new(),
-    };
+    let mut checker = Checker::new(text, path, lists);
     let server = checker.server(raw.server);
     let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), env);
+    if let Some(daemon) = &daemon {
+        checker.state_file.clone_from(&daemon.state_file);
+    }
     let specs = checker.rules(&raw.rules);
+    let rule_names: Vec<RuleName> = specs.iter().map(|spec| spec.name.clone()).collect();
+    let expectations = checker.expectations(&raw.expect, &rule_names);
     let on_all_junk = checker.safety(raw.safety.as_ref());
     let mut warnings = Vec::new();
     if let Some(server) = server.as_ref().filter(|s| s.accept_invalid_certs) {
@@ -386,6 +412,17 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
                 path.display()
             ));
     }
+    for list in &checker.list_infos {
+        if let lists::ListStatus::Loaded { skipped, .. } = &list.status {
+            for line in skipped {
+                warnings.push(format!(
+                    "rule {:?}: list {}: {line}; the line is skipped",
+                    list.rule.as_str(),
+                    list.source
+                ));
+            }
+        }
+    }
     let rules = match RuleSet::new(specs, on_all_junk) {
         Ok(rules) => Some(rules),
         Err(e) => {
@@ -401,6 +438,8 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             rules,
             warnings,
             lints: checker.lints,
+            lists: checker.list_infos,
+            expectations,
         }),
         _ => Err(invalid(checker.problems)),
     }
@@ -450,9 +489,27 @@ struct Checker<'a> {
     text: &'a str,
     problems: Vec<Problem>,
     lints: Vec<Problem>,
+    /// The rules file (messages, relative `list_file`s).
+    path: &'a Path,
+    /// Where fetched lists are cached beside.
+    state_file: PathBuf,
+    lists: lists::ListLookup<'a>,
+    list_infos: Vec<lists::ListInfo>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    fn new(text: &'a str, path: &'a Path, lists: lists::ListLookup<'a>) -> Self {
+        Self {
+            text,
+            problems: Vec::new(),
+            lints: Vec::new(),
+            path,
+            state_file: PathBuf::from("cloudreve-autoselect-state.json"),
+            lists,
+            list_infos: Vec::new(),
+        }
+    }
+
     fn problem(&mut self, span: Range<usize>, key: &str, value: &str, message: String) {
         let message = if value.is_empty() {
             message
@@ -736,6 +793,20 @@ impl Checker<'_> {
                 continue;
             };
             let Some(name) = name else { continue };
+            let spec = match self.rule_list(rule_idx, raw, &name) {
+                Some(list) => {
+                    let inactive = list.info.is_unavailable();
+                    self.list_infos.push(list.info);
+                    RuleSpec {
+                        from_list: true,
+                        list_globs: list.globs,
+                        list_regexes: list.regexes,
+                        inactive,
+                        ..spec
+                    }
+                }
+                None => spec,
+            };
             let shape = lint::RuleShape::of(rule_idx, name.as_str(), raw, &spec);
             if let Some(earlier) = shapes.iter().find(|earlier| earlier.shadows(&shape)) {
                 let span = raw
@@ -820,6 +891,17 @@ impl Checker<'_> {
                 "a rule has either `glob` or `regex`, not both; split it into two rules".to_owned(),
             );
         }
+        if let (true, Some(list)) = (
+            raw.glob.is_some() || raw.regex.is_some(),
+            raw.list_file.as_ref().or(raw.list_url.as_ref()),
+        ) {
+            self.problem(
+                list.span(),
+                &key(if raw.list_file.is_some() { "list_file" } else { "list_url" }),
+                "",
+                "a rule takes its patterns from `glob`, `regex` or a list, only one of them; split it into two rules".to_owned(),
+            );
+        }
         let min_size = self.size(raw.min_size.as_ref(), &key("min_size"));
         let max_size = self.size(raw.max_size.as_ref(), &key("max_size"));
         if let (Some(min), Some(max), Some(raw_max)) = (min_size, max_size, &raw.max_size)
@@ -848,6 +930,8 @@ impl Checker<'_> {
             self.keep_largest(raw.keep_largest.as_ref(), action, &key("keep_largest"));
         let has_condition = raw.glob.is_some()
             || raw.regex.is_some()
+            || raw.list_file.is_some()
+            || raw.list_url.is_some()
             || raw.min_size.is_some()
             || raw.max_size.is_some()
             || raw.min_share.is_some()
@@ -859,7 +943,7 @@ impl Checker<'_> {
                 rule_span,
                 &format!("rule[{rule_idx}]"),
                 "",
-                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless` or `double_extension`".to_owned(),
+                "a rule needs at least one condition: `glob`, `regex`, `list_file`, `list_url`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless` or `double_extension`".to_owned(),
             );
         }
         let task = raw.task.as_ref().and_then(|task| {

@@ -24,6 +24,7 @@ pub mod daemon;
 pub mod demo;
 #[cfg(feature = "demo")]
 pub mod emulator;
+pub mod expect;
 pub mod explain;
 pub mod healthcheck;
 pub mod plan;
