@@ -79,15 +79,20 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         .clone()
         .unwrap_or_else(|| config::default_config_path(env));
     match cli.command {
-        Command::Check { lint } => check(&config_path, lint, env),
-        Command::Explain { task_id, task_json } => match load(&config_path, env) {
-            Ok(config) => match (task_json, task_id) {
-                (Some(file), _) => match crate::explain::explain_file(&file, &config.rules) {
+        Command::Check { lint, expect } => check(&config_path, lint, expect.as_deref(), env).await,
+        Command::Explain {
+            task_id,
+            task_json,
+            torrent,
+        } => match load(&config_path, env) {
+            Ok(config) => match (task_json, task_id, torrent) {
+                (_, _, Some(file)) => explain_torrent(&file, &config),
+                (Some(file), _, None) => match crate::explain::explain_file(&file, &config.rules) {
                     Ok(text) => Outcome::success(text),
                     Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
                 },
-                (None, Some(id)) => explain_live(&config, &id, env).await,
-                (None, None) => Outcome::failure(
+                (None, Some(id), None) => explain_live(&config, &id, env).await,
+                (None, None, None) => Outcome::failure(
                     Exit::Failure,
                     "error: give a TASK_ID or --task-json FILE".to_owned(),
                 ),
@@ -113,11 +118,28 @@ fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config, Outcome> {
     }
 }
 
-fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
+async fn check(
+    path: &std::path::Path,
+    strict: bool,
+    expect_file: Option<&std::path::Path>,
+    env: EnvLookup<'_>,
+) -> Outcome {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
+    let (config, list_lines, list_errors) = match check_lists(config, path, env).await {
+        Ok(checked) => checked,
+        Err(outcome) => return outcome,
+    };
+    let mut expectations = config.expectations.clone();
+    if let Some(file) = expect_file {
+        match config::load_expect_file(file, &config.rules) {
+            Ok(more) => expectations.extend(more),
+            Err(e) => return Outcome::failure(Exit::Config, format!("error: {e}")),
+        }
+    }
+    let report = crate::expect::evaluate(&expectations, &config.rules);
     let mut warnings = String::new();
     for lint in &config.lints {
         let _ = writeln!(warnings, "warning: {}", lint.render(path));
@@ -145,7 +167,15 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
         let _ = write!(out, "; {} warning(s)", config.lints.len());
     }
     out.push('\n');
-    let exit = if strict && !config.lints.is_empty() {
+    out.push_str(&list_lines);
+    if !expectations.is_empty() {
+        out.push_str(&report.render());
+    }
+    warnings.push_str(&list_errors);
+    let exit = if (strict && !config.lints.is_empty())
+        || !report.failures.is_empty()
+        || !list_errors.is_empty()
+    {
         Exit::Failure
     } else {
         Exit::Success
@@ -154,6 +184,136 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
         exit,
         stdout: out,
         stderr: warnings,
+    }
+}
+
+/// For `check`: a line per shared list, and an error per list that is not available. A
+/// `list_url` that was never fetched is fetched now (not kept: the daemon keeps its own copy),
+/// and the rules are read again with it so that the expectations see it.
+async fn check_lists(
+    config: Config,
+    path: &std::path::Path,
+    env: EnvLookup<'_>,
+) -> Result<(Config, String, String), Outcome> {
+    use crate::config::lists::{ListSource, ListStatus};
+    let mut fetched: Vec<(url::Url, String)> = Vec::new();
+    let mut errors = String::new();
+    let missing: Vec<url::Url> = config
+        .lists
+        .iter()
+        .filter_map(|list| match (&list.source, &list.status) {
+            (ListSource::Url { url, cache, .. }, ListStatus::Unavailable(_)) if !cache.exists() => {
+                Some(url.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        match crate::list_fetch::downloader(&config) {
+            Ok(downloader) => {
+                for url in missing {
+                    match crate::list_fetch::fetch(&downloader, &url).await {
+                        Ok(text) => fetched.push((url, text)),
+                        Err(e) => {
+                            let _ = writeln!(
+                                errors,
+                                "error: list {url}: never fetched, and fetching it now failed: {e}"
+                            );
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(errors, "error: cannot fetch shared lists: {e}");
+            }
+        }
+    }
+    let config = if fetched.is_empty() {
+        config
+    } else {
+        let lookup = |source: &ListSource| match source {
+            ListSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
+                || config::lists::read_from_disk(source),
+                |(_, text)| Ok(text.clone()),
+            ),
+            ListSource::File(_) => config::lists::read_from_disk(source),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Outcome::failure(
+                Exit::Config,
+                format!("error: could not read {}: {e}", path.display()),
+            )
+        })?;
+        config::parse_with_lists(&text, path, env, &lookup)
+            .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?
+    };
+    let mut lines = String::new();
+    for list in &config.lists {
+        let fetched_now = matches!(&list.source, ListSource::Url { url, .. } if fetched.iter().any(|(u, _)| u == url));
+        match &list.status {
+            ListStatus::Loaded { patterns, skipped } => {
+                let _ = write!(
+                    lines,
+                    "list of rule {:?}: {patterns} pattern(s) from {}",
+                    list.rule.as_str(),
+                    list.source
+                );
+                if fetched_now {
+                    lines.push_str(" (fetched now; the daemon fetches and keeps its own copy)");
+                }
+                if !skipped.is_empty() {
+                    let _ = write!(lines, "; {} line(s) skipped", skipped.len());
+                }
+                lines.push('\n');
+                for line in skipped {
+                    let _ = writeln!(
+                        errors,
+                        "warning: list {}: {line}; the line is skipped",
+                        list.source
+                    );
+                }
+            }
+            ListStatus::Unavailable(reason) => {
+                if !errors.contains(&list.source.to_string()) {
+                    let _ = writeln!(
+                        errors,
+                        "error: rule {:?} is inactive: list {}: {reason}",
+                        list.rule.as_str(),
+                        list.source
+                    );
+                }
+            }
+        }
+    }
+    Ok((config, lines, errors))
+}
+
+fn explain_torrent(file: &std::path::Path, config: &Config) -> Outcome {
+    use std::io::Read as _;
+    let read = std::fs::File::open(file).and_then(|f| {
+        let mut bytes = Vec::new();
+        f.take(crate::torrent::MAX_TORRENT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+    });
+    let bytes = match read {
+        Ok(bytes) if bytes.len() > crate::torrent::MAX_TORRENT_BYTES => {
+            return Outcome::failure(
+                Exit::Failure,
+                format!("error: {} is larger than any torrent file", file.display()),
+            );
+        }
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return Outcome::failure(
+                Exit::Failure,
+                format!("error: could not read {}: {e}", file.display()),
+            );
+        }
+    };
+    match crate::torrent::parse(&bytes) {
+        Ok(torrent) => Outcome::success(crate::torrent::explain(&torrent, &config.rules)),
+        Err(e) => Outcome::failure(Exit::Failure, format!("error: {}: {e}", file.display())),
     }
 }
 
@@ -325,6 +485,7 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         Ok(daemon) => daemon,
         Err(outcome) => return outcome,
     };
+    crate::rules_watch::log_inactive_lists(&config);
     let report = daemon.tick().await;
     let mut stdout = String::new();
     if daemon.settings().dry_run {

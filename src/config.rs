@@ -891,17 +891,7 @@ impl<'a> Checker<'a> {
                 "a rule has either `glob` or `regex`, not both; split it into two rules".to_owned(),
             );
         }
-        if let (true, Some(list)) = (
-            raw.glob.is_some() || raw.regex.is_some(),
-            raw.list_file.as_ref().or(raw.list_url.as_ref()),
-        ) {
-            self.problem(
-                list.span(),
-                &key(if raw.list_file.is_some() { "list_file" } else { "list_url" }),
-                "",
-                "a rule takes its patterns from `glob`, `regex` or a list, only one of them; split it into two rules".to_owned(),
-            );
-        }
+
         let min_size = self.size(raw.min_size.as_ref(), &key("min_size"));
         let max_size = self.size(raw.max_size.as_ref(), &key("max_size"));
         if let (Some(min), Some(max), Some(raw_max)) = (min_size, max_size, &raw.max_size)

@@ -449,17 +449,22 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
     }
     let _ = trigger_tx.try_send(Trigger::Startup);
 
-    let worker = tokio::spawn(worker_loop(Arc::clone(&daemon), trigger_rx));
+    // Before each tick the worker asks whether the rules changed (rules_watch).
+    let (precheck_tx, mut precheck_rx) = mpsc::channel(1);
+    let worker = tokio::spawn(worker_loop(Arc::clone(&daemon), trigger_rx, precheck_tx));
     let mut watchdog =
         sd_notify::watchdog_enabled().map(|timeout| tokio::time::interval(timeout / 2));
     let shutdown = daemon.shutdown_token();
+    let mut rules_watch = crate::rules_watch::RulesWatch::new(&config);
+    let lists = crate::list_fetch::Refresher::spawn(&config, shutdown.clone());
 
     loop {
         tokio::select! {
             _ = terminate.recv() => { tracing::info!(signal = "SIGTERM", "shutting down"); break; }
             _ = interrupt.recv() => { tracing::info!(signal = "SIGINT", "shutting down"); break; }
             () = shutdown.cancelled() => break,
-            _ = hangup.recv() => {
+            (trigger, ack) = next_reload(&mut hangup, &mut precheck_rx, &mut rules_watch, &config) => {
+                tracing::info!(trigger, "reloading the rules");
                 notify(&[sd_notify::NotifyState::Reloading]);
                 if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
                     notify(&[now]);
@@ -486,11 +491,17 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
                         }
                         daemon.replace_settings(Settings::from_config(&new, options.force_dry_run));
                         tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), "rules reloaded");
+                        rules_watch.follow(&new);
+                        lists.update(&new);
                         config = new;
                     }
                     Err(e) => tracing::error!("rules not reloaded, keeping the previous rules: {e}"),
                 }
                 notify(&[sd_notify::NotifyState::Ready]);
+                if let Some(ack) = ack {
+                    crate::rules_watch::log_inactive_lists(&config);
+                    let _ = ack.send(());
+                }
             }
             () = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
                 let wedged = daemon.current_tick_age().is_some_and(|age| age > Duration::from_secs(600));
@@ -538,8 +549,34 @@ async fn start_scheduler(
     Ok(scheduler)
 }
 
+/// What wakes a reload: SIGHUP, or a tick about to start while the rules changed on disk. A
+/// tick about to start with unchanged rules is let go at once (after logging inactive lists).
+async fn next_reload(
+    hangup: &mut tokio::signal::unix::Signal,
+    precheck: &mut mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
+    watch: &mut crate::rules_watch::RulesWatch,
+    config: &Config,
+) -> (&'static str, Option<tokio::sync::oneshot::Sender<()>>) {
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => return ("SIGHUP", None),
+            Some(ack) = precheck.recv() => {
+                if watch.changed() {
+                    return ("rules file changed", Some(ack));
+                }
+                crate::rules_watch::log_inactive_lists(config);
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
 /// The single worker: runs a tick per trigger and the metadata re-checks, one at a time.
-async fn worker_loop(daemon: Arc<Daemon>, mut triggers: mpsc::Receiver<Trigger>) {
+async fn worker_loop(
+    daemon: Arc<Daemon>,
+    mut triggers: mpsc::Receiver<Trigger>,
+    precheck: mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+) {
     let shutdown = daemon.shutdown_token();
     let mut announced_ready = false;
     let mut pending = BTreeSet::new();
@@ -562,6 +599,14 @@ async fn worker_loop(daemon: Arc<Daemon>, mut triggers: mpsc::Receiver<Trigger>)
                 }
             } => TickScope::Only(std::mem::take(&mut pending)),
         };
+        // Let `run` reload changed rules before this tick.
+        let (ack, reloaded) = tokio::sync::oneshot::channel();
+        if precheck.send(ack).await.is_ok() {
+            tokio::select! {
+                _ = reloaded => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
         let report = daemon.tick_scoped(&scope).await;
         if !announced_ready {
             notify(&[sd_notify::NotifyState::Ready]);

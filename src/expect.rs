@@ -83,9 +83,12 @@ pub fn evaluate(expectations: &[Expectation], rules: &RuleSet) -> Report {
     for (idx, expectation) in expectations.iter().enumerate() {
         let shared = expectation.task.as_ref().and_then(|_| {
             groups.iter_mut().find(|group| {
-                group.first().and_then(|&first| expectations.get(first)).is_some_and(|first| {
-                    first.task == expectation.task && first.source == expectation.source
-                })
+                group
+                    .first()
+                    .and_then(|&first| expectations.get(first))
+                    .is_some_and(|first| {
+                        first.task == expectation.task && first.source == expectation.source
+                    })
             })
         });
         match shared {

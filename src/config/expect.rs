@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::expect::{ExpectedVerdict, Expectation};
+use crate::expect::{Expectation, ExpectedVerdict};
 use crate::rules::{ByteSize, RuleName, RuleSet};
 
 use super::{Checker, ConfigError, SizeLiteral, locate};
@@ -41,7 +41,8 @@ impl Checker<'_> {
     ) -> Vec<Expectation> {
         let mut out = Vec::with_capacity(raw.len());
         for (idx, spanned) in raw.iter().enumerate() {
-            if let Some(expectation) = self.expectation(idx, spanned.span(), spanned.get_ref(), rules)
+            if let Some(expectation) =
+                self.expectation(idx, spanned.span(), spanned.get_ref(), rules)
             {
                 out.push(expectation);
             }
@@ -101,7 +102,7 @@ impl Checker<'_> {
                 None
             }
         };
-        let rule = raw.rule.as_ref().and_then(|rule| {
+        let rule = raw.rule.as_ref().map(|rule| {
             let name = RuleName::new(rule.get_ref().clone());
             if verdict == Some(ExpectedVerdict::Untouched) {
                 self.problem(
@@ -120,7 +121,7 @@ impl Checker<'_> {
                     format!("no rule has this name; the rules are {}", known.join(", ")),
                 );
             }
-            Some(name)
+            name
         });
         let line = locate(self.text, span, "", String::new()).line;
         (self.problems.len() == before).then(|| Expectation {
@@ -201,13 +202,22 @@ mod tests {
         assert!(message.contains("expect[0]: missing `path`"), "{message}");
         assert!(message.contains("expect[1].verdict: expected"), "{message}");
         assert!(
-            message.contains("expect[2].rule: no rule has this name; the rules are junk (got \"junkk\")"),
+            message.contains(
+                "expect[2].rule: no rule has this name; the rules are junk (got \"junkk\")"
+            ),
             "{message}"
         );
-        assert!(message.contains("expect[3].rule: an untouched file"), "{message}");
-        let unknown = parse_expect_file("[[expect]]\npath = \"a\"\nverdit = \"skip\"\n", Path::new("e.toml"), &rules())
-            .unwrap_err()
-            .to_string();
+        assert!(
+            message.contains("expect[3].rule: an untouched file"),
+            "{message}"
+        );
+        let unknown = parse_expect_file(
+            "[[expect]]\npath = \"a\"\nverdit = \"skip\"\n",
+            Path::new("e.toml"),
+            &rules(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(unknown.contains("unknown field `verdit`"), "{unknown}");
     }
 }

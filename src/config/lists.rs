@@ -159,15 +159,7 @@ impl super::Checker<'_> {
     ) -> Option<RuleList> {
         let key = |field: &str| format!("rule[{rule_idx}].{field}");
         let case_sensitive = raw.case_sensitive.unwrap_or(false);
-        if let (Some(refresh), None) = (&raw.refresh, &raw.list_url) {
-            self.problem(
-                refresh.span(),
-                &key("refresh"),
-                "",
-                "`refresh` goes with `list_url`: it says how often the list is fetched again"
-                    .to_owned(),
-            );
-        }
+        self.list_key_problems(rule_idx, raw);
         let (source, span, field) = match (&raw.list_file, &raw.list_url) {
             (None, None) => return None,
             (Some(file), Some(url)) => {
@@ -192,46 +184,11 @@ impl super::Checker<'_> {
                     "list_file",
                 )
             }
-            (None, Some(url)) => {
-                let refresh = self.duration(raw.refresh.as_ref(), &key("refresh"), DEFAULT_REFRESH);
-                if refresh < Duration::from_secs(60) {
-                    if let Some(raw_refresh) = &raw.refresh {
-                        self.problem(
-                            raw_refresh.span(),
-                            &key("refresh"),
-                            raw_refresh.get_ref(),
-                            "refresh must be at least 1 minute; lists change rarely and their hosts deserve a pause".to_owned(),
-                        );
-                    }
-                }
-                let parsed = match Url::parse(url.get_ref()) {
-                    Ok(parsed) if parsed.scheme() == "https" => parsed,
-                    Ok(parsed) if parsed.scheme() == "http" && super::is_loopback(&parsed) => parsed,
-                    Ok(_) => {
-                        self.problem(
-                            url.span(),
-                            &key("list_url"),
-                            url.get_ref(),
-                            "a list is fetched over https (plain http only from this machine), so nobody on the way can change what it deselects".to_owned(),
-                        );
-                        return None;
-                    }
-                    Err(e) => {
-                        self.problem(url.span(), &key("list_url"), url.get_ref(), format!("invalid URL: {e}"));
-                        return None;
-                    }
-                };
-                let cache = cache_file(&self.state_file, &parsed);
-                (
-                    ListSource::Url {
-                        url: parsed,
-                        refresh,
-                        cache,
-                    },
-                    url.span(),
-                    "list_url",
-                )
-            }
+            (None, Some(url)) => (
+                self.list_url_source(rule_idx, url, raw.refresh.as_ref())?,
+                url.span(),
+                "list_url",
+            ),
         };
         let text = match (self.lists)(&source) {
             Ok(text) => text,
@@ -291,6 +248,80 @@ impl super::Checker<'_> {
             regexes: compiled.regexes,
         })
     }
+
+    /// Problems of the list keys with the rule's other keys.
+    fn list_key_problems(&mut self, rule_idx: usize, raw: &super::RawRule) {
+        let key = |field: &str| format!("rule[{rule_idx}].{field}");
+        if let (true, Some(list)) = (
+            raw.glob.is_some() || raw.regex.is_some(),
+            raw.list_file.as_ref().or(raw.list_url.as_ref()),
+        ) {
+            self.problem(
+                list.span(),
+                &key(if raw.list_file.is_some() { "list_file" } else { "list_url" }),
+                "",
+                "a rule takes its patterns from `glob`, `regex` or a list, only one of them; split it into two rules".to_owned(),
+            );
+        }
+        if let (Some(refresh), None) = (&raw.refresh, &raw.list_url) {
+            self.problem(
+                refresh.span(),
+                &key("refresh"),
+                "",
+                "`refresh` goes with `list_url`: it says how often the list is fetched again"
+                    .to_owned(),
+            );
+        }
+    }
+
+    /// Checks `list_url` and `refresh`.
+    fn list_url_source(
+        &mut self,
+        rule_idx: usize,
+        url: &toml::Spanned<String>,
+        raw_refresh: Option<&toml::Spanned<String>>,
+    ) -> Option<ListSource> {
+        let key = |field: &str| format!("rule[{rule_idx}].{field}");
+        let refresh = self.duration(raw_refresh, &key("refresh"), DEFAULT_REFRESH);
+        if let Some(raw_refresh) = raw_refresh
+            && refresh < Duration::from_secs(60)
+        {
+            self.problem(
+                raw_refresh.span(),
+                &key("refresh"),
+                raw_refresh.get_ref(),
+                "refresh must be at least 1 minute; lists change rarely and their hosts deserve a pause".to_owned(),
+            );
+        }
+        let parsed = match Url::parse(url.get_ref()) {
+            Ok(parsed) if parsed.scheme() == "https" => parsed,
+            Ok(parsed) if parsed.scheme() == "http" && super::is_loopback(&parsed) => parsed,
+            Ok(_) => {
+                self.problem(
+                    url.span(),
+                    &key("list_url"),
+                    url.get_ref(),
+                    "a list is fetched over https (plain http only from this machine), so nobody on the way can change what it deselects".to_owned(),
+                );
+                return None;
+            }
+            Err(e) => {
+                self.problem(
+                    url.span(),
+                    &key("list_url"),
+                    url.get_ref(),
+                    format!("invalid URL: {e}"),
+                );
+                return None;
+            }
+        };
+        let cache = cache_file(&self.state_file, &parsed);
+        Some(ListSource::Url {
+            url: parsed,
+            refresh,
+            cache,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -327,7 +358,10 @@ mod tests {
 
     const SERVER: &str = "[server]\nurl = \"https://cloud.example.com\"\nemail = \"bot@example.com\"\n[daemon]\nstate_file = \"/var/lib/x/state.json\"\n";
 
-    fn parse_with(rules: &str, lists: super::ListLookup<'_>) -> Result<super::super::Config, String> {
+    fn parse_with(
+        rules: &str,
+        lists: super::ListLookup<'_>,
+    ) -> Result<super::super::Config, String> {
         super::super::parse_with_lists(
             &format!("{SERVER}{rules}"),
             Path::new("/config/rules.toml"),
@@ -394,8 +428,14 @@ mod tests {
         let no = |_: &ListSource| Err("no".to_owned());
         for (rule, wanted) in [
             ("list_url = \"http://lists.example/a\"", "over https"),
-            ("list_url = \"https://lists.example/a\"\nrefresh = \"10s\"", "at least 1 minute"),
-            ("list_file = \"a\"\nrefresh = \"1h\"", "`refresh` goes with `list_url`"),
+            (
+                "list_url = \"https://lists.example/a\"\nrefresh = \"10s\"",
+                "at least 1 minute",
+            ),
+            (
+                "list_file = \"a\"\nrefresh = \"1h\"",
+                "`refresh` goes with `list_url`",
+            ),
             ("list_file = \"a\"\nglob = \"*.exe\"", "only one of them"),
             ("list_file = \"a\"\nlist_url = \"https://x/\"", "not both"),
         ] {
@@ -416,7 +456,11 @@ mod tests {
             refresh: DEFAULT_REFRESH,
             cache: dir.path().join("none.txt"),
         };
-        assert!(read_from_disk(&source).unwrap_err().contains("never fetched"));
+        assert!(
+            read_from_disk(&source)
+                .unwrap_err()
+                .contains("never fetched")
+        );
         let big = dir.path().join("big.txt");
         std::fs::write(&big, vec![b'a'; MAX_LIST_BYTES + 1]).unwrap();
         assert!(

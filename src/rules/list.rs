@@ -56,7 +56,11 @@ pub struct ListProblem {
 
 impl std::fmt::Display for ListProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {} (got {:?})", self.line, self.message, self.text)
+        write!(
+            f,
+            "line {}: {} (got {:?})",
+            self.line, self.message, self.text
+        )
     }
 }
 
@@ -245,7 +249,10 @@ mod tests {
 
     #[test]
     fn blank_lines_comments_and_whitespace() {
-        let list = compile("\n# a comment\n   \n  *.exe  \r\n\t# indented comment\n*.url", false);
+        let list = compile(
+            "\n# a comment\n   \n  *.exe  \r\n\t# indented comment\n*.url",
+            false,
+        );
         assert_eq!(list.pattern_count(), 2);
         assert!(list.problems.is_empty());
         assert!(list.globs[0].compile_matcher().is_match("x.exe"));
@@ -253,13 +260,18 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_named_by_line_number() {
-        let list = compile("*.exe\n*\n**\nregex:(?<=a)b\nregex:\n*Sample/*\n*.url\n", false);
+        let list = compile(
+            "*.exe\n*\n**\nregex:(?<=a)b\nregex:\n*Sample/*\n*.url\n",
+            false,
+        );
         assert_eq!(list.pattern_count(), 2);
         let lines: Vec<usize> = list.problems.iter().map(|p| p.line).collect();
         assert_eq!(lines, [2, 3, 4, 5, 6]);
         assert!(list.problems[0].message.contains("every file name"));
         assert!(
-            list.problems[2].message.contains("invalid regular expression"),
+            list.problems[2]
+                .message
+                .contains("invalid regular expression"),
             "{}",
             list.problems[2]
         );

@@ -746,7 +746,10 @@ mod tests {
             list_regexes: compiled.regexes,
             ..RuleSpec::new("community", Action::Skip)
         };
-        let rules = set(vec![rule("keep-subs", Action::Keep, &["*.srt"], false), spec]);
+        let rules = set(vec![
+            rule("keep-subs", Action::Keep, &["*.srt"], false),
+            spec,
+        ]);
         assert_eq!(
             decide(&rules, "t", "Show/Sample.Clip/setup.EXE", 1).as_deref(),
             Some("community")
