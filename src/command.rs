@@ -128,10 +128,11 @@ async fn check(
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let (config, list_lines, list_errors) = match check_lists(config, path, env).await {
-        Ok(checked) => checked,
-        Err(outcome) => return outcome,
-    };
+    let (config, list_lines, list_warnings, list_errors) =
+        match check_lists(config, path, env).await {
+            Ok(checked) => checked,
+            Err(outcome) => return outcome,
+        };
     let mut expectations = config.expectations.clone();
     if let Some(file) = expect_file {
         match config::load_expect_file(file, &config.rules) {
@@ -171,6 +172,7 @@ async fn check(
     if !expectations.is_empty() {
         out.push_str(&report.render());
     }
+    warnings.push_str(&list_warnings);
     warnings.push_str(&list_errors);
     let exit = if (strict && !config.lints.is_empty())
         || !report.failures.is_empty()
@@ -187,14 +189,15 @@ async fn check(
     }
 }
 
-/// For `check`: a line per shared list, and an error per list that is not available. A
+/// For `check`: a line per shared list, a warning per skipped line of a fetched list, and an
+/// error per list that is not available. A
 /// `list_url` that was never fetched is fetched now (not kept: the daemon keeps its own copy),
 /// and the rules are read again with it so that the expectations see it.
 async fn check_lists(
     config: Config,
     path: &std::path::Path,
     env: EnvLookup<'_>,
-) -> Result<(Config, String, String), Outcome> {
+) -> Result<(Config, String, String, String), Outcome> {
     use crate::config::lists::{ListSource, ListStatus};
     let mut fetched: Vec<(url::Url, String)> = Vec::new();
     let mut errors = String::new();
@@ -248,6 +251,7 @@ async fn check_lists(
             .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?
     };
     let mut lines = String::new();
+    let mut warnings = String::new();
     for list in &config.lists {
         let fetched_now = matches!(&list.source, ListSource::Url { url, .. } if fetched.iter().any(|(u, _)| u == url));
         match &list.status {
@@ -267,7 +271,7 @@ async fn check_lists(
                 lines.push('\n');
                 for line in skipped {
                     let _ = writeln!(
-                        errors,
+                        warnings,
                         "warning: list {}: {line}; the line is skipped",
                         list.source
                     );
@@ -285,7 +289,7 @@ async fn check_lists(
             }
         }
     }
-    Ok((config, lines, errors))
+    Ok((config, lines, warnings, errors))
 }
 
 fn explain_torrent(file: &std::path::Path, config: &Config) -> Outcome {

@@ -469,6 +469,8 @@ pub async fn run(daemon: Arc<Daemon>, options: RunOptions) -> Result<RunExit, Ru
                 if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
                     notify(&[now]);
                 }
+                // Stamp the files before reading them: a change made meanwhile is seen again.
+                rules_watch.changed();
                 match (options.reload)() {
                     Ok(new) => {
                         for warning in &new.warnings {
