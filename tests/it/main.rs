@@ -11,6 +11,7 @@ mod deployment;
 mod emulator_facts;
 mod endurance;
 mod lists;
+mod reload;
 mod rules;
 mod run;
 mod support;
