@@ -10,6 +10,7 @@ mod connect;
 mod deployment;
 mod emulator_facts;
 mod endurance;
+mod expect;
 mod lists;
 mod reload;
 mod rules;
