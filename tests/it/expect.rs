@@ -70,7 +70,9 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// `check`'s standard output after its first line (which holds the next run times).
 fn after_summary(text: &str) -> String {
-    text.split_once('\n').map(|(_, rest)| rest.to_owned()).unwrap_or_default()
+    text.split_once('\n')
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap_or_default()
 }
 
 #[tokio::test]

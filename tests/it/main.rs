@@ -18,3 +18,4 @@ mod run;
 mod support;
 mod tick;
 mod tidy;
+mod torrent;

@@ -71,7 +71,11 @@ async fn an_edited_rules_file_applies_by_the_next_tick_and_an_invalid_one_is_ref
         &rules_text(&emu, dir.path(), &format!("{}{extra}", support::RULES)),
     );
     wait_for("the reload", || read_log().contains("rules reloaded")).await;
-    assert!(read_log().contains("trigger=\"rules file changed\""), "{}", read_log());
+    assert!(
+        read_log().contains("trigger=\"rules file changed\""),
+        "{}",
+        read_log()
+    );
     let task = emu.add_task(support::show(Backend::Aria2));
     wait_for("the new rule applied", || {
         support::patches(&emu).iter().any(|(id, _)| *id == task)
