@@ -800,6 +800,7 @@ impl<'a> Checker<'a> {
                     RuleSpec {
                         from_list: true,
                         list_globs: list.globs,
+                        list_folded: list.folded,
                         list_regexes: list.regexes,
                         inactive,
                         ..spec

@@ -145,6 +145,7 @@ pub fn resolve_file(rules_file: &Path, written: &str) -> PathBuf {
 pub(super) struct RuleList {
     pub(super) info: ListInfo,
     pub(super) globs: Vec<globset::Glob>,
+    pub(super) folded: bool,
     pub(super) regexes: Vec<String>,
 }
 
@@ -209,6 +210,7 @@ impl super::Checker<'_> {
                         status: ListStatus::Unavailable(reason),
                     },
                     globs: Vec::new(),
+                    folded: false,
                     regexes: Vec::new(),
                 });
             }
@@ -245,6 +247,7 @@ impl super::Checker<'_> {
                 status,
             },
             globs: compiled.globs,
+            folded: compiled.folded,
             regexes: compiled.regexes,
         })
     }

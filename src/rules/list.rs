@@ -17,9 +17,12 @@
 //! problem); and its qBittorrent and Transmission clients compare the whole path inside the
 //! torrent where Deluge and rTorrent compare the base name. Here it is always the base name.
 //!
-//! Every pattern becomes one glob (or one regex) that the `RuleSet` compiles into its base-name
-//! `GlobSet` (or base-name `RegexSet`) beside the inline patterns: a list costs no loop per
-//! pattern per file.
+//! Every pattern becomes one glob (or one regex) that the `RuleSet` compiles into a set beside
+//! the inline patterns: a list costs no loop per pattern per file. Patterns that ignore case are
+//! lowercased and compiled case-sensitively, and matched against the lowercased base name, so
+//! that globset can use its fast literal, prefix, suffix and extension strategies (a
+//! case-insensitive glob always goes to its regex strategy); case is thus compared by Unicode
+//! lowercasing, which for file names is what `InvariantCultureIgnoreCase` does.
 
 use globset::Glob;
 
@@ -68,8 +71,11 @@ impl std::fmt::Display for ListProblem {
 /// base-name `RegexSet`, and the lines that could not be used.
 #[derive(Debug, Clone, Default)]
 pub struct CompiledList {
-    /// One glob per wildcard or exact line.
+    /// One glob per wildcard or exact line; lowercased when `folded`.
     pub globs: Vec<Glob>,
+    /// The globs are lowercased and must be matched against the lowercased base name (the list
+    /// ignores case).
+    pub folded: bool,
     /// One regex source per `regex:` line, as given (case-sensitive).
     pub regexes: Vec<String>,
     /// Lines that could not be used, in line order.
@@ -117,17 +123,19 @@ pub fn parse_line(line: &str) -> Option<Result<ListPattern, String>> {
 }
 
 impl ListPattern {
-    /// The glob that matches what this pattern matches, for the base-name `GlobSet`; `None` for
-    /// a regex.
-    pub fn glob(&self, case_sensitive: bool) -> Option<Result<Glob, globset::Error>> {
+    /// The case-sensitive glob that matches what this pattern matches; with `fold`, the glob
+    /// of the lowercased pattern, for the lowercased base name. `None` for a regex.
+    pub fn glob(&self, fold: bool) -> Option<Result<Glob, globset::Error>> {
+        let escaped =
+            |x: &str| globset::escape(&if fold { x.to_lowercase() } else { x.to_owned() });
         let glob = match self {
-            Self::EndsWith(x) => format!("*{}", globset::escape(x)),
-            Self::StartsWith(x) => format!("{}*", globset::escape(x)),
-            Self::Contains(x) => format!("*{}*", globset::escape(x)),
-            Self::Exact(x) => globset::escape(x),
+            Self::EndsWith(x) => format!("*{}", escaped(x)),
+            Self::StartsWith(x) => format!("{}*", escaped(x)),
+            Self::Contains(x) => format!("*{}*", escaped(x)),
+            Self::Exact(x) => escaped(x),
             Self::Regex(_) => return None,
         };
-        Some(compile_glob(&glob, case_sensitive))
+        Some(compile_glob(&glob, true))
     }
 
     /// The text the pattern looks for (for messages).
@@ -145,7 +153,10 @@ impl ListPattern {
 /// Compiles a whole list. Wildcard and exact lines ignore case unless `case_sensitive`;
 /// `regex:` lines are case-sensitive as written.
 pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
-    let mut list = CompiledList::default();
+    let mut list = CompiledList {
+        folded: !case_sensitive,
+        ..CompiledList::default()
+    };
     for (idx, raw_line) in text.lines().enumerate() {
         let line = idx + 1;
         let Some(parsed) = parse_line(raw_line) else {
@@ -170,7 +181,7 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
             ));
             continue;
         }
-        match pattern.glob(case_sensitive) {
+        match pattern.glob(!case_sensitive) {
             Some(Ok(glob)) => list.globs.push(glob),
             Some(Err(e)) => list
                 .problems
@@ -203,7 +214,7 @@ mod tests {
         let list = compile(line, false);
         assert!(list.problems.is_empty(), "{:?}", list.problems);
         if let Some(glob) = list.globs.first() {
-            return glob.compile_matcher().is_match(name);
+            return glob.compile_matcher().is_match(name.to_lowercase());
         }
         regex::Regex::new(&list.regexes[0]).unwrap().is_match(name)
     }
@@ -256,6 +267,7 @@ mod tests {
         assert_eq!(list.pattern_count(), 2);
         assert!(list.problems.is_empty());
         assert!(list.globs[0].compile_matcher().is_match("x.exe"));
+        assert!(list.folded);
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub struct RuleSpec {
     pub from_list: bool,
     /// Base-name globs from the rule's list.
     pub list_globs: Vec<Glob>,
+    /// `list_globs` are lowercased and match the lowercased base name (`list::CompiledList`).
+    pub list_folded: bool,
     /// Base-name regexes from the rule's list, as written (case-sensitive unless `(?i)`).
     pub list_regexes: Vec<String>,
     /// The rule never matches: its list could not be read or was never fetched.
@@ -133,6 +135,7 @@ impl RuleSpec {
             source: None,
             from_list: false,
             list_globs: Vec::new(),
+            list_folded: false,
             list_regexes: Vec::new(),
             inactive: false,
         }
@@ -324,6 +327,9 @@ pub struct RuleSet {
     path_owner: Vec<usize>,
     regex_set: regex::RegexSet,
     regex_owner: Vec<usize>,
+    /// Lowercased list globs, matched against the lowercased base name.
+    folded_set: GlobSet,
+    folded_owner: Vec<usize>,
     /// Regexes from lists, matched against the base name.
     basename_regex_set: regex::RegexSet,
     basename_regex_owner: Vec<usize>,
@@ -340,6 +346,8 @@ impl RuleSet {
         let mut path_owner = Vec::new();
         let mut regexes = Vec::new();
         let mut regex_owner = Vec::new();
+        let mut folded = GlobSetBuilder::new();
+        let mut folded_owner = Vec::new();
         let mut basename_regexes = Vec::new();
         let mut basename_regex_owner = Vec::new();
         let mut globless = Vec::new();
@@ -368,8 +376,13 @@ impl RuleSet {
             }
             let list_patterns = spec.list_globs.len() + spec.list_regexes.len();
             for glob in spec.list_globs {
-                basename.add(glob);
-                basename_owner.push(rule_idx);
+                if spec.list_folded {
+                    folded.add(glob);
+                    folded_owner.push(rule_idx);
+                } else {
+                    basename.add(glob);
+                    basename_owner.push(rule_idx);
+                }
             }
             for regex in spec.list_regexes {
                 basename_regexes.push(regex);
@@ -403,6 +416,8 @@ impl RuleSet {
             path_owner,
             regex_set: regex::RegexSet::new(&regexes).map_err(|e| boxed(e.into()))?,
             regex_owner,
+            folded_set: folded.build().map_err(|e| boxed(e.into()))?,
+            folded_owner,
             basename_regex_set: regex::RegexSet::new(&basename_regexes)
                 .map_err(|e| boxed(e.into()))?,
             basename_regex_owner,
@@ -429,7 +444,7 @@ impl RuleSet {
 
     /// The number of globs across all rules, list patterns included.
     pub fn glob_count(&self) -> usize {
-        self.basename_owner.len() + self.path_owner.len()
+        self.basename_owner.len() + self.path_owner.len() + self.folded_owner.len()
     }
 
     /// The number of regexes across all rules, list regexes included.
@@ -482,6 +497,15 @@ impl RuleSet {
                     .map(|regex| self.regex_owner[regex]),
             );
         }
+        if !self.folded_set.is_empty() {
+            scratch.lowered.clear();
+            scratch
+                .lowered
+                .extend(base_name.chars().flat_map(char::to_lowercase));
+            self.folded_set
+                .matches_candidate_into(&Candidate::new(&scratch.lowered), &mut scratch.hits);
+            candidates.extend(scratch.hits.iter().map(|&glob| self.folded_owner[glob]));
+        }
         if !self.basename_regex_owner.is_empty() {
             candidates.extend(
                 self.basename_regex_set
@@ -512,6 +536,7 @@ pub struct TaskScope {
 pub struct MatchScratch {
     hits: Vec<usize>,
     candidates: Vec<usize>,
+    lowered: String,
 }
 
 #[cfg(test)]
@@ -742,6 +767,7 @@ mod tests {
         let compiled = list::compile("*.exe\nsample*\nregex:^RARBG\n", false);
         let spec = RuleSpec {
             from_list: true,
+            list_folded: compiled.folded,
             list_globs: compiled.globs,
             list_regexes: compiled.regexes,
             ..RuleSpec::new("community", Action::Skip)
