@@ -127,6 +127,7 @@ fn bench_list(c: &mut Criterion, files: &[String]) {
     specs.push(RuleSpec {
         from_list: true,
         list_folded: compiled.folded,
+        list_patterns: compiled.pattern_count(),
         list_globs: compiled.globs,
         list_regexes: compiled.regexes,
         ..RuleSpec::new("list", Action::Skip)

@@ -801,6 +801,7 @@ impl<'a> Checker<'a> {
                         from_list: true,
                         list_globs: list.globs,
                         list_folded: list.folded,
+                        list_patterns: list.patterns,
                         list_regexes: list.regexes,
                         inactive,
                         ..spec

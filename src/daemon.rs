@@ -562,7 +562,12 @@ async fn next_reload(
     loop {
         tokio::select! {
             _ = hangup.recv() => return ("SIGHUP", None),
-            Some(ack) = precheck.recv() => {
+            ack = precheck.recv() => {
+                let Some(ack) = ack else {
+                    // The worker is gone: only a signal can ask for a reload now.
+                    let _ = hangup.recv().await;
+                    return ("SIGHUP", None);
+                };
                 if watch.changed() {
                     return ("rules file changed", Some(ack));
                 }

@@ -147,6 +147,7 @@ pub(super) struct RuleList {
     pub(super) globs: Vec<globset::Glob>,
     pub(super) folded: bool,
     pub(super) regexes: Vec<String>,
+    pub(super) patterns: usize,
 }
 
 impl super::Checker<'_> {
@@ -212,6 +213,7 @@ impl super::Checker<'_> {
                     globs: Vec::new(),
                     folded: false,
                     regexes: Vec::new(),
+                    patterns: 0,
                 });
             }
         };
@@ -248,6 +250,7 @@ impl super::Checker<'_> {
             },
             globs: compiled.globs,
             folded: compiled.folded,
+            patterns: compiled.patterns,
             regexes: compiled.regexes,
         })
     }

@@ -26,8 +26,6 @@
 
 use globset::Glob;
 
-use super::compile_glob;
-
 /// The prefix that marks a regular expression line.
 pub const REGEX_PREFIX: &str = "regex:";
 
@@ -67,17 +65,24 @@ impl std::fmt::Display for ListProblem {
     }
 }
 
-/// A list compiled for a `RuleSpec`: globs for the base-name `GlobSet`, regex sources for the
+/// A list compiled for a `RuleSpec`: globs for a base-name `GlobSet`, regex sources for the
 /// base-name `RegexSet`, and the lines that could not be used.
+///
+/// All `regex:` lines of a list become one alternation, and all `*x*` lines another (a literal
+/// alternation, which the regex crate searches with Aho-Corasick): a list adds at most two
+/// entries to the `RegexSet`, since they all belong to one rule anyway. (globset would turn
+/// each `*x*` into a regex of its own.)
 #[derive(Debug, Clone, Default)]
 pub struct CompiledList {
-    /// One glob per wildcard or exact line; lowercased when `folded`.
+    /// One glob per ends-with, starts-with or exact line; lowercased when `folded`.
     pub globs: Vec<Glob>,
     /// The globs are lowercased and must be matched against the lowercased base name (the list
     /// ignores case).
     pub folded: bool,
-    /// One regex source per `regex:` line, as given (case-sensitive).
+    /// At most two regex sources: the `regex:` lines, and the `*x*` lines.
     pub regexes: Vec<String>,
+    /// How many usable lines the list has.
+    pub patterns: usize,
     /// Lines that could not be used, in line order.
     pub problems: Vec<ListProblem>,
 }
@@ -85,7 +90,7 @@ pub struct CompiledList {
 impl CompiledList {
     /// How many usable patterns the list has.
     pub fn pattern_count(&self) -> usize {
-        self.globs.len() + self.regexes.len()
+        self.patterns
     }
 }
 
@@ -135,7 +140,14 @@ impl ListPattern {
             Self::Exact(x) => escaped(x),
             Self::Regex(_) => return None,
         };
-        Some(compile_glob(&glob, true))
+        // `*` may cross `/` here: a base name has none, and only then does globset use its
+        // literal, prefix, suffix and extension strategies instead of its regex one.
+        Some(
+            globset::GlobBuilder::new(&glob)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build(),
+        )
     }
 
     /// The text the pattern looks for (for messages).
@@ -157,6 +169,8 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
         folded: !case_sensitive,
         ..CompiledList::default()
     };
+    let mut regexes: Vec<String> = Vec::new();
+    let mut contains: Vec<String> = Vec::new();
     for (idx, raw_line) in text.lines().enumerate() {
         let line = idx + 1;
         let Some(parsed) = parse_line(raw_line) else {
@@ -181,13 +195,24 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
             ));
             continue;
         }
+        if let ListPattern::Contains(x) = &pattern {
+            contains.push(regex::escape(x));
+            list.patterns += 1;
+            continue;
+        }
         match pattern.glob(!case_sensitive) {
-            Some(Ok(glob)) => list.globs.push(glob),
+            Some(Ok(glob)) => {
+                list.globs.push(glob);
+                list.patterns += 1;
+            }
             Some(Err(e)) => list
                 .problems
                 .push(problem(format!("cannot be compiled: {}", e.kind()))),
             None => match regex::Regex::new(pattern.text()) {
-                Ok(_) => list.regexes.push(pattern.text().to_owned()),
+                Ok(_) => {
+                    regexes.push(format!("(?:{})", pattern.text()));
+                    list.patterns += 1;
+                }
                 Err(e) => {
                     let detail = e.to_string();
                     let detail = detail
@@ -203,6 +228,14 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
             },
         }
     }
+    if !regexes.is_empty() {
+        list.regexes.push(regexes.join("|"));
+    }
+    if !contains.is_empty() {
+        let flags = if case_sensitive { "" } else { "(?i)" };
+        list.regexes
+            .push(format!("{flags}(?:{})", contains.join("|")));
+    }
     list
 }
 
@@ -213,10 +246,25 @@ mod tests {
     fn matches(line: &str, name: &str) -> bool {
         let list = compile(line, false);
         assert!(list.problems.is_empty(), "{:?}", list.problems);
+        assert_eq!(list.pattern_count(), 1);
         if let Some(glob) = list.globs.first() {
             return glob.compile_matcher().is_match(name.to_lowercase());
         }
         regex::Regex::new(&list.regexes[0]).unwrap().is_match(name)
+    }
+
+    #[test]
+    fn regex_lines_and_contains_lines_become_one_alternation_each() {
+        let list = compile("regex:^a\nregex:(?i)b$\n*x.y*\n*z*\n*.exe\n", false);
+        assert_eq!(list.pattern_count(), 5);
+        assert_eq!(list.regexes, ["(?:^a)|(?:(?i)b$)", "(?i)(?:x\\.y|z)"]);
+        let lines = regex::Regex::new(&list.regexes[0]).unwrap();
+        assert!(lines.is_match("abc") && lines.is_match("xB") && !lines.is_match("xa"));
+        // The flag of one line does not leak into the next.
+        assert!(!regex::Regex::new(&list.regexes[0]).unwrap().is_match("A"));
+        let contains = regex::Regex::new(&list.regexes[1]).unwrap();
+        assert!(contains.is_match("aX.Yb") && contains.is_match("xzy."));
+        assert!(!contains.is_match("x-y"));
     }
 
     #[test]

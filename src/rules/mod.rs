@@ -110,8 +110,10 @@ pub struct RuleSpec {
     pub list_globs: Vec<Glob>,
     /// `list_globs` are lowercased and match the lowercased base name (`list::CompiledList`).
     pub list_folded: bool,
-    /// Base-name regexes from the rule's list, as written (case-sensitive unless `(?i)`).
+    /// Base-name regexes from the rule's list (`list::CompiledList::regexes`).
     pub list_regexes: Vec<String>,
+    /// How many usable lines the rule's list has.
+    pub list_patterns: usize,
     /// The rule never matches: its list could not be read or was never fetched.
     pub inactive: bool,
 }
@@ -137,6 +139,7 @@ impl RuleSpec {
             list_globs: Vec::new(),
             list_folded: false,
             list_regexes: Vec::new(),
+            list_patterns: 0,
             inactive: false,
         }
     }
@@ -374,7 +377,7 @@ impl RuleSet {
                 regexes.push(regex);
                 regex_owner.push(rule_idx);
             }
-            let list_patterns = spec.list_globs.len() + spec.list_regexes.len();
+            let list_patterns = spec.list_patterns;
             for glob in spec.list_globs {
                 if spec.list_folded {
                     folded.add(glob);
@@ -768,6 +771,7 @@ mod tests {
         let spec = RuleSpec {
             from_list: true,
             list_folded: compiled.folded,
+            list_patterns: compiled.pattern_count(),
             list_globs: compiled.globs,
             list_regexes: compiled.regexes,
             ..RuleSpec::new("community", Action::Skip)
