@@ -935,7 +935,7 @@ impl<'a> Checker<'a> {
                 rule_span,
                 &format!("rule[{rule_idx}]"),
                 "",
-                "a rule needs at least one condition: `glob`, `regex`, `list_file`, `list_url`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless` or `double_extension`".to_owned(),
+                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless`, `double_extension`, `list_file` or `list_url`".to_owned(),
             );
         }
         let task = raw.task.as_ref().and_then(|task| {
