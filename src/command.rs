@@ -199,8 +199,6 @@ async fn check_lists(
     env: EnvLookup<'_>,
 ) -> Result<(Config, String, String, String), Outcome> {
     use crate::config::lists::{ListSource, ListStatus};
-    let mut fetched: Vec<(url::Url, String)> = Vec::new();
-    let mut errors = String::new();
     let missing: Vec<url::Url> = config
         .lists
         .iter()
@@ -211,49 +209,12 @@ async fn check_lists(
             _ => None,
         })
         .collect();
-    if !missing.is_empty() {
-        match crate::list_fetch::downloader(&config) {
-            Ok(downloader) => {
-                for url in missing {
-                    match crate::list_fetch::fetch(&downloader, &url).await {
-                        Ok(text) => fetched.push((url, text)),
-                        Err(e) => {
-                            let _ = writeln!(
-                                errors,
-                                "error: list {url}: never fetched, and fetching it now failed: {e}"
-                            );
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                let _ = writeln!(errors, "error: cannot fetch shared lists: {e}");
-            }
-        }
-    }
-    let config = if fetched.is_empty() {
-        config
-    } else {
-        let lookup = |source: &ListSource| match source {
-            ListSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
-                || config::lists::read_from_disk(source),
-                |(_, text)| Ok(text.clone()),
-            ),
-            ListSource::File(_) => config::lists::read_from_disk(source),
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Outcome::failure(
-                Exit::Config,
-                format!("error: could not read {}: {e}", path.display()),
-            )
-        })?;
-        config::parse_with_lists(&text, path, env, &lookup)
-            .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?
-    };
+    let (config, fetched, mut errors) = fetch_in_memory(config, path, env, missing).await?;
     let mut lines = String::new();
     let mut warnings = String::new();
     for list in &config.lists {
-        let fetched_now = matches!(&list.source, ListSource::Url { url, .. } if fetched.iter().any(|(u, _)| u == url));
+        let fetched_now =
+            matches!(&list.source, ListSource::Url { url, .. } if fetched.contains(url));
         match &list.status {
             ListStatus::Loaded { patterns, skipped } => {
                 let _ = write!(
@@ -290,6 +251,107 @@ async fn check_lists(
         }
     }
     Ok((config, lines, warnings, errors))
+}
+
+/// Fetches `urls` without keeping them and reads the rules again with them: the config, the
+/// URLs fetched, and an error line per URL that could not be fetched.
+async fn fetch_in_memory(
+    config: Config,
+    path: &std::path::Path,
+    env: EnvLookup<'_>,
+    urls: Vec<url::Url>,
+) -> Result<(Config, Vec<url::Url>, String), Outcome> {
+    use crate::config::lists::ListSource;
+    let mut fetched: Vec<(url::Url, String)> = Vec::new();
+    let mut errors = String::new();
+    if !urls.is_empty() {
+        match crate::list_fetch::downloader(&config) {
+            Ok(downloader) => {
+                for url in urls {
+                    match crate::list_fetch::fetch(&downloader, &url).await {
+                        Ok(text) => fetched.push((url, text)),
+                        Err(e) => {
+                            let _ = writeln!(
+                                errors,
+                                "error: list {url}: never fetched, and fetching it now failed: {e}"
+                            );
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(errors, "error: cannot fetch shared lists: {e}");
+            }
+        }
+    }
+    if fetched.is_empty() {
+        return Ok((config, Vec::new(), errors));
+    }
+    let lookup = |source: &ListSource| match source {
+        ListSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
+            || config::lists::read_from_disk(source),
+            |(_, text)| Ok(text.clone()),
+        ),
+        ListSource::File(_) => config::lists::read_from_disk(source),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Outcome::failure(
+            Exit::Config,
+            format!("error: could not read {}: {e}", path.display()),
+        )
+    })?;
+    let config = config::parse_with_lists(&text, path, env, &lookup)
+        .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
+    Ok((
+        config,
+        fetched.into_iter().map(|(url, _)| url).collect(),
+        errors,
+    ))
+}
+
+/// For `once`: the lists a running daemon would fetch now (no copy, or an old one) are fetched
+/// first, and kept as the daemon keeps them; in a dry run they are only held in memory.
+async fn once_lists(
+    config: Config,
+    path: &std::path::Path,
+    env: EnvLookup<'_>,
+    dry_run: bool,
+) -> Result<Config, Outcome> {
+    let due: Vec<crate::list_fetch::UrlList> = crate::list_fetch::url_lists(&config)
+        .into_iter()
+        .filter(crate::list_fetch::is_due)
+        .collect();
+    if due.is_empty() {
+        return Ok(config);
+    }
+    if dry_run {
+        let urls = due.into_iter().map(|list| list.url).collect();
+        let (config, _, errors) = fetch_in_memory(config, path, env, urls).await?;
+        for line in errors.lines() {
+            tracing::warn!("{}", line.trim_start_matches("error: "));
+        }
+        return Ok(config);
+    }
+    let downloader = match crate::list_fetch::downloader(&config) {
+        Ok(downloader) => downloader,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot fetch shared lists");
+            return Ok(config);
+        }
+    };
+    let mut updated = false;
+    for list in &due {
+        match crate::list_fetch::refresh(&downloader, list).await {
+            Ok(refreshed) => updated |= refreshed == crate::list_fetch::Refreshed::Updated,
+            Err(e) => {
+                tracing::warn!(rule = %list.rule, error = %e, "could not fetch a shared list");
+            }
+        }
+    }
+    if !updated {
+        return Ok(config);
+    }
+    load(path, env)
 }
 
 fn explain_torrent(file: &std::path::Path, config: &Config) -> Outcome {
@@ -485,11 +547,15 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
+    let config = match once_lists(config, path, env, dry_run).await {
+        Ok(config) => config,
+        Err(outcome) => return outcome,
+    };
+    crate::rules_watch::log_inactive_lists(&config);
     let daemon = match build_daemon(&config, dry_run, env, false) {
         Ok(daemon) => daemon,
         Err(outcome) => return outcome,
     };
-    crate::rules_watch::log_inactive_lists(&config);
     let report = daemon.tick().await;
     let mut stdout = String::new();
     if daemon.settings().dry_run {

@@ -167,6 +167,11 @@ pub async fn refresh(downloader: &Downloader, list: &UrlList) -> Result<Refreshe
     Ok(Refreshed::Updated)
 }
 
+/// Whether a list has no copy, or one older than its `refresh`.
+pub fn is_due(list: &UrlList) -> bool {
+    due_in(list, SystemTime::now()).is_zero()
+}
+
 /// How long until a list is due, judged by its copy's age.
 fn due_in(list: &UrlList, now: SystemTime) -> Duration {
     let age = std::fs::metadata(&list.cache)

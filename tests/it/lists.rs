@@ -381,3 +381,70 @@ async fn the_running_daemon_fetches_a_missing_list_at_start_and_uses_it_by_the_n
     assert_eq!(server.hits(), 1, "fetched once, then kept");
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_fetches_a_due_list_first_and_a_dry_run_keeps_no_copy() {
+    let emu = support::emulator().await;
+    let server = ListServer::start(LIST).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = rules_file(
+        dir.path(),
+        &emu.base_url(),
+        &format!("list_url = \"{}\"", server.url()),
+    );
+    let task = emu.add_task(support::show(Backend::Aria2));
+    let cache = list_fetch::url_lists(&load(&path))[0].cache.clone();
+    let env = [("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)];
+    let config = path.to_str().unwrap();
+
+    let output = run_binary(&["--config", config, "once", "--dry-run"], &env).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!(
+            "PATCH /api/v4/workflow/download/{task} {{\"files\":[{{\"index\":5,\"download\":false}},{{\"index\":6,\"download\":false}}]}}"
+        )),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!cache.exists(), "a dry run keeps no copy");
+    assert!(support::patches(&emu).is_empty());
+
+    let output = run_binary(&["--config", config, "once"], &env).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&cache).unwrap(), LIST);
+    assert_eq!(support::patches(&emu)[0].1, [(5, false), (6, false)]);
+    // The copy is fresh: the next run does not fetch it again.
+    let hits = server.hits();
+    let output = run_binary(&["--config", config, "once"], &env).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(server.hits(), hits);
+}
+
+#[test]
+fn the_list_parser_expectations_and_torrent_reader_are_pure() {
+    for file in ["src/rules/list.rs", "src/expect.rs", "src/torrent.rs"] {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        for line in text
+            .lines()
+            .take_while(|line| !line.starts_with("#[cfg(test)]"))
+            .filter(|line| !line.trim_start().starts_with("//"))
+        {
+            for banned in [
+                "tokio",
+                "reqwest",
+                "std::fs",
+                "std::net",
+                "tracing",
+                "async ",
+                ".await",
+                "Utc::now",
+                "SystemTime",
+                "Instant",
+                "std::env",
+            ] {
+                assert!(!line.contains(banned), "{file} uses {banned:?}: {line}");
+            }
+        }
+    }
+}
