@@ -502,9 +502,14 @@ impl RuleSet {
         }
         if !self.folded_set.is_empty() {
             scratch.lowered.clear();
-            scratch
-                .lowered
-                .extend(base_name.chars().flat_map(char::to_lowercase));
+            if base_name.is_ascii() {
+                scratch.lowered.push_str(base_name);
+                scratch.lowered.make_ascii_lowercase();
+            } else {
+                scratch
+                    .lowered
+                    .extend(base_name.chars().flat_map(char::to_lowercase));
+            }
             self.folded_set
                 .matches_candidate_into(&Candidate::new(&scratch.lowered), &mut scratch.hits);
             candidates.extend(scratch.hits.iter().map(|&glob| self.folded_owner[glob]));
@@ -796,6 +801,15 @@ mod tests {
             Some("community")
         );
         assert_eq!(decide(&rules, "t", "Show/rarbg.txt", 1), None);
+        let accents = list::compile("Café*\n", false);
+        let accents = set(vec![RuleSpec {
+            from_list: true,
+            list_folded: accents.folded,
+            list_globs: accents.globs,
+            ..RuleSpec::new("accents", Action::Skip)
+        }]);
+        assert!(decide(&accents, "t", "Show/CAFÉ.mkv", 1).is_some());
+        assert!(decide(&accents, "t", "Show/cafe.mkv", 1).is_none());
         assert_eq!(decide(&rules, "t", "RARBG/x.txt", 1), None);
         assert_eq!(rules.glob_count(), 3);
         assert_eq!(rules.regex_count(), 1);
