@@ -273,7 +273,8 @@ async fn fetch_in_memory(
                         Err(e) => {
                             let _ = writeln!(
                                 errors,
-                                "error: list {url}: never fetched, and fetching it now failed: {e}"
+                                "error: list {}: never fetched, and fetching it now failed: {e}",
+                                crate::cloudreve::redacted(&url)
                             );
                         }
                     }

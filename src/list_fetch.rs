@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::cloudreve::{BuildError, DownloadError, DownloadOptions, Downloader};
+use crate::cloudreve::{BuildError, DownloadError, DownloadOptions, Downloader, redacted};
 use crate::config::Config;
 use crate::config::lists::{ListSource, MAX_LIST_BYTES};
 use crate::rules::RuleName;
@@ -24,8 +24,8 @@ use crate::rules::list::compile;
 /// How soon a failed fetch is tried again, at most.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(300);
 
-/// One `list_url` of the rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `list_url` of the rules. `Debug` hides a password in the URL.
+#[derive(Clone, PartialEq, Eq)]
 pub struct UrlList {
     /// The rule that uses it.
     pub rule: RuleName,
@@ -35,6 +35,17 @@ pub struct UrlList {
     pub refresh: Duration,
     /// Where the last good copy is kept.
     pub cache: PathBuf,
+}
+
+impl std::fmt::Debug for UrlList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlList")
+            .field("rule", &self.rule)
+            .field("url", &redacted(&self.url))
+            .field("refresh", &self.refresh)
+            .field("cache", &self.cache)
+            .finish()
+    }
 }
 
 /// The `list_url` lists of a config (the same URL used by two rules is fetched once).
@@ -84,13 +95,16 @@ pub enum ListFetchError {
     #[error(transparent)]
     Download(#[from] DownloadError),
     /// The answer is not text.
-    #[error("{url} is not UTF-8 text")]
+    #[error("{} is not UTF-8 text", redacted(url))]
     NotText {
         /// The list.
         url: Url,
     },
     /// The answer holds no usable pattern.
-    #[error("{url} holds no usable pattern ({problems} line(s) cannot be used)")]
+    #[error(
+        "{} holds no usable pattern ({problems} line(s) cannot be used)",
+        redacted(url)
+    )]
     NoPattern {
         /// The list.
         url: Url,
@@ -98,7 +112,7 @@ pub enum ListFetchError {
         problems: usize,
     },
     /// The cache could not be written.
-    #[error("could not keep the copy of {url} at {path}: {source}")]
+    #[error("could not keep the copy of {} at {}: {source}", redacted(url), path.display())]
     Cache {
         /// The list.
         url: Url,
@@ -256,10 +270,10 @@ async fn refresh_loop(
             };
             match result {
                 Ok(Refreshed::Updated) => {
-                    tracing::info!(rule = %list.rule, url = %list.url, "shared list fetched; the rules reload before the next tick");
+                    tracing::info!(rule = %list.rule, url = %redacted(&list.url), "shared list fetched; the rules reload before the next tick");
                 }
                 Ok(Refreshed::Unchanged) => {
-                    tracing::debug!(rule = %list.rule, url = %list.url, "shared list unchanged");
+                    tracing::debug!(rule = %list.rule, url = %redacted(&list.url), "shared list unchanged");
                 }
                 Err(e) => {
                     let kept = list.cache.exists();

@@ -27,7 +27,7 @@ pub struct DownloadOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     /// The request could not be made or the answer not read.
-    #[error("GET {url} failed: {detail}")]
+    #[error("GET {} failed: {detail}", redacted(url))]
     Transport {
         /// The address.
         url: Url,
@@ -35,7 +35,7 @@ pub enum DownloadError {
         detail: String,
     },
     /// The server answered with an error status.
-    #[error("GET {url} answered HTTP {status}")]
+    #[error("GET {} answered HTTP {status}", redacted(url))]
     Status {
         /// The address.
         url: Url,
@@ -43,13 +43,23 @@ pub enum DownloadError {
         status: u16,
     },
     /// The body is larger than the cap.
-    #[error("GET {url}: the answer is larger than {limit} bytes")]
+    #[error("GET {}: the answer is larger than {limit} bytes", redacted(url))]
     TooLarge {
         /// The address.
         url: Url,
         /// The cap.
         limit: usize,
     },
+}
+
+/// A URL as logs may show it: a password in it is replaced by `***`.
+pub fn redacted(url: &Url) -> String {
+    if url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    let _ = shown.set_password(Some("***"));
+    shown.to_string()
 }
 
 /// A client for plain downloads. Cheap to share.

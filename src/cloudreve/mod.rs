@@ -25,7 +25,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub use error::{Error, SignInProblem};
-pub use fetch::{DownloadError, DownloadOptions, Downloader};
+pub use fetch::{DownloadError, DownloadOptions, Downloader, redacted};
 
 use crate::task::{DownloadTask, SelectionChange, TaskId};
 

@@ -14,8 +14,8 @@ pub const DEFAULT_REFRESH: Duration = Duration::from_secs(4 * 3600);
 /// The largest list accepted, from a file or a URL.
 pub const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
 
-/// Where a rule's list comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a rule's list comes from. `Debug` and `Display` hide a password in the URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ListSource {
     /// `list_file`: read when the rules are loaded (a relative path is relative to the rules
     /// file's folder).
@@ -31,11 +31,29 @@ pub enum ListSource {
     },
 }
 
+impl std::fmt::Debug for ListSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Url {
+                url,
+                refresh,
+                cache,
+            } => f
+                .debug_struct("Url")
+                .field("url", &crate::cloudreve::redacted(url))
+                .field("refresh", refresh)
+                .field("cache", cache)
+                .finish(),
+        }
+    }
+}
+
 impl std::fmt::Display for ListSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::File(path) => write!(f, "{}", path.display()),
-            Self::Url { url, .. } => write!(f, "{url}"),
+            Self::Url { url, .. } => f.write_str(&crate::cloudreve::redacted(url)),
         }
     }
 }
@@ -348,6 +366,17 @@ mod tests {
         );
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn a_password_in_a_list_url_is_never_shown() {
+        let source = ListSource::Url {
+            url: Url::parse("https://bot:hunter22@lists.example/a.txt").unwrap(),
+            refresh: DEFAULT_REFRESH,
+            cache: PathBuf::from("/x"),
+        };
+        assert_eq!(source.to_string(), "https://bot:***@lists.example/a.txt");
+        assert!(!format!("{source:?}").contains("hunter22"), "{source:?}");
     }
 
     #[test]
