@@ -1,6 +1,7 @@
 //! Matcher benchmark: 100,000 file paths against 20 and 500 rules, the real matcher (one
 //! `GlobSet` per match target) beside a naive baseline (each glob compiled alone and tried in
-//! turn, as a loop over rules would), in the same run.
+//! turn, as a loop over rules would), in the same run; and 20 rules with and without a
+//! 1,000-line shared list (Cleanuparr's format) added as a 21st rule.
 //!
 //! Run with `cargo bench --bench matcher`.
 
@@ -11,7 +12,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use cloudreve_autoselect::rules::{
-    Action, MatchScratch, OnAllJunk, RuleSet, RuleSpec, compile_glob, is_path_glob,
+    Action, MatchScratch, OnAllJunk, RuleSet, RuleSpec, compile_glob, is_path_glob, list,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use globset::GlobMatcher;
@@ -92,8 +93,72 @@ fn naive_first_match(rules: &[Vec<(bool, GlobMatcher)>], path: &str) -> Option<u
     })
 }
 
+/// A 1,000-line list written for this benchmark: mostly extensions, as shared lists are, with
+/// prefixes, substrings, exact names, regexes, comments and blank lines.
+fn list_text() -> String {
+    let mut text = String::from("# benchmark list\n");
+    for i in 0..1000 {
+        let _ = match i % 20 {
+            0 => writeln!(text, "junk{i}*"),
+            1 => writeln!(text, "*keygen{i}*"),
+            2 => writeln!(text, "readme{i}.txt"),
+            3 => writeln!(text, "regex:^promo{i}[0-9]+\\.(exe|url)$"),
+            4 => writeln!(text),
+            _ => writeln!(text, "*.ext{i}"),
+        };
+    }
+    text
+}
+
+fn bench_list(c: &mut Criterion, files: &[String]) {
+    let patterns = patterns(20);
+    let without = rule_set(&patterns);
+    let compiled = list::compile(&list_text(), false);
+    assert!(compiled.problems.is_empty(), "{:?}", compiled.problems);
+    let mut specs: Vec<RuleSpec> = (0..20)
+        .map(|i| RuleSpec {
+            globs: patterns[i]
+                .iter()
+                .map(|g| compile_glob(g, false).unwrap())
+                .collect(),
+            ..RuleSpec::new(&format!("rule{i}"), Action::Skip)
+        })
+        .collect();
+    specs.push(RuleSpec {
+        from_list: true,
+        list_folded: compiled.folded,
+        list_patterns: compiled.pattern_count(),
+        list_globs: compiled.globs,
+        list_regexes: compiled.regexes,
+        ..RuleSpec::new("list", Action::Skip)
+    });
+    let with = RuleSet::new(specs, OnAllJunk::Leave).unwrap();
+    let mut group = c.benchmark_group("match_100k_paths_20_rules_and_a_1000_line_list");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(files.len() as u64));
+    for (name, rules) in [("without_list", &without), ("with_list", &with)] {
+        let scope = rules.scope("Release", "magnet:?xt=urn:btih:00", 1 << 40);
+        let mut scratch = MatchScratch::default();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut matched = 0usize;
+                for path in files {
+                    matched += usize::from(
+                        rules
+                            .first_match(&scope, black_box(path), 1, &mut scratch)
+                            .is_some(),
+                    );
+                }
+                matched
+            });
+        });
+    }
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let files = paths(100_000);
+    bench_list(c, &files);
     for n_rules in [20, 500] {
         let patterns = patterns(n_rules);
         let rules = rule_set(&patterns);

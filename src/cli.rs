@@ -53,16 +53,20 @@ pub enum Command {
         dry_run: bool,
     },
     /// Validate the rules file: exit 0 if valid, 78 (`EX_CONFIG`) with every problem if not.
-    /// Likely mistakes are printed as warnings.
+    /// Likely mistakes are printed as warnings. Evaluates the `[[expect]]` tables (exit 1 if
+    /// any fails) and fetches a `list_url` that was never fetched (exit 1 if that fails).
     Check {
         /// Treat the warnings (likely mistakes) as failures: exit 1 if there are any.
         #[arg(long)]
         lint: bool,
+        /// Also evaluate the `[[expect]]` tables of this file.
+        #[arg(long, value_name = "FILE")]
+        expect: Option<PathBuf>,
     },
     /// Show, file by file, what the rules decide for a task and the PATCH that would be sent.
     Explain {
         /// A live task's id: fetched from the server.
-        #[arg(value_name = "TASK_ID", required_unless_present = "task_json")]
+        #[arg(value_name = "TASK_ID", required_unless_present_any = ["task_json", "torrent"])]
         task_id: Option<String>,
         /// A JSON file: one task object as `GET /workflow` lists it, or a whole list answer.
         #[arg(long, value_name = "FILE", conflicts_with = "task_id")]
@@ -70,6 +74,10 @@ pub enum Command {
         /// The account whose task it is (a live task) [default: the first account].
         #[arg(long, value_name = "NAME")]
         account: Option<String>,
+        /// A .torrent file (v1, v2 or hybrid): what the rules would decide before Cloudreve
+        /// sees it, with aria2's and qBittorrent's file indices.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["task_id", "task_json"])]
+        torrent: Option<PathBuf>,
     },
     /// Run against a built-in emulated Cloudreve with demo tasks and `rules.example.toml`.
     Demo,

@@ -82,19 +82,21 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         .clone()
         .unwrap_or_else(|| config::default_config_path(env));
     match cli.command {
-        Command::Check { lint } => check(&config_path, lint, env),
+        Command::Check { lint, expect } => check(&config_path, lint, expect.as_deref(), env).await,
         Command::Explain {
             task_id,
             task_json,
+            torrent,
             account,
         } => match load(&config_path, env) {
-            Ok(config) => match (task_json, task_id) {
-                (Some(file), _) => match crate::explain::explain_file(&file, &config.rules) {
+            Ok(config) => match (task_json, task_id, torrent) {
+                (_, _, Some(file)) => explain_torrent(&file, &config),
+                (Some(file), _, None) => match crate::explain::explain_file(&file, &config.rules) {
                     Ok(text) => Outcome::success(text),
                     Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
                 },
-                (None, Some(id)) => explain_live(&config, account.as_deref(), &id, env).await,
-                (None, None) => Outcome::failure(
+                (None, Some(id), None) => explain_live(&config, account.as_deref(), &id, env).await,
+                (None, None, None) => Outcome::failure(
                     Exit::Failure,
                     "error: give a TASK_ID or --task-json FILE".to_owned(),
                 ),
@@ -122,11 +124,29 @@ fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config, Outcome> {
     }
 }
 
-fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
+async fn check(
+    path: &std::path::Path,
+    strict: bool,
+    expect_file: Option<&std::path::Path>,
+    env: EnvLookup<'_>,
+) -> Outcome {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
+    let (config, list_lines, list_warnings, list_errors) =
+        match check_lists(config, path, env).await {
+            Ok(checked) => checked,
+            Err(outcome) => return outcome,
+        };
+    let mut expectations = config.expectations.clone();
+    if let Some(file) = expect_file {
+        match config::load_expect_file(file, &config.rules) {
+            Ok(more) => expectations.extend(more),
+            Err(e) => return Outcome::failure(Exit::Config, format!("error: {e}")),
+        }
+    }
+    let report = crate::expect::evaluate(&expectations, &config.rules);
     let mut warnings = String::new();
     for lint in &config.lints {
         let _ = writeln!(warnings, "warning: {}", lint.render(path));
@@ -184,7 +204,16 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
         let _ = write!(out, "; {} warning(s)", config.lints.len());
     }
     out.push('\n');
-    let exit = if strict && !config.lints.is_empty() {
+    out.push_str(&list_lines);
+    if !expectations.is_empty() {
+        out.push_str(&report.render());
+    }
+    warnings.push_str(&list_warnings);
+    warnings.push_str(&list_errors);
+    let exit = if (strict && !config.lints.is_empty())
+        || !report.failures.is_empty()
+        || !list_errors.is_empty()
+    {
         Exit::Failure
     } else {
         Exit::Success
@@ -193,6 +222,201 @@ fn check(path: &std::path::Path, strict: bool, env: EnvLookup<'_>) -> Outcome {
         exit,
         stdout: out,
         stderr: warnings,
+    }
+}
+
+/// For `check`: a line per shared list, a warning per skipped line of a fetched list, and an
+/// error per list that is not available. A
+/// `list_url` that was never fetched is fetched now (not kept: the daemon keeps its own copy),
+/// and the rules are read again with it so that the expectations see it.
+async fn check_lists(
+    config: Config,
+    path: &std::path::Path,
+    env: EnvLookup<'_>,
+) -> Result<(Config, String, String, String), Outcome> {
+    use crate::config::lists::{ListSource, ListStatus};
+    let missing: Vec<url::Url> = config
+        .lists
+        .iter()
+        .filter_map(|list| match (&list.source, &list.status) {
+            (ListSource::Url { url, cache, .. }, ListStatus::Unavailable(_)) if !cache.exists() => {
+                Some(url.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let (config, fetched, mut errors) = fetch_in_memory(config, path, env, missing).await?;
+    let mut lines = String::new();
+    let mut warnings = String::new();
+    for list in &config.lists {
+        let fetched_now =
+            matches!(&list.source, ListSource::Url { url, .. } if fetched.contains(url));
+        match &list.status {
+            ListStatus::Loaded { patterns, skipped } => {
+                let _ = write!(
+                    lines,
+                    "list of rule {:?}: {patterns} pattern(s) from {}",
+                    list.rule.as_str(),
+                    list.source
+                );
+                if fetched_now {
+                    lines.push_str(" (fetched now; the daemon fetches and keeps its own copy)");
+                }
+                if !skipped.is_empty() {
+                    let _ = write!(lines, "; {} line(s) skipped", skipped.len());
+                }
+                lines.push('\n');
+                for line in skipped {
+                    let _ = writeln!(
+                        warnings,
+                        "warning: list {}: {line}; the line is skipped",
+                        list.source
+                    );
+                }
+            }
+            ListStatus::Unavailable(reason) => {
+                if !errors.contains(&list.source.to_string()) {
+                    let _ = writeln!(
+                        errors,
+                        "error: rule {:?} is inactive: list {}: {reason}",
+                        list.rule.as_str(),
+                        list.source
+                    );
+                }
+            }
+        }
+    }
+    Ok((config, lines, warnings, errors))
+}
+
+/// Fetches `urls` without keeping them and reads the rules again with them: the config, the
+/// URLs fetched, and an error line per URL that could not be fetched.
+async fn fetch_in_memory(
+    config: Config,
+    path: &std::path::Path,
+    env: EnvLookup<'_>,
+    urls: Vec<url::Url>,
+) -> Result<(Config, Vec<url::Url>, String), Outcome> {
+    use crate::config::lists::ListSource;
+    let mut fetched: Vec<(url::Url, String)> = Vec::new();
+    let mut errors = String::new();
+    if !urls.is_empty() {
+        match crate::list_fetch::downloader(&config) {
+            Ok(downloader) => {
+                for url in urls {
+                    match crate::list_fetch::fetch(&downloader, &url).await {
+                        Ok(text) => fetched.push((url, text)),
+                        Err(e) => {
+                            let _ = writeln!(
+                                errors,
+                                "error: list {}: never fetched, and fetching it now failed: {e}",
+                                crate::cloudreve::redacted(&url)
+                            );
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(errors, "error: cannot fetch shared lists: {e}");
+            }
+        }
+    }
+    if fetched.is_empty() {
+        return Ok((config, Vec::new(), errors));
+    }
+    let lookup = |source: &ListSource| match source {
+        ListSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
+            || config::lists::read_from_disk(source),
+            |(_, text)| Ok(text.clone()),
+        ),
+        ListSource::File(_) => config::lists::read_from_disk(source),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Outcome::failure(
+            Exit::Config,
+            format!("error: could not read {}: {e}", path.display()),
+        )
+    })?;
+    let config = config::parse_with_lists(&text, path, env, &lookup)
+        .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
+    Ok((
+        config,
+        fetched.into_iter().map(|(url, _)| url).collect(),
+        errors,
+    ))
+}
+
+/// For `once`: the lists a running daemon would fetch now (no copy, or an old one) are fetched
+/// first, and kept as the daemon keeps them; in a dry run they are only held in memory.
+async fn once_lists(
+    config: Config,
+    path: &std::path::Path,
+    env: EnvLookup<'_>,
+    dry_run: bool,
+) -> Result<Config, Outcome> {
+    let due: Vec<crate::list_fetch::UrlList> = crate::list_fetch::url_lists(&config)
+        .into_iter()
+        .filter(crate::list_fetch::is_due)
+        .collect();
+    if due.is_empty() {
+        return Ok(config);
+    }
+    if dry_run {
+        let urls = due.into_iter().map(|list| list.url).collect();
+        let (config, _, errors) = fetch_in_memory(config, path, env, urls).await?;
+        for line in errors.lines() {
+            tracing::warn!("{}", line.trim_start_matches("error: "));
+        }
+        return Ok(config);
+    }
+    let downloader = match crate::list_fetch::downloader(&config) {
+        Ok(downloader) => downloader,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot fetch shared lists");
+            return Ok(config);
+        }
+    };
+    let mut updated = false;
+    for list in &due {
+        match crate::list_fetch::refresh(&downloader, list).await {
+            Ok(refreshed) => updated |= refreshed == crate::list_fetch::Refreshed::Updated,
+            Err(e) => {
+                tracing::warn!(rule = %list.rule, error = %e, "could not fetch a shared list");
+            }
+        }
+    }
+    if !updated {
+        return Ok(config);
+    }
+    load(path, env)
+}
+
+fn explain_torrent(file: &std::path::Path, config: &Config) -> Outcome {
+    use std::io::Read as _;
+    let read = std::fs::File::open(file).and_then(|f| {
+        let mut bytes = Vec::new();
+        f.take(crate::torrent::MAX_TORRENT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+    });
+    let bytes = match read {
+        Ok(bytes) if bytes.len() > crate::torrent::MAX_TORRENT_BYTES => {
+            return Outcome::failure(
+                Exit::Failure,
+                format!("error: {} is larger than any torrent file", file.display()),
+            );
+        }
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return Outcome::failure(
+                Exit::Failure,
+                format!("error: could not read {}: {e}", file.display()),
+            );
+        }
+    };
+    match crate::torrent::parse(&bytes) {
+        Ok(torrent) => Outcome::success(crate::torrent::explain(&torrent, &config.rules)),
+        Err(e) => Outcome::failure(Exit::Failure, format!("error: {}: {e}", file.display())),
     }
 }
 
@@ -566,6 +790,11 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
+    let config = match once_lists(config, path, env, dry_run).await {
+        Ok(config) => config,
+        Err(outcome) => return outcome,
+    };
+    crate::rules_watch::log_inactive_lists(&config);
     let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, false, false) {
         Ok((daemons, _)) => daemons.into_iter().map(Arc::new).collect(),
         Err(outcome) => return outcome,

@@ -26,14 +26,16 @@ use crate::rules::{
 };
 
 mod account;
+mod expect;
 mod lint;
+pub mod lists;
 mod metrics;
 mod notify;
 
+pub use account::{Account, DEFAULT_ACCOUNT, account_state_file};
+pub use expect::{load_expect_file, parse_expect_file};
 pub use metrics::MetricsConfig;
 pub use notify::{NotifierConfig, NotifyEvent, NotifyKind, NotifySecret, NotifyTarget};
-
-pub use account::{Account, DEFAULT_ACCOUNT, account_state_file};
 
 /// Where `--config` points when neither the flag nor `CLOUDREVE_AUTOSELECT_CONFIG` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/cloudreve-autoselect/rules.toml";
@@ -281,6 +283,10 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Rule-writing mistakes that are not errors (`check --lint`), located like problems.
     pub lints: Vec<Problem>,
+    /// The shared lists of rules with `list_file` or `list_url`, and what became of them.
+    pub lists: Vec<lists::ListInfo>,
+    /// `[[expect]]` tables: what the rules must decide (`check`).
+    pub expectations: Vec<crate::expect::Expectation>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,6 +309,8 @@ struct RawConfig {
     notify: Vec<Spanned<notify::RawNotify>>,
     #[serde(default)]
     metrics: Option<metrics::RawMetrics>,
+    #[serde(default)]
+    expect: Vec<Spanned<expect::RawExpect>>,
 }
 
 #[derive(Deserialize)]
@@ -347,6 +355,9 @@ struct RawRule {
     task: Option<Spanned<String>>,
     source: Option<Spanned<String>>,
     case_sensitive: Option<bool>,
+    list_file: Option<Spanned<String>>,
+    list_url: Option<Spanned<String>>,
+    refresh: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -447,8 +458,20 @@ pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Validates the text of a rules file; `path` is used in messages only.
+/// Validates the text of a rules file; `path` names it in messages and locates relative
+/// `list_file`s. Lists are read from disk (`list_url`s from their cache).
 pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    parse_with_lists(text, path, env, &lists::read_from_disk)
+}
+
+/// `parse`, with the lists' texts coming from `lists` (tests, and `check` with a list it just
+/// fetched).
+pub fn parse_with_lists(
+    text: &str,
+    path: &Path,
+    env: EnvLookup<'_>,
+    lists: lists::ListLookup<'_>,
+) -> Result<Config, ConfigError> {
     let invalid = |problems| ConfigError::Invalid {
         path: path.to_owned(),
         problems,
@@ -458,17 +481,16 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
         let message = e.message().trim_end_matches('.').to_owned();
         invalid(vec![locate(text, span, "", message)])
     })?;
-    let mut checker = Checker {
-        text,
-        problems: Vec::new(),
-        lints: Vec::new(),
-    };
+    let mut checker = Checker::new(text, path, lists);
     let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), path, env);
     let default_state = daemon
         .as_ref()
         .map_or_else(|| default_state_file(env), |d| d.state_file.clone());
+    checker.state_file.clone_from(&default_state);
     let accounts = checker.accounts(raw.server, raw.accounts, &default_state);
     let specs = checker.rules(&raw.rules);
+    let rule_names: Vec<RuleName> = specs.iter().map(|spec| spec.name.clone()).collect();
+    let expectations = checker.expectations(&raw.expect, &rule_names);
     let on_all_junk = checker.safety(raw.safety.as_ref());
     let mut warnings = Vec::new();
     for account in &accounts {
@@ -493,6 +515,17 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
     }
     let notify = checker.notifiers(&raw.notify, &mut warnings, path);
     let metrics = checker.metrics(raw.metrics.as_ref());
+    for list in &checker.list_infos {
+        if let lists::ListStatus::Loaded { skipped, .. } = &list.status {
+            for line in skipped {
+                warnings.push(format!(
+                    "rule {:?}: list {}: {line}; the line is skipped",
+                    list.rule.as_str(),
+                    list.source
+                ));
+            }
+        }
+    }
     let rules = match RuleSet::new(specs, on_all_junk) {
         Ok(rules) => Some(rules),
         Err(e) => {
@@ -511,6 +544,8 @@ pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, Conf
             metrics,
             warnings,
             lints: checker.lints,
+            lists: checker.list_infos,
+            expectations,
         }),
         _ => Err(invalid(checker.problems)),
     }
@@ -593,9 +628,27 @@ struct Checker<'a> {
     text: &'a str,
     problems: Vec<Problem>,
     lints: Vec<Problem>,
+    /// The rules file (messages, relative `list_file`s).
+    path: &'a Path,
+    /// Where fetched lists are cached beside.
+    state_file: PathBuf,
+    lists: lists::ListLookup<'a>,
+    list_infos: Vec<lists::ListInfo>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    fn new(text: &'a str, path: &'a Path, lists: lists::ListLookup<'a>) -> Self {
+        Self {
+            text,
+            problems: Vec::new(),
+            lints: Vec::new(),
+            path,
+            state_file: PathBuf::from("cloudreve-autoselect-state.json"),
+            lists,
+            list_infos: Vec::new(),
+        }
+    }
+
     fn problem(&mut self, span: Range<usize>, key: &str, value: &str, message: String) {
         let message = if value.is_empty() {
             message
@@ -912,6 +965,22 @@ impl Checker<'_> {
                 continue;
             };
             let Some(name) = name else { continue };
+            let spec = match self.rule_list(rule_idx, raw, &name) {
+                Some(list) => {
+                    let inactive = list.info.is_unavailable();
+                    self.list_infos.push(list.info);
+                    RuleSpec {
+                        from_list: true,
+                        list_globs: list.globs,
+                        list_folded: list.folded,
+                        list_patterns: list.patterns,
+                        list_regexes: list.regexes,
+                        inactive,
+                        ..spec
+                    }
+                }
+                None => spec,
+            };
             let shape = lint::RuleShape::of(rule_idx, name.as_str(), raw, &spec);
             if let Some(earlier) = shapes.iter().find(|earlier| earlier.shadows(&shape)) {
                 let span = raw
@@ -996,6 +1065,7 @@ impl Checker<'_> {
                 "a rule has either `glob` or `regex`, not both; split it into two rules".to_owned(),
             );
         }
+
         let min_size = self.size(raw.min_size.as_ref(), &key("min_size"));
         let max_size = self.size(raw.max_size.as_ref(), &key("max_size"));
         if let (Some(min), Some(max), Some(raw_max)) = (min_size, max_size, &raw.max_size)
@@ -1024,6 +1094,8 @@ impl Checker<'_> {
             self.keep_largest(raw.keep_largest.as_ref(), action, &key("keep_largest"));
         let has_condition = raw.glob.is_some()
             || raw.regex.is_some()
+            || raw.list_file.is_some()
+            || raw.list_url.is_some()
             || raw.min_size.is_some()
             || raw.max_size.is_some()
             || raw.min_share.is_some()
@@ -1035,7 +1107,7 @@ impl Checker<'_> {
                 rule_span,
                 &format!("rule[{rule_idx}]"),
                 "",
-                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless` or `double_extension`".to_owned(),
+                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless`, `double_extension`, `list_file` or `list_url`".to_owned(),
             );
         }
         let task = raw.task.as_ref().and_then(|task| {

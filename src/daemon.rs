@@ -882,19 +882,13 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
     // The schedule and rules in force: a reload changes them.
     let mut schedule = running.daemon.schedule.clone();
 
-    let mut triggers = Vec::new();
-    let mut workers = Vec::new();
+    // The rules in force, as last applied (the rules watch and the shared lists follow it).
+    let mut config = running.clone();
+    // Before each tick a worker asks whether the rules changed (rules_watch).
+    let (precheck_tx, mut precheck_rx) = mpsc::channel(1);
     let interval = Arc::new(std::sync::Mutex::new(schedule.interval(chrono::Utc::now())));
-    for daemon in &daemons {
-        let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
-        let _ = trigger_tx.try_send(Trigger::Startup);
-        triggers.push(trigger_tx);
-        workers.push(tokio::spawn(worker_loop(
-            Arc::clone(daemon),
-            trigger_rx,
-            Arc::clone(&interval),
-        )));
-    }
+    let (triggers, workers) = spawn_workers(&daemons, &precheck_tx, &interval);
+    drop(precheck_tx);
     let mut scheduler = start_scheduler(schedule.as_str(), triggers.clone()).await?;
     if let Some(next) = schedule.next_runs(chrono::Utc::now(), 1).first() {
         tracing::info!(schedule = schedule.as_str(), next_run = %next, accounts = daemons.len(), "scheduler started (UTC)");
@@ -904,17 +898,22 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
     let shutdown = daemons
         .first()
         .map_or_else(CancellationToken::new, |d| d.shutdown_token());
+    let mut rules_watch = crate::rules_watch::RulesWatch::new(&config);
+    let lists = crate::list_fetch::Refresher::spawn(&config, shutdown.clone());
 
     loop {
         tokio::select! {
             _ = terminate.recv() => { tracing::info!(signal = "SIGTERM", "shutting down"); break; }
             _ = interrupt.recv() => { tracing::info!(signal = "SIGINT", "shutting down"); break; }
             () = shutdown.cancelled() => break,
-            _ = hangup.recv() => {
+            (trigger, ack) = next_reload(&mut hangup, &mut precheck_rx, &mut rules_watch, &config) => {
+                tracing::info!(trigger, "reloading the rules");
                 notify(&[sd_notify::NotifyState::Reloading]);
                 if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
                     notify(&[now]);
                 }
+                // Stamp the files before reading them: a change made meanwhile is seen again.
+                rules_watch.changed();
                 match (options.reload)() {
                     Ok(new) => {
                         for warning in &new.warnings {
@@ -940,10 +939,17 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
                             daemon.replace_settings(Settings::for_account(&new, daemon.account(), options.force_dry_run));
                         }
                         tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), schedule = schedule.as_str(), dry_run = new.daemon.dry_run || options.force_dry_run, metadata_recheck = ?new.daemon.metadata_recheck, "rules reloaded");
+                        rules_watch.follow(&new);
+                        lists.update(&new);
+                        config = new;
                     }
                     Err(e) => tracing::error!("rules not reloaded, keeping the previous rules: {e}"),
                 }
                 notify(&[sd_notify::NotifyState::Ready]);
+                if let Some(ack) = ack {
+                    crate::rules_watch::log_inactive_lists(&config);
+                    let _ = ack.send(());
+                }
             }
             () = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
                 if workers.iter().any(tokio::task::JoinHandle::is_finished) {
@@ -972,6 +978,29 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
         _ = terminate.recv() => Ok(RunExit::Forced),
         _ = interrupt.recv() => Ok(RunExit::Forced),
     }
+}
+
+/// One worker per daemon, each with a start-up trigger queued: the senders for the scheduler
+/// and the workers' handles.
+fn spawn_workers(
+    daemons: &[Arc<Daemon>],
+    precheck: &mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+    interval: &Arc<std::sync::Mutex<Duration>>,
+) -> (Vec<mpsc::Sender<Trigger>>, Vec<tokio::task::JoinHandle<()>>) {
+    let mut triggers = Vec::new();
+    let mut workers = Vec::new();
+    for daemon in daemons {
+        let (trigger_tx, trigger_rx) = mpsc::channel::<Trigger>(1);
+        let _ = trigger_tx.try_send(Trigger::Startup);
+        triggers.push(trigger_tx);
+        workers.push(tokio::spawn(worker_loop(
+            Arc::clone(daemon),
+            trigger_rx,
+            precheck.clone(),
+            Arc::clone(interval),
+        )));
+    }
+    (triggers, workers)
 }
 
 /// Waits for the workers, then lets every daemon's sinks flush, all by `deadline`; an error if
@@ -1017,10 +1046,38 @@ async fn start_scheduler(
     Ok(scheduler)
 }
 
+/// What wakes a reload: SIGHUP, or a tick about to start while the rules changed on disk. A
+/// tick about to start with unchanged rules is let go at once (after logging inactive lists).
+async fn next_reload(
+    hangup: &mut tokio::signal::unix::Signal,
+    precheck: &mut mpsc::Receiver<tokio::sync::oneshot::Sender<()>>,
+    watch: &mut crate::rules_watch::RulesWatch,
+    config: &Config,
+) -> (&'static str, Option<tokio::sync::oneshot::Sender<()>>) {
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => return ("SIGHUP", None),
+            ack = precheck.recv() => {
+                let Some(ack) = ack else {
+                    // The worker is gone: only a signal can ask for a reload now.
+                    let _ = hangup.recv().await;
+                    return ("SIGHUP", None);
+                };
+                if watch.changed() {
+                    return ("rules file changed", Some(ack));
+                }
+                crate::rules_watch::log_inactive_lists(config);
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
 /// The single worker: runs a tick per trigger and the metadata re-checks, one at a time.
 async fn worker_loop(
     daemon: Arc<Daemon>,
     mut triggers: mpsc::Receiver<Trigger>,
+    precheck: mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
     interval: Arc<std::sync::Mutex<Duration>>,
 ) {
     let shutdown = daemon.shutdown_token();
@@ -1045,6 +1102,14 @@ async fn worker_loop(
                 }
             } => TickScope::Only(rechecks.due(tokio::time::Instant::now())),
         };
+        // Let `run` reload changed rules before this tick.
+        let (ack, reloaded) = tokio::sync::oneshot::channel();
+        if precheck.send(ack).await.is_ok() {
+            tokio::select! {
+                _ = reloaded => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
         let report = daemon.tick_scoped(&scope).await;
         if !announced_ready {
             notify(&[sd_notify::NotifyState::Ready]);

@@ -9,6 +9,7 @@
 //! 40020 falls back to password sign-in; the refresh token is never sent as `Authorization`.
 
 mod error;
+mod fetch;
 mod wire;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub use error::{Error, SignInProblem};
+pub use fetch::{DownloadError, DownloadOptions, Downloader, redacted};
 
 use crate::task::{DownloadTask, SelectionChange, TaskId, TaskList};
 

@@ -191,7 +191,7 @@ pub(super) struct RuleShape {
 
 impl RuleShape {
     pub(super) fn of(index: usize, name: &str, raw: &RawRule, spec: &RuleSpec) -> Self {
-        let names = if !spec.regexes.is_empty() {
+        let names = if !spec.regexes.is_empty() || spec.from_list {
             NameCondition::Regex
         } else if spec.globs.is_empty() {
             NameCondition::Any

@@ -12,10 +12,16 @@
 //! - `min_share`/`max_share` compare a file's size with the task's total size (all files,
 //!   selected or not); `extensionless` and `double_extension` look at the base name.
 //!
+//! - A rule may take its name patterns from a shared list (`list`, Cleanuparr's format): those
+//!   match the base name; see [`list`].
+//!
 //! Every glob of every rule is compiled into one of two `GlobSet`s, one for base-name globs and
 //! one for path globs, so a file costs two set look-ups however many rules there are. Case
-//! sensitivity is a per-glob flag inside a `GlobSet`, so one set holds both kinds.
+//! sensitivity is a per-glob flag inside a `GlobSet`, so one set holds both kinds. Patterns
+//! from lists join the base-name `GlobSet`; their regexes form one more `RegexSet`, matched
+//! against the base name.
 
+pub mod list;
 pub mod size;
 
 use std::fmt;
@@ -98,6 +104,18 @@ pub struct RuleSpec {
     pub task: Option<Glob>,
     /// Glob on the task's source URL or magnet.
     pub source: Option<Glob>,
+    /// The rule's name patterns come from a shared list (an empty list matches nothing).
+    pub from_list: bool,
+    /// Base-name globs from the rule's list.
+    pub list_globs: Vec<Glob>,
+    /// `list_globs` are lowercased and match the lowercased base name (`list::CompiledList`).
+    pub list_folded: bool,
+    /// Base-name regexes from the rule's list (`list::CompiledList::regexes`).
+    pub list_regexes: Vec<String>,
+    /// How many usable lines the rule's list has.
+    pub list_patterns: usize,
+    /// The rule never matches: its list could not be read or was never fetched.
+    pub inactive: bool,
 }
 
 impl RuleSpec {
@@ -117,6 +135,12 @@ impl RuleSpec {
             keep_largest: None,
             task: None,
             source: None,
+            from_list: false,
+            list_globs: Vec::new(),
+            list_folded: false,
+            list_regexes: Vec::new(),
+            list_patterns: 0,
+            inactive: false,
         }
     }
 }
@@ -211,6 +235,8 @@ pub struct Rule {
     keep_largest: Option<usize>,
     task: Option<GlobMatcher>,
     source: Option<GlobMatcher>,
+    list_patterns: usize,
+    inactive: bool,
 }
 
 impl Rule {
@@ -229,9 +255,20 @@ impl Rule {
         self.has_name_condition
     }
 
-    /// The glob patterns as written, then the regexes prefixed with `regex `.
+    /// The glob patterns as written, then the regexes prefixed with `regex `; patterns from a
+    /// list are not repeated here (see `list_pattern_count`).
     pub fn patterns(&self) -> &[String] {
         &self.patterns
+    }
+
+    /// How many patterns the rule's list contributes.
+    pub fn list_pattern_count(&self) -> usize {
+        self.list_patterns
+    }
+
+    /// Whether the rule is switched off (its list could not be read or was never fetched).
+    pub fn is_inactive(&self) -> bool {
+        self.inactive
     }
 
     /// Inclusive lower size bound.
@@ -293,6 +330,12 @@ pub struct RuleSet {
     path_owner: Vec<usize>,
     regex_set: regex::RegexSet,
     regex_owner: Vec<usize>,
+    /// Lowercased list globs, matched against the lowercased base name.
+    folded_set: GlobSet,
+    folded_owner: Vec<usize>,
+    /// Regexes from lists, matched against the base name.
+    basename_regex_set: regex::RegexSet,
+    basename_regex_owner: Vec<usize>,
     on_all_junk: OnAllJunk,
 }
 
@@ -306,10 +349,15 @@ impl RuleSet {
         let mut path_owner = Vec::new();
         let mut regexes = Vec::new();
         let mut regex_owner = Vec::new();
+        let mut folded = GlobSetBuilder::new();
+        let mut folded_owner = Vec::new();
+        let mut basename_regexes = Vec::new();
+        let mut basename_regex_owner = Vec::new();
         let mut globless = Vec::new();
         let mut rules = Vec::with_capacity(specs.len());
         for (rule_idx, spec) in specs.into_iter().enumerate() {
-            let has_name_condition = !spec.globs.is_empty() || !spec.regexes.is_empty();
+            let has_name_condition =
+                !spec.globs.is_empty() || !spec.regexes.is_empty() || spec.from_list;
             if !has_name_condition {
                 globless.push(rule_idx);
             }
@@ -329,6 +377,20 @@ impl RuleSet {
                 regexes.push(regex);
                 regex_owner.push(rule_idx);
             }
+            let list_patterns = spec.list_patterns;
+            for glob in spec.list_globs {
+                if spec.list_folded {
+                    folded.add(glob);
+                    folded_owner.push(rule_idx);
+                } else {
+                    basename.add(glob);
+                    basename_owner.push(rule_idx);
+                }
+            }
+            for regex in spec.list_regexes {
+                basename_regexes.push(regex);
+                basename_regex_owner.push(rule_idx);
+            }
             rules.push(Rule {
                 name: spec.name,
                 action: spec.action,
@@ -343,6 +405,8 @@ impl RuleSet {
                 keep_largest: spec.keep_largest,
                 task: spec.task.map(|glob| glob.compile_matcher()),
                 source: spec.source.map(|glob| glob.compile_matcher()),
+                list_patterns,
+                inactive: spec.inactive,
             });
         }
         let boxed = |e: Box<dyn std::error::Error + Send + Sync>| RuleSetError { source: e };
@@ -355,6 +419,11 @@ impl RuleSet {
             path_owner,
             regex_set: regex::RegexSet::new(&regexes).map_err(|e| boxed(e.into()))?,
             regex_owner,
+            folded_set: folded.build().map_err(|e| boxed(e.into()))?,
+            folded_owner,
+            basename_regex_set: regex::RegexSet::new(&basename_regexes)
+                .map_err(|e| boxed(e.into()))?,
+            basename_regex_owner,
             on_all_junk,
         })
     }
@@ -369,14 +438,21 @@ impl RuleSet {
         &self.rules
     }
 
-    /// The number of globs across all rules.
-    pub fn glob_count(&self) -> usize {
-        self.basename_owner.len() + self.path_owner.len()
+    /// The same rules with another `[safety] on_all_junk` policy.
+    #[must_use]
+    pub fn with_on_all_junk(mut self, on_all_junk: OnAllJunk) -> Self {
+        self.on_all_junk = on_all_junk;
+        self
     }
 
-    /// The number of regexes across all rules.
+    /// The number of globs across all rules, list patterns included.
+    pub fn glob_count(&self) -> usize {
+        self.basename_owner.len() + self.path_owner.len() + self.folded_owner.len()
+    }
+
+    /// The number of regexes across all rules, list regexes included.
     pub fn regex_count(&self) -> usize {
-        self.regex_owner.len()
+        self.regex_owner.len() + self.basename_regex_owner.len()
     }
 
     /// Which rules apply to a task with this name, source and total size (all files).
@@ -386,7 +462,8 @@ impl RuleSet {
                 .rules
                 .iter()
                 .map(|rule| {
-                    rule.task.as_ref().is_none_or(|m| m.is_match(task_name))
+                    !rule.inactive
+                        && rule.task.as_ref().is_none_or(|m| m.is_match(task_name))
                         && rule.source.as_ref().is_none_or(|m| m.is_match(source))
                 })
                 .collect(),
@@ -423,6 +500,28 @@ impl RuleSet {
                     .map(|regex| self.regex_owner[regex]),
             );
         }
+        if !self.folded_set.is_empty() {
+            scratch.lowered.clear();
+            if base_name.is_ascii() {
+                scratch.lowered.push_str(base_name);
+                scratch.lowered.make_ascii_lowercase();
+            } else {
+                scratch
+                    .lowered
+                    .extend(base_name.chars().flat_map(char::to_lowercase));
+            }
+            self.folded_set
+                .matches_candidate_into(&Candidate::new(&scratch.lowered), &mut scratch.hits);
+            candidates.extend(scratch.hits.iter().map(|&glob| self.folded_owner[glob]));
+        }
+        if !self.basename_regex_owner.is_empty() {
+            candidates.extend(
+                self.basename_regex_set
+                    .matches(base_name)
+                    .iter()
+                    .map(|regex| self.basename_regex_owner[regex]),
+            );
+        }
         candidates.extend_from_slice(&self.globless);
         candidates.sort_unstable();
         candidates.dedup();
@@ -445,6 +544,7 @@ pub struct TaskScope {
 pub struct MatchScratch {
     hits: Vec<usize>,
     candidates: Vec<usize>,
+    lowered: String,
 }
 
 #[cfg(test)]
@@ -668,6 +768,68 @@ mod tests {
         );
         assert!(decide_in(&rules, "t", "magnet:?xt=urn:btih:00", 9, "a/b.nfo", 1).is_some());
         assert_eq!(decide_in(&rules, "t", "", 9, "a/b.nfo", 1), None);
+    }
+
+    #[test]
+    fn list_patterns_match_the_base_name_in_the_same_sets() {
+        let compiled = list::compile("*.exe\nsample*\nregex:^RARBG\n", false);
+        let spec = RuleSpec {
+            from_list: true,
+            list_folded: compiled.folded,
+            list_patterns: compiled.pattern_count(),
+            list_globs: compiled.globs,
+            list_regexes: compiled.regexes,
+            ..RuleSpec::new("community", Action::Skip)
+        };
+        let rules = set(vec![
+            rule("keep-subs", Action::Keep, &["*.srt"], false),
+            spec,
+        ]);
+        assert_eq!(
+            decide(&rules, "t", "Show/Sample.Clip/setup.EXE", 1).as_deref(),
+            Some("community")
+        );
+        assert_eq!(
+            decide(&rules, "t", "Show/sample.mkv", 1).as_deref(),
+            Some("community")
+        );
+        // `sample*` looks at the base name, not at the folder.
+        assert_eq!(decide(&rules, "t", "sample.show/movie.mkv", 1), None);
+        // The regex is case-sensitive and sees the base name only.
+        assert_eq!(
+            decide(&rules, "t", "Show/RARBG.txt", 1).as_deref(),
+            Some("community")
+        );
+        assert_eq!(decide(&rules, "t", "Show/rarbg.txt", 1), None);
+        let accents = list::compile("Café*\n", false);
+        let accents = set(vec![RuleSpec {
+            from_list: true,
+            list_folded: accents.folded,
+            list_globs: accents.globs,
+            ..RuleSpec::new("accents", Action::Skip)
+        }]);
+        assert!(decide(&accents, "t", "Show/CAFÉ.mkv", 1).is_some());
+        assert!(decide(&accents, "t", "Show/cafe.mkv", 1).is_none());
+        assert_eq!(decide(&rules, "t", "RARBG/x.txt", 1), None);
+        assert_eq!(rules.glob_count(), 3);
+        assert_eq!(rules.regex_count(), 1);
+        assert_eq!(rules.rules()[1].list_pattern_count(), 3);
+    }
+
+    #[test]
+    fn an_empty_list_matches_nothing_and_an_inactive_rule_never_matches() {
+        let empty = RuleSpec {
+            from_list: true,
+            max_size: Some(ByteSize(100)),
+            ..RuleSpec::new("empty-list", Action::Skip)
+        };
+        let inactive = RuleSpec {
+            inactive: true,
+            ..rule("inactive", Action::Skip, &["*.exe"], false)
+        };
+        let rules = set(vec![empty, inactive]);
+        assert_eq!(decide(&rules, "t", "a/b.exe", 1), None);
+        assert!(rules.rules()[1].is_inactive());
     }
 
     #[test]
