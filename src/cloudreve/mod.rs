@@ -349,17 +349,22 @@ impl Client {
             };
             PatchError { error, delivery }
         };
-        match self
-            .call::<serde_json::Value, _>(
-                Method::PATCH,
-                &endpoint,
-                &path,
-                Some(&token),
-                Some(&body),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
+        let send = |token: SecretString| {
+            let (endpoint, path, body) = (&endpoint, &path, &body);
+            async move {
+                self.call::<serde_json::Value, _>(
+                    Method::PATCH,
+                    endpoint,
+                    path,
+                    Some(&token),
+                    Some(body),
+                )
+                .await
+                .map(|_| ())
+            }
+        };
+        match send(token).await {
+            Ok(()) => Ok(()),
             Err(Error::Api { code: 401, .. }) => {
                 tracing::info!(
                     endpoint,
@@ -367,16 +372,7 @@ impl Client {
                 );
                 // The first attempt was refused, so nothing was applied yet.
                 let token = self.access_token(true).await.map_err(not_sent)?;
-                self.call::<serde_json::Value, _>(
-                    Method::PATCH,
-                    &endpoint,
-                    &path,
-                    Some(&token),
-                    Some(&body),
-                )
-                .await
-                .map(|_| ())
-                .map_err(classify)
+                send(token).await.map_err(classify)
             }
             Err(e) => Err(classify(e)),
         }

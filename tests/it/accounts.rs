@@ -3,13 +3,14 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloudreve_autoselect::emulator::{Backend, Emulator, Fault, Route};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt as _;
 
+use crate::support::wait_for;
 use crate::support::{self, patches};
 
 fn two_accounts(slow: &Emulator, fast: &Emulator, dir: &Path, extra: &str) -> String {
@@ -29,14 +30,6 @@ fn credentials(dir: &Path) -> std::path::PathBuf {
     std::fs::create_dir_all(&credentials).unwrap();
     std::fs::write(credentials.join("bob.password"), support::PASSWORD).unwrap();
     credentials
-}
-
-async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

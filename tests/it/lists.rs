@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -15,6 +15,7 @@ use cloudreve_autoselect::config::{self, lists::ListStatus};
 use cloudreve_autoselect::emulator::Backend;
 use cloudreve_autoselect::list_fetch::{self, ListFetchError, Refreshed};
 
+use crate::support::wait_for;
 use crate::support::{self, run_binary, stderr, stdout};
 
 /// A list written for these tests (not anyone's published list).
@@ -284,15 +285,6 @@ async fn malformed_lines_are_named_by_line_number() {
     let err = stderr(&output);
     assert!(err.contains("line 2: matches every file name"), "{err}");
     assert!(err.contains("line 3: invalid regular expression"), "{err}");
-}
-
-/// Waits (bounded) until `condition` holds; the daemon runs in another process.
-async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,11 +3,11 @@
 //! tick; an invalid file is refused once, with its problems logged once, and the old rules stay.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use cloudreve_autoselect::emulator::{Backend, Emulator};
 
 use crate::support;
+use crate::support::wait_for;
 
 fn rules_text(emu: &Emulator, dir: &Path, rules: &str) -> String {
     support::config_text(
@@ -24,15 +24,6 @@ fn replace_by_rename(path: &Path, text: &str) {
     let temp = path.with_extension("tmp");
     std::fs::write(&temp, text).unwrap();
     std::fs::rename(&temp, path).unwrap();
-}
-
-/// Waits (bounded) until `condition` holds; the daemon runs in another process.
-async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn start(config: &Path, log: &Path) -> tokio::process::Child {

@@ -4,13 +4,14 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloudreve_autoselect::emulator::{Backend, Emulator};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt as _;
 
+use crate::support::wait_for;
 use crate::support::{self, binary};
 
 fn write_config(emu: &Emulator, dir: &Path, rules: &str) -> PathBuf {
@@ -25,15 +26,6 @@ fn write_config(emu: &Emulator, dir: &Path, rules: &str) -> PathBuf {
     let path = dir.join("rules.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// Waits (bounded) until `condition` holds; the daemon runs in another process.
-async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn signal(child: &tokio::process::Child, signal: Signal) {
