@@ -167,7 +167,7 @@ async fn explain_live(config: &Config, task_id: &str, env: EnvLookup<'_>) -> Out
         Err(e) => return build_failure(&e),
     };
     let tasks = match client.list_downloading().await {
-        Ok(tasks) => tasks,
+        Ok(list) => list.tasks,
         Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
     };
     let Some(task) = tasks.iter().find(|t| t.id.as_str() == task_id) else {

@@ -6,7 +6,7 @@
 //! aborts a tick; a decision is recorded durably before the next task is handled; shutdown
 //! finishes the request in flight and is bounded by a grace period.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -245,8 +245,8 @@ impl Daemon {
                 self.client.list_downloading().await
             } => listed,
         };
-        let tasks = match listed {
-            Ok(tasks) => tasks,
+        let list = match listed {
+            Ok(list) => list,
             Err(e) => {
                 if e.needs_operator() {
                     tracing::error!(error = %e, "cannot sign in to Cloudreve; fix the account or config");
@@ -257,13 +257,18 @@ impl Daemon {
                 return;
             }
         };
-        report.seen = tasks.len();
+        for skipped in &list.skipped {
+            tracing::warn!(task = skipped.id.as_deref().unwrap_or("(unreadable id)"), reason = %skipped.reason, "task skipped: the list shows it malformed");
+        }
+        report.seen = list.tasks.len();
         let mut state = self.state.lock().await;
-        if !settings.dry_run {
-            let listed_ids: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+        // A skipped task is still listed; one without a readable id makes pruning unsafe.
+        if !settings.dry_run
+            && let Some(listed_ids) = list.listed_ids()
+        {
             report.pruned = state.prune(&listed_ids);
         }
-        for task in &tasks {
+        for task in &list.tasks {
             if let TickScope::Only(ids) = scope
                 && !ids.contains(&task.id)
             {

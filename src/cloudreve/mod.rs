@@ -23,9 +23,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use url::Url;
 
-pub use error::{Error, SignInProblem};
+pub use error::{DecodeCategory, DecodeProblem, Error, JsonKind, ListProblem, SignInProblem};
 
-use crate::task::{DownloadTask, SelectionChange, TaskId};
+use crate::task::{SelectionChange, TaskId, TaskList};
 
 /// The current time, injectable so tests can move the client's clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -227,12 +227,17 @@ impl Client {
     }
 
     /// Lists every ongoing remote download of the account (`category=downloading`).
-    pub async fn list_downloading(&self) -> Result<Vec<DownloadTask>, Error> {
-        let mut tasks = Vec::new();
+    ///
+    /// The answer must be complete and well-formed: a code-0 answer whose `data` or `tasks` is
+    /// missing or `null`, or a cursor that never ends, is an [`Error::ListIncomplete`]. A task
+    /// that cannot be read is returned in [`TaskList::skipped`]; the others are unaffected.
+    pub async fn list_downloading(&self) -> Result<TaskList, Error> {
+        let mut list = TaskList::default();
         let mut next_token: Option<String> = None;
+        let mut last_correlation_id = String::new();
         // The downloading category answers in one page; the cursor is followed defensively,
-        // with a bound so that a server repeating its cursor cannot loop us forever.
-        for _page in 0..1000 {
+        // with a bound so that a server handing out cursors forever cannot loop us forever.
+        for _ in 0..MAX_LIST_PAGES {
             let mut path = "workflow?category=downloading&page_size=100".to_owned();
             if let Some(token) = &next_token {
                 path.push_str("&next_page_token=");
@@ -240,23 +245,35 @@ impl Client {
                     &url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>(),
                 );
             }
-            let data: wire::TaskListData = self
-                .authed(Method::GET, "GET /workflow", &path, None::<&()>)
-                .await?
-                .unwrap_or(wire::TaskListData {
-                    tasks: Vec::new(),
-                    pagination: None,
-                });
-            tasks.extend(data.tasks.into_iter().map(wire::TaskResponse::into_domain));
-            next_token = data
-                .pagination
-                .and_then(|p| p.next_token)
-                .filter(|t| !t.is_empty());
-            if next_token.is_none() {
-                break;
+            let (page, correlation_id) = self
+                .authed_with(Method::GET, LIST_ENDPOINT, &path, None::<&()>, decode_list)
+                .await?;
+            if list.tasks.is_empty() && list.skipped.is_empty() {
+                list = page.tasks;
+            } else {
+                list.tasks.extend(page.tasks.tasks);
+                list.skipped.extend(page.tasks.skipped);
             }
+            if page.next_token.is_none() {
+                return Ok(list);
+            }
+            if page.next_token == next_token {
+                return Err(Error::ListIncomplete {
+                    endpoint: LIST_ENDPOINT.to_owned(),
+                    correlation_id,
+                    problem: ListProblem::CursorRepeated,
+                });
+            }
+            next_token = page.next_token;
+            last_correlation_id = correlation_id;
         }
-        Ok(tasks)
+        Err(Error::ListIncomplete {
+            endpoint: LIST_ENDPOINT.to_owned(),
+            correlation_id: last_correlation_id,
+            problem: ListProblem::PageCap {
+                pages: MAX_LIST_PAGES,
+            },
+        })
     }
 
     /// Sends the select-files PATCH for one task. `changes` must not be empty.
@@ -300,9 +317,26 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<Option<T>, Error> {
+        self.authed_with(method, endpoint, path, body, decode_envelope::<T>)
+            .await
+    }
+
+    /// [`Self::authed`] with the answer decoded by `decode`.
+    async fn authed_with<T, B, F>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        path: &str,
+        body: Option<&B>,
+        decode: F,
+    ) -> Result<T, Error>
+    where
+        B: Serialize + Sync,
+        F: Fn(RawAnswer<'_>) -> Result<T, Error> + Sync,
+    {
         let token = self.access_token(false).await?;
         match self
-            .call(method.clone(), endpoint, path, Some(&token), body)
+            .call_with(method.clone(), endpoint, path, Some(&token), body, &decode)
             .await
         {
             Err(Error::Api { code: 401, .. }) => {
@@ -311,7 +345,8 @@ impl Client {
                     "access token rejected (401); refreshing and retrying once"
                 );
                 let token = self.access_token(true).await?;
-                self.call(method, endpoint, path, Some(&token), body).await
+                self.call_with(method, endpoint, path, Some(&token), body, &decode)
+                    .await
             }
             other => other,
         }
@@ -520,13 +555,31 @@ impl Client {
         token: Option<&SecretString>,
         body: Option<&B>,
     ) -> Result<Option<T>, Error> {
+        self.call_with(method, endpoint, path, token, body, &decode_envelope::<T>)
+            .await
+    }
+
+    /// [`Self::call`] with the answer decoded by `decode`.
+    async fn call_with<T, B, F>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        path: &str,
+        token: Option<&SecretString>,
+        body: Option<&B>,
+        decode: &F,
+    ) -> Result<T, Error>
+    where
+        B: Serialize + Sync,
+        F: Fn(RawAnswer<'_>) -> Result<T, Error> + Sync,
+    {
         let retry_any_transient = method == Method::GET || method == Method::POST;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.options.retry_min_delay)
             .with_max_delay(self.options.retry_max_delay)
             .with_max_times(self.options.retries as usize)
             .with_jitter();
-        (|| self.call_once::<T, B>(method.clone(), endpoint, path, token, body))
+        (|| self.call_once(method.clone(), endpoint, path, token, body, decode))
             .retry(backoff)
             .when(|e: &Error| {
                 if retry_any_transient {
@@ -541,14 +594,19 @@ impl Client {
             .await
     }
 
-    async fn call_once<T: DeserializeOwned, B: Serialize + Sync>(
+    async fn call_once<T, B, F>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         token: Option<&SecretString>,
         body: Option<&B>,
-    ) -> Result<Option<T>, Error> {
+        decode: &F,
+    ) -> Result<T, Error>
+    where
+        B: Serialize + Sync,
+        F: Fn(RawAnswer<'_>) -> Result<T, Error> + Sync,
+    {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let transport = |source: reqwest::Error| {
             if source.is_connect() {
@@ -579,7 +637,7 @@ impl Client {
                 endpoint: endpoint.to_owned(),
                 status: 0,
                 correlation_id: correlation_id.clone(),
-                snippet: format!("cannot join {path:?} to the API base"),
+                snippet: "the request path cannot be joined to the API base".to_owned(),
             })?;
         let mut request = self
             .http
@@ -617,7 +675,12 @@ impl Client {
             }
             bytes.extend_from_slice(&chunk);
         }
-        decode_envelope(endpoint, status, &correlation_id, &bytes)
+        decode(RawAnswer {
+            endpoint,
+            status,
+            correlation_id: &correlation_id,
+            bytes: &bytes,
+        })
     }
 }
 
@@ -653,74 +716,151 @@ fn missing_data(endpoint: &str) -> Error {
     }
 }
 
-/// Checks the envelope: a non-zero `code` is an error whatever the HTTP status; a body that is
-/// not the envelope is a transport-level error.
-fn decode_envelope<T: DeserializeOwned>(
-    endpoint: &str,
+/// An answer as received, for a decoder to judge.
+#[derive(Clone, Copy)]
+struct RawAnswer<'a> {
+    endpoint: &'a str,
     status: StatusCode,
-    correlation_id: &str,
-    bytes: &[u8],
-) -> Result<Option<T>, Error> {
-    let head_error =
-        |e: serde_json::Error| match serde_json::from_slice::<wire::EnvelopeHead>(bytes) {
-            Ok(head) if head.code != 0 => Error::Api {
-                endpoint: endpoint.to_owned(),
-                code: head.code,
-                msg: head.msg,
-                correlation_id: head
-                    .correlation_id
-                    .unwrap_or_else(|| correlation_id.to_owned()),
-            },
-            Ok(_) => Error::Decode {
-                endpoint: endpoint.to_owned(),
-                correlation_id: correlation_id.to_owned(),
-                source: e,
-            },
-            Err(_) => Error::NotJson {
-                endpoint: endpoint.to_owned(),
-                status: status.as_u16(),
-                correlation_id: correlation_id.to_owned(),
-                snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
-            },
-        };
-    if !status.is_success() && serde_json::from_slice::<wire::EnvelopeHead>(bytes).is_err() {
-        return Err(Error::NotJson {
-            endpoint: endpoint.to_owned(),
-            status: status.as_u16(),
-            correlation_id: correlation_id.to_owned(),
-            snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
-        });
-    }
-    let envelope: wire::Envelope<T> = serde_json::from_slice(bytes).map_err(head_error)?;
-    if envelope.code != 0 {
-        return Err(Error::Api {
-            endpoint: endpoint.to_owned(),
-            code: envelope.code,
-            msg: envelope.msg,
-            correlation_id: envelope
-                .correlation_id
-                .unwrap_or_else(|| correlation_id.to_owned()),
-        });
-    }
-    Ok(envelope.data)
+    /// The id sent in `X-Cr-Correlation-Id`.
+    correlation_id: &'a str,
+    bytes: &'a [u8],
 }
 
-/// Reads tasks from a saved `GET /workflow` answer, a list's `data`, or a single task object.
-pub fn decode_task_document(text: &str) -> Result<Vec<DownloadTask>, serde_json::Error> {
-    wire::decode_tasks_document(text)
+impl RawAnswer<'_> {
+    fn not_json(&self) -> Error {
+        Error::NotJson {
+            endpoint: self.endpoint.to_owned(),
+            status: self.status.as_u16(),
+            correlation_id: self.correlation_id.to_owned(),
+            snippet: error::body_excerpt(self.bytes),
+        }
+    }
+
+    fn api(&self, code: i64, msg: String, correlation_id: Option<String>) -> Error {
+        Error::Api {
+            endpoint: self.endpoint.to_owned(),
+            code,
+            msg,
+            correlation_id: correlation_id.unwrap_or_else(|| self.correlation_id.to_owned()),
+        }
+    }
+}
+
+/// Checks the envelope: a non-zero `code` is an error whatever the HTTP status; a body that is
+/// not the envelope is a transport-level error. No error quotes a value from the body.
+fn decode_envelope<T: DeserializeOwned>(answer: RawAnswer<'_>) -> Result<Option<T>, Error> {
+    let head = || serde_json::from_slice::<wire::EnvelopeHead>(answer.bytes);
+    if !answer.status.is_success() && head().is_err() {
+        return Err(answer.not_json());
+    }
+    match serde_json::from_slice::<wire::Envelope<T>>(answer.bytes) {
+        Ok(envelope) if envelope.code != 0 => {
+            Err(answer.api(envelope.code, envelope.msg, envelope.correlation_id))
+        }
+        Ok(envelope) => Ok(envelope.data),
+        Err(e) => Err(match head() {
+            Ok(head) if head.code != 0 => answer.api(head.code, head.msg, head.correlation_id),
+            Ok(_) => Error::Decode {
+                endpoint: answer.endpoint.to_owned(),
+                correlation_id: answer.correlation_id.to_owned(),
+                problem: DecodeProblem::from(&e),
+            },
+            Err(_) => answer.not_json(),
+        }),
+    }
+}
+
+/// The endpoint named in list errors.
+const LIST_ENDPOINT: &str = "GET /workflow";
+
+/// Pages of the downloading list read before giving up (the server sends one).
+const MAX_LIST_PAGES: usize = 1000;
+
+/// Decodes one page of the task list in one pass (see `wire::list`), with the correlation id
+/// to name in later errors.
+fn decode_list(answer: RawAnswer<'_>) -> Result<(wire::list::ListPage, String), Error> {
+    let Ok(decoded) = wire::list::decode_list(answer.bytes) else {
+        return Err(answer.not_json());
+    };
+    let Some(code) = decoded.code else {
+        return Err(answer.not_json());
+    };
+    if code != 0 {
+        return Err(answer.api(code, decoded.msg, decoded.correlation_id));
+    }
+    let correlation_id = decoded
+        .correlation_id
+        .clone()
+        .unwrap_or_else(|| answer.correlation_id.to_owned());
+    match decoded.into_page() {
+        Ok(page) => Ok((page, correlation_id)),
+        Err(problem) => Err(Error::ListIncomplete {
+            endpoint: answer.endpoint.to_owned(),
+            correlation_id,
+            problem,
+        }),
+    }
+}
+
+/// A saved task document that cannot be explained.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// Not JSON, or cut off.
+    #[error("{0}")]
+    Json(DecodeProblem),
+    /// A saved list answer carrying an error code.
+    #[error("the saved answer is Cloudreve error {code}: {msg:?}")]
+    Api {
+        /// The envelope's `code`.
+        code: i64,
+        /// The envelope's `msg`.
+        msg: String,
+    },
+    /// A saved list answer that is not a complete list.
+    #[error("the saved answer is not a complete list: {0}")]
+    Incomplete(ListProblem),
+    /// JSON, but not a task, a task list or a list answer.
+    #[error(
+        "expected a task object, an array of tasks, a list's data or a whole list answer (from GET /api/v4/workflow)"
+    )]
+    Shape,
+}
+
+/// Reads tasks from a saved `GET /workflow` answer, a list's `data`, an array of tasks or a
+/// single task object, with the same one-pass decoder as the daemon's list.
+pub fn decode_task_document(bytes: &[u8]) -> Result<TaskList, DocumentError> {
+    match wire::list::decode_document(bytes).map_err(DocumentError::Json)? {
+        wire::list::Document::Tasks(list) => Ok(list),
+        wire::list::Document::Answer(answer) => match answer.code {
+            Some(0) => answer
+                .into_page()
+                .map(|page| page.tasks)
+                .map_err(DocumentError::Incomplete),
+            Some(code) => Err(DocumentError::Api {
+                code,
+                msg: answer.msg,
+            }),
+            None => Err(DocumentError::Shape),
+        },
+        wire::list::Document::Other => Err(DocumentError::Shape),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn raw(status: u16, body: &str) -> RawAnswer<'_> {
+        RawAnswer {
+            endpoint: "GET /x",
+            status: StatusCode::from_u16(status).unwrap(),
+            correlation_id: "cid",
+            bytes: body.as_bytes(),
+        }
+    }
+
     fn decode(status: u16, body: &str) -> Result<Option<serde_json::Value>, Error> {
-        decode_envelope(
-            "GET /x",
-            StatusCode::from_u16(status).unwrap(),
-            "cid",
-            body.as_bytes(),
-        )
+        decode_envelope(raw(status, body))
     }
 
     #[test]
@@ -748,12 +888,8 @@ mod tests {
 
     #[test]
     fn error_with_unexpected_data_type_still_reports_the_code() {
-        let result: Result<Option<wire::SignInData>, Error> = decode_envelope(
-            "POST /session/token",
-            StatusCode::OK,
-            "cid",
-            br#"{"code":203,"data":"3f1c9a4e-5b7d","msg":""}"#,
-        );
+        let result: Result<Option<wire::SignInData>, Error> =
+            decode_envelope(raw(200, r#"{"code":203,"data":"3f1c9a4e-5b7d","msg":""}"#));
         assert!(matches!(result, Err(Error::Api { code: 203, .. })));
     }
 
@@ -765,6 +901,61 @@ mod tests {
         let err = decode(404, "404 page not found").unwrap_err();
         assert!(matches!(err, Error::NotJson { status: 404, .. }));
         assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn decode_errors_name_the_position_not_the_value() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0";
+        let err = decode_envelope::<wire::SignInData>(raw(
+            200,
+            &format!(r#"{{"code":0,"msg":"","data":{{"token":"{token}"}}}}"#),
+        ))
+        .err()
+        .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "GET /x: could not decode the answer (correlation id cid): a value of an unexpected type or shape at line 1 column 66"
+        );
+        let err = decode(200, &format!(r#"{{"code":0,"data":"{token}"#)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GET /x: HTTP 200 without a Cloudreve JSON answer (correlation id cid): 47 bytes of JSON cut off at line 1 column 47"
+        );
+        let err = decode(502, &format!("<html>Bad Gateway {token}</html>")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"GET /x: HTTP 502 without a Cloudreve JSON answer (correlation id cid): body starts "<html>Bad Gateway [masked]</html>""#
+        );
+        let err = decode(500, "").unwrap_err();
+        assert!(err.to_string().ends_with(": empty body"), "{err}");
+    }
+
+    #[test]
+    fn list_errors_name_the_endpoint_and_the_problem() {
+        let list = |body: &str| {
+            decode_list(RawAnswer {
+                endpoint: LIST_ENDPOINT,
+                status: StatusCode::OK,
+                correlation_id: "ours",
+                bytes: body.as_bytes(),
+            })
+        };
+        let err = list(r#"{"code":0,"msg":"","data":null,"correlation_id":"theirs"}"#)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "GET /workflow: incomplete list answer (correlation id theirs): data is null"
+        );
+        let err = list(r#"{"code":401,"msg":"Login required"}"#)
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::Api { code: 401, .. }), "{err}");
+        let err = list(r#"{"msg":"","data":{"tasks":[]}}"#).err().unwrap();
+        assert!(matches!(err, Error::NotJson { status: 200, .. }), "{err}");
+        let (page, correlation_id) = list(r#"{"code":0,"msg":"","data":{"tasks":[]}}"#).unwrap();
+        assert_eq!(correlation_id, "ours");
+        assert!(page.tasks.tasks.is_empty() && page.next_token.is_none());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! It serves the routes the daemon uses (ping, sign-in, refresh, task list, select-files PATCH,
 //! cancel) with Cloudreve's exact codes and messages, keeps a log of every request, and can
-//! inject faults (HTTP 500 with an empty body, an error `code`, a delay, an oversized body).
+//! inject faults (HTTP 500 with an empty body, an error `code`, a delay, an oversized body, any
+//! body, and list answers that are incomplete or hold one malformed task).
 //! The list shows a snapshot that changes only on a simulated downloader poll, as the real
 //! server's database copy does.
 
@@ -58,6 +59,17 @@ pub enum Fault {
     Delay(Duration),
     /// HTTP 200 with a syntactically valid envelope padded to this many bytes.
     Oversized(usize),
+    /// HTTP 200 with exactly this body.
+    Body(String),
+    /// A list answer `{"code":0,"msg":"","data":null}`.
+    ListDataNull,
+    /// A list answer whose `data.tasks` is `null`.
+    ListTasksNull,
+    /// The real list answer, except that the first file of this task has a string `index`
+    /// (`"1"`), as a newer or broken server might send.
+    MalformedFileIndex(String),
+    /// A list answer with no tasks and a new `next_token` every time: a list that never ends.
+    EndlessCursor,
 }
 
 #[derive(Debug, Clone)]
@@ -463,18 +475,9 @@ async fn handle(
         fault: fault.clone(),
         received_at: std::time::Instant::now(),
     });
-    match fault {
-        Some(Fault::Http500) => {
-            return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
-        }
-        Some(Fault::Code { code, msg }) => return err(code, &msg, &correlation_id),
-        Some(Fault::Oversized(size)) => {
-            let padding = "x".repeat(size);
-            return envelope(
-                &json!({"code": 0, "msg": "", "data": {"tasks": [], "padding": padding}}),
-            );
-        }
-        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+    match fault.map(|fault| answer_with(&shared, fault, &correlation_id)) {
+        Some(Err(delay)) => tokio::time::sleep(delay).await,
+        Some(Ok(response)) => return response,
         None => {}
     }
     if !path.starts_with("/api/v4/") {
@@ -499,6 +502,42 @@ async fn handle(
         Route::Patch => patch(&shared, caller, &path, &body, &correlation_id),
         Route::Any => not_found_text(),
     }
+}
+
+/// The answer of a fault that replaces the whole answer, or the delay of one that only delays it.
+fn answer_with(shared: &Shared, fault: Fault, correlation_id: &str) -> Result<Response, Duration> {
+    Ok(match fault {
+        Fault::Delay(delay) => return Err(delay),
+        Fault::Http500 => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
+        Fault::Code { code, msg } => err(code, &msg, correlation_id),
+        Fault::Oversized(size) => envelope(
+            &json!({"code": 0, "msg": "", "data": {"tasks": [], "padding": "x".repeat(size)}}),
+        ),
+        Fault::Body(body) => respond(StatusCode::OK, "application/json; charset=utf-8", body),
+        Fault::ListDataNull => envelope(&json!({"code": 0, "msg": "", "data": null})),
+        Fault::ListTasksNull => ok(Some(json!({
+            "tasks": null, "pagination": {"page": 0, "page_size": 32765, "is_cursor": true}
+        }))),
+        Fault::MalformedFileIndex(id) => {
+            let mut data = lock(&shared.model).list_downloading();
+            if let Some(tasks) = data["tasks"].as_array_mut() {
+                for task in tasks.iter_mut().filter(|t| t["id"] == id.as_str()) {
+                    let file = &mut task["summary"]["props"]["download"]["files"][0];
+                    if let Some(index) = file.get("index").map(Value::to_string) {
+                        file["index"] = json!(index);
+                    }
+                }
+            }
+            ok(Some(data))
+        }
+        Fault::EndlessCursor => {
+            let token = uuid::Uuid::new_v4().to_string();
+            ok(Some(json!({
+                "tasks": [],
+                "pagination": {"page": 0, "page_size": 10, "is_cursor": true, "next_token": token}
+            })))
+        }
+    })
 }
 
 fn sign_in(shared: &Shared, body: &[u8], correlation_id: &str) -> Response {
