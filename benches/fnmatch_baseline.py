@@ -61,7 +61,7 @@ def main():
                         subject = path if case_sensitive else lower
                     else:
                         subject = base if case_sensitive else lower_base
-                    if fnmatch.fnmatchcase(subject, glob):
+                    if fnmatch.fnmatch(subject, glob):
                         verdict, decided_by = action, name
                         break
                 if decided_by != "-":

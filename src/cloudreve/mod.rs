@@ -246,7 +246,13 @@ impl Client {
                 );
             }
             let (page, correlation_id) = self
-                .authed_with(Method::GET, LIST_ENDPOINT, &path, None::<&()>, decode_list)
+                .authed_with(
+                    Method::GET,
+                    LIST_ENDPOINT,
+                    &path,
+                    None::<&()>,
+                    ListReceiver::default,
+                )
                 .await?;
             if list.tasks.is_empty() && list.skipped.is_empty() {
                 list = page.tasks;
@@ -317,26 +323,40 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<Option<T>, Error> {
-        self.authed_with(method, endpoint, path, body, decode_envelope::<T>)
-            .await
+        self.authed_with(
+            method,
+            endpoint,
+            path,
+            body,
+            Buffered::<Option<T>>::envelope,
+        )
+        .await
     }
 
-    /// [`Self::authed`] with the answer decoded by `decode`.
-    async fn authed_with<T, B, F>(
+    /// [`Self::authed`] with the answer received and judged by what `receiver` makes.
+    async fn authed_with<B, M, R>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         body: Option<&B>,
-        decode: F,
-    ) -> Result<T, Error>
+        receiver: M,
+    ) -> Result<R::Output, Error>
     where
         B: Serialize + Sync,
-        F: Fn(RawAnswer<'_>) -> Result<T, Error> + Sync,
+        M: Fn() -> R + Sync,
+        R: Receive,
     {
         let token = self.access_token(false).await?;
         match self
-            .call_with(method.clone(), endpoint, path, Some(&token), body, &decode)
+            .call_with(
+                method.clone(),
+                endpoint,
+                path,
+                Some(&token),
+                body,
+                &receiver,
+            )
             .await
         {
             Err(Error::Api { code: 401, .. }) => {
@@ -345,7 +365,7 @@ impl Client {
                     "access token rejected (401); refreshing and retrying once"
                 );
                 let token = self.access_token(true).await?;
-                self.call_with(method, endpoint, path, Some(&token), body, &decode)
+                self.call_with(method, endpoint, path, Some(&token), body, &receiver)
                     .await
             }
             other => other,
@@ -555,23 +575,31 @@ impl Client {
         token: Option<&SecretString>,
         body: Option<&B>,
     ) -> Result<Option<T>, Error> {
-        self.call_with(method, endpoint, path, token, body, &decode_envelope::<T>)
-            .await
+        self.call_with(
+            method,
+            endpoint,
+            path,
+            token,
+            body,
+            &Buffered::<Option<T>>::envelope,
+        )
+        .await
     }
 
-    /// [`Self::call`] with the answer decoded by `decode`.
-    async fn call_with<T, B, F>(
+    /// [`Self::call`] with the answer received and judged by what `receiver` makes.
+    async fn call_with<B, M, R>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         token: Option<&SecretString>,
         body: Option<&B>,
-        decode: &F,
-    ) -> Result<T, Error>
+        receiver: &M,
+    ) -> Result<R::Output, Error>
     where
         B: Serialize + Sync,
-        F: Fn(RawAnswer<'_>) -> Result<T, Error> + Sync,
+        M: Fn() -> R + Sync,
+        R: Receive,
     {
         let retry_any_transient = method == Method::GET || method == Method::POST;
         let backoff = ExponentialBuilder::default()
@@ -579,7 +607,7 @@ impl Client {
             .with_max_delay(self.options.retry_max_delay)
             .with_max_times(self.options.retries as usize)
             .with_jitter();
-        (|| self.call_once(method.clone(), endpoint, path, token, body, decode))
+        (|| self.call_once(method.clone(), endpoint, path, token, body, receiver()))
             .retry(backoff)
             .when(|e: &Error| {
                 if retry_any_transient {
@@ -594,18 +622,18 @@ impl Client {
             .await
     }
 
-    async fn call_once<T, B, F>(
+    async fn call_once<B, R>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         token: Option<&SecretString>,
         body: Option<&B>,
-        decode: &F,
-    ) -> Result<T, Error>
+        mut receiver: R,
+    ) -> Result<R::Output, Error>
     where
         B: Serialize + Sync,
-        F: Fn(RawAnswer<'_>) -> Result<T, Error> + Sync,
+        R: Receive,
     {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let transport = |source: reqwest::Error| {
@@ -664,22 +692,17 @@ impl Client {
         {
             return Err(too_large());
         }
-        let mut bytes = Vec::with_capacity(
-            response
-                .content_length()
-                .map_or(8 * 1024, |l| usize::try_from(l).unwrap_or(limit)),
-        );
+        receiver.expect(response.content_length());
         while let Some(chunk) = response.chunk().await.map_err(&transport)? {
-            if bytes.len() + chunk.len() > limit {
+            if receiver.received() + chunk.len() > limit {
                 return Err(too_large());
             }
-            bytes.extend_from_slice(&chunk);
+            receiver.receive(&chunk);
         }
-        decode(RawAnswer {
+        receiver.finish(AnswerHead {
             endpoint,
             status,
             correlation_id: &correlation_id,
-            bytes: &bytes,
         })
     }
 }
@@ -716,23 +739,23 @@ fn missing_data(endpoint: &str) -> Error {
     }
 }
 
-/// An answer as received, for a decoder to judge.
+/// What is known of an answer besides its body.
 #[derive(Clone, Copy)]
-struct RawAnswer<'a> {
+struct AnswerHead<'a> {
+    /// e.g. `GET /workflow`.
     endpoint: &'a str,
     status: StatusCode,
     /// The id sent in `X-Cr-Correlation-Id`.
     correlation_id: &'a str,
-    bytes: &'a [u8],
 }
 
-impl RawAnswer<'_> {
-    fn not_json(&self) -> Error {
+impl AnswerHead<'_> {
+    fn not_json(&self, snippet: String) -> Error {
         Error::NotJson {
             endpoint: self.endpoint.to_owned(),
             status: self.status.as_u16(),
             correlation_id: self.correlation_id.to_owned(),
-            snippet: error::body_excerpt(self.bytes),
+            snippet,
         }
     }
 
@@ -746,26 +769,122 @@ impl RawAnswer<'_> {
     }
 }
 
+/// Receives an answer's body as it arrives, then judges it.
+trait Receive: Send {
+    /// What a good answer gives.
+    type Output;
+    /// The body's announced length, if any.
+    fn expect(&mut self, _content_length: Option<u64>) {}
+    /// The next piece of the body.
+    fn receive(&mut self, chunk: &[u8]);
+    /// Bytes received so far (the response-size cap counts them).
+    fn received(&self) -> usize;
+    /// The whole answer has arrived.
+    fn finish(self, head: AnswerHead<'_>) -> Result<Self::Output, Error>;
+}
+
+/// Keeps the body, then decodes it with `serde` (every answer but the list, all small).
+struct Buffered<T> {
+    bytes: Vec<u8>,
+    decode: fn(AnswerHead<'_>, &[u8]) -> Result<T, Error>,
+}
+
+impl<T: DeserializeOwned> Buffered<Option<T>> {
+    /// The envelope with a `data` of type `T`.
+    fn envelope() -> Self {
+        Self {
+            bytes: Vec::new(),
+            decode: decode_envelope::<T>,
+        }
+    }
+}
+
+impl<T> Receive for Buffered<T> {
+    type Output = T;
+
+    fn expect(&mut self, content_length: Option<u64>) {
+        // A length beyond the cap is refused before this; a small first guess otherwise.
+        let length = content_length.map_or(8 * 1024, |l| usize::try_from(l).unwrap_or(0));
+        self.bytes.reserve_exact(length);
+    }
+    fn receive(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
+    }
+    fn received(&self) -> usize {
+        self.bytes.len()
+    }
+    fn finish(self, head: AnswerHead<'_>) -> Result<T, Error> {
+        (self.decode)(head, &self.bytes)
+    }
+}
+
+/// Decodes the task list as it arrives (see `wire::list::ListStream`): the body is never held
+/// whole.
+#[derive(Default)]
+struct ListReceiver(wire::list::ListStream);
+
+impl Receive for ListReceiver {
+    type Output = (wire::list::ListPage, String);
+
+    fn receive(&mut self, chunk: &[u8]) {
+        self.0.feed(chunk);
+    }
+    fn received(&self) -> usize {
+        self.0.received()
+    }
+    fn finish(self, head: AnswerHead<'_>) -> Result<Self::Output, Error> {
+        let received = self.0.received();
+        let skeleton_is_json = matches!(
+            self.0.skeleton().trim_ascii_start().first(),
+            Some(b'{' | b'[')
+        );
+        let snippet = match &self.0.skeleton() {
+            skeleton if !skeleton_is_json => error::body_excerpt(skeleton),
+            _ => String::new(),
+        };
+        let decoded = self.0.finish().map_err(|e| {
+            head.not_json(match e {
+                wire::list::StreamError::Skeleton(_) if !skeleton_is_json => snippet,
+                wire::list::StreamError::Skeleton(problem) => {
+                    format!("{received} bytes of {problem} (outside data.tasks)")
+                }
+                wire::list::StreamError::Element { index, problem } => {
+                    format!("{received} bytes of JSON; data.tasks[{index}] holds {problem}")
+                }
+                wire::list::StreamError::Structure { offset } => format!(
+                    "{received} bytes of JSON; data.tasks is not a well-formed array (byte {offset})"
+                ),
+            })
+        })?;
+        judge_list(head, decoded)
+    }
+}
+
 /// Checks the envelope: a non-zero `code` is an error whatever the HTTP status; a body that is
 /// not the envelope is a transport-level error. No error quotes a value from the body.
-fn decode_envelope<T: DeserializeOwned>(answer: RawAnswer<'_>) -> Result<Option<T>, Error> {
-    let head = || serde_json::from_slice::<wire::EnvelopeHead>(answer.bytes);
-    if !answer.status.is_success() && head().is_err() {
-        return Err(answer.not_json());
+fn decode_envelope<T: DeserializeOwned>(
+    head: AnswerHead<'_>,
+    bytes: &[u8],
+) -> Result<Option<T>, Error> {
+    let envelope_head = || serde_json::from_slice::<wire::EnvelopeHead>(bytes);
+    if !head.status.is_success() && envelope_head().is_err() {
+        return Err(head.not_json(error::body_excerpt(bytes)));
     }
-    match serde_json::from_slice::<wire::Envelope<T>>(answer.bytes) {
+    match serde_json::from_slice::<wire::Envelope<T>>(bytes) {
         Ok(envelope) if envelope.code != 0 => {
-            Err(answer.api(envelope.code, envelope.msg, envelope.correlation_id))
+            Err(head.api(envelope.code, envelope.msg, envelope.correlation_id))
         }
         Ok(envelope) => Ok(envelope.data),
-        Err(e) => Err(match head() {
-            Ok(head) if head.code != 0 => answer.api(head.code, head.msg, head.correlation_id),
+        Err(e) => Err(match envelope_head() {
+            Ok(envelope) if envelope.code != 0 => {
+                head.api(envelope.code, envelope.msg, envelope.correlation_id)
+            }
             Ok(_) => Error::Decode {
-                endpoint: answer.endpoint.to_owned(),
-                correlation_id: answer.correlation_id.to_owned(),
+                endpoint: head.endpoint.to_owned(),
+                correlation_id: head.correlation_id.to_owned(),
                 problem: DecodeProblem::from(&e),
             },
-            Err(_) => answer.not_json(),
+            Err(_) => head.not_json(error::body_excerpt(bytes)),
         }),
     }
 }
@@ -776,30 +895,49 @@ const LIST_ENDPOINT: &str = "GET /workflow";
 /// Pages of the downloading list read before giving up (the server sends one).
 const MAX_LIST_PAGES: usize = 1000;
 
-/// Decodes one page of the task list in one pass (see `wire::list`), with the correlation id
-/// to name in later errors.
-fn decode_list(answer: RawAnswer<'_>) -> Result<(wire::list::ListPage, String), Error> {
-    let Ok(decoded) = wire::list::decode_list(answer.bytes) else {
-        return Err(answer.not_json());
-    };
+/// A decoded list answer: its page and the correlation id to name in later errors, or why it is
+/// not a complete list.
+fn judge_list(
+    head: AnswerHead<'_>,
+    decoded: wire::list::ListAnswer,
+) -> Result<(wire::list::ListPage, String), Error> {
     let Some(code) = decoded.code else {
-        return Err(answer.not_json());
+        return Err(head.not_json("JSON without an envelope code".to_owned()));
     };
     if code != 0 {
-        return Err(answer.api(code, decoded.msg, decoded.correlation_id));
+        return Err(head.api(code, decoded.msg, decoded.correlation_id));
     }
     let correlation_id = decoded
         .correlation_id
         .clone()
-        .unwrap_or_else(|| answer.correlation_id.to_owned());
+        .unwrap_or_else(|| head.correlation_id.to_owned());
     match decoded.into_page() {
         Ok(page) => Ok((page, correlation_id)),
         Err(problem) => Err(Error::ListIncomplete {
-            endpoint: answer.endpoint.to_owned(),
+            endpoint: head.endpoint.to_owned(),
             correlation_id,
             problem,
         }),
     }
+}
+
+/// Decodes a `GET /workflow` answer given in pieces, exactly as the client does while the body
+/// arrives (public for the scale bench). The answer must be a complete list, as for
+/// [`Client::list_downloading`].
+pub fn decode_list_pieces<'a>(
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<TaskList, Error> {
+    let mut receiver = ListReceiver::default();
+    for piece in pieces {
+        receiver.receive(piece);
+    }
+    receiver
+        .finish(AnswerHead {
+            endpoint: LIST_ENDPOINT,
+            status: StatusCode::OK,
+            correlation_id: "",
+        })
+        .map(|(page, _)| page.tasks)
 }
 
 /// A saved task document that cannot be explained.
@@ -850,17 +988,16 @@ pub fn decode_task_document(bytes: &[u8]) -> Result<TaskList, DocumentError> {
 mod tests {
     use super::*;
 
-    fn raw(status: u16, body: &str) -> RawAnswer<'_> {
-        RawAnswer {
+    fn head(status: u16) -> AnswerHead<'static> {
+        AnswerHead {
             endpoint: "GET /x",
             status: StatusCode::from_u16(status).unwrap(),
             correlation_id: "cid",
-            bytes: body.as_bytes(),
         }
     }
 
     fn decode(status: u16, body: &str) -> Result<Option<serde_json::Value>, Error> {
-        decode_envelope(raw(status, body))
+        decode_envelope(head(status), body.as_bytes())
     }
 
     #[test]
@@ -888,8 +1025,10 @@ mod tests {
 
     #[test]
     fn error_with_unexpected_data_type_still_reports_the_code() {
-        let result: Result<Option<wire::SignInData>, Error> =
-            decode_envelope(raw(200, r#"{"code":203,"data":"3f1c9a4e-5b7d","msg":""}"#));
+        let result: Result<Option<wire::SignInData>, Error> = decode_envelope(
+            head(200),
+            br#"{"code":203,"data":"3f1c9a4e-5b7d","msg":""}"#,
+        );
         assert!(matches!(result, Err(Error::Api { code: 203, .. })));
     }
 
@@ -906,10 +1045,10 @@ mod tests {
     #[test]
     fn decode_errors_name_the_position_not_the_value() {
         let token = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0";
-        let err = decode_envelope::<wire::SignInData>(raw(
-            200,
-            &format!(r#"{{"code":0,"msg":"","data":{{"token":"{token}"}}}}"#),
-        ))
+        let err = decode_envelope::<wire::SignInData>(
+            head(200),
+            format!(r#"{{"code":0,"msg":"","data":{{"token":"{token}"}}}}"#).as_bytes(),
+        )
         .err()
         .unwrap();
         assert_eq!(
@@ -933,11 +1072,12 @@ mod tests {
     #[test]
     fn list_errors_name_the_endpoint_and_the_problem() {
         let list = |body: &str| {
-            decode_list(RawAnswer {
+            let mut receiver = ListReceiver::default();
+            receiver.receive(body.as_bytes());
+            receiver.finish(AnswerHead {
                 endpoint: LIST_ENDPOINT,
                 status: StatusCode::OK,
                 correlation_id: "ours",
-                bytes: body.as_bytes(),
             })
         };
         let err = list(r#"{"code":0,"msg":"","data":null,"correlation_id":"theirs"}"#)

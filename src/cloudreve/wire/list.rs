@@ -16,6 +16,8 @@
 //! Every visitor accepts any JSON value (`deserialize_any`), so `serde_json` never produces a
 //! type error (whose message would quote the value); its only errors are syntax errors.
 
+mod stream;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -26,6 +28,8 @@ use crate::task::{
     DownloadState, DownloadStatus, DownloadTask, Phase, SkippedTask, TaskFile, TaskId, TaskKind,
     TaskList, TaskStatus,
 };
+
+pub(in crate::cloudreve) use stream::{ListStream, StreamError};
 
 /// A list answer as decoded, before its completeness is judged by the caller.
 pub(in crate::cloudreve) struct ListAnswer {
