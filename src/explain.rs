@@ -43,8 +43,9 @@ pub fn explain_file(path: &Path, rules: &RuleSet) -> Result<String, ExplainError
         path: path.to_owned(),
         source,
     })?;
+    // The table is about as long as the JSON it explains: one allocation for all of it.
+    let mut out = String::with_capacity(bytes.len());
     drop(bytes);
-    let mut out = String::new();
     for skipped in &list.skipped {
         let _ = writeln!(
             out,

@@ -24,14 +24,23 @@ use crate::task::{DownloadTask, SkippedTask, TaskFile, TaskList};
 /// the element ended.
 struct TaskElement(Field<Result<DownloadTask, SkippedTask>>);
 
+thread_local! {
+    /// The files of the task being decoded, reused from task to task: a vector allocated
+    /// per task and grown by doubling costs more in the allocator than the decoding itself.
+    static SCRATCH: std::cell::Cell<Vec<TaskFile>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl<'de> Deserialize<'de> for TaskElement {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut scratch = Vec::new();
-        ObjectOr(TaskHandler {
+        let mut scratch = SCRATCH.take();
+        let element = ObjectOr(TaskHandler {
             scratch: &mut scratch,
         })
         .deserialize(deserializer)
-        .map(TaskElement)
+        .map(TaskElement);
+        scratch.clear();
+        SCRATCH.set(scratch);
+        element
     }
 }
 
