@@ -109,7 +109,7 @@ pub enum Error {
         status: u16,
         /// The id sent in `X-Cr-Correlation-Id`.
         correlation_id: String,
-        /// What the body was, safe to log (see [`body_excerpt`]): the start of a text body
+        /// What the body was, safe to log: the start of a text body
         /// with anything token-like masked, or where a JSON body broke off, never its values.
         snippet: String,
     },
