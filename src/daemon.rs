@@ -9,7 +9,7 @@
 //! grace period. A tick yields a [`TickReport`]: per-task outcomes and operator events that the
 //! log summary, the heartbeat and the exit status read.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -440,22 +440,17 @@ impl Daemon {
                 return;
             }
         };
-        report.seen = list.tasks.len();
         for skipped in &list.skipped {
-            tracing::warn!(task_id = skipped.id.as_deref().unwrap_or("?"), reason = %skipped.reason, "task in a shape this program cannot read; skipped");
+            tracing::warn!(task = skipped.id.as_deref().unwrap_or("(unreadable id)"), reason = %skipped.reason, "task skipped: the list shows it malformed");
         }
-        report.skipped = list.skipped;
-        if !settings.dry_run {
-            // The list is complete and well-formed (the client refuses anything else), so a
-            // task missing from it really left. Unreadable tasks are kept.
-            let listed_ids: HashSet<&str> = list
-                .tasks
-                .iter()
-                .map(|t| t.id.as_str())
-                .chain(report.skipped.iter().filter_map(|s| s.id.as_deref()))
-                .collect();
+        report.seen = list.tasks.len();
+        // A skipped task is still listed; one without a readable id makes pruning unsafe.
+        if !settings.dry_run
+            && let Some(listed_ids) = list.listed_ids()
+        {
             report.pruned = state.prune(&listed_ids);
         }
+        report.skipped.clone_from(&list.skipped);
         for task in &list.tasks {
             if let TickScope::Only(ids) = scope
                 && !ids.contains(&task.id)

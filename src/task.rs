@@ -148,24 +148,6 @@ pub struct DownloadStatus {
     pub files: Option<Vec<TaskFile>>,
 }
 
-/// A complete, well-formed answer of the downloading list.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TaskList {
-    /// The tasks that could be read.
-    pub tasks: Vec<DownloadTask>,
-    /// Tasks in a shape the daemon could not read: skipped, each named.
-    pub skipped: Vec<SkippedTask>,
-}
-
-/// A listed task the daemon could not read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedTask {
-    /// Its id, when that much could be read.
-    pub id: Option<String>,
-    /// What was wrong (never a value from the answer).
-    pub reason: String,
-}
-
 /// A remote-download task as listed by `GET /workflow?category=downloading`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadTask {
@@ -248,4 +230,38 @@ pub struct SelectionChange {
     pub index: u64,
     /// `true` selects the file, `false` deselects it.
     pub download: bool,
+}
+
+/// The ongoing downloads, as one complete and well-formed list answer gave them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskList {
+    /// The tasks that could be read, in the server's order (newest first).
+    pub tasks: Vec<DownloadTask>,
+    /// The tasks that could not be read (a value of the wrong type, a file without an index)
+    /// and were left out; the others are unaffected.
+    pub skipped: Vec<SkippedTask>,
+}
+
+/// A task of a list answer that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedTask {
+    /// The task's id, when it could be read.
+    pub id: Option<String>,
+    /// What was wrong, naming the field (never its value), e.g.
+    /// `summary.props.download.files[3].index is a string, not a non-negative integer`.
+    pub reason: String,
+}
+
+impl TaskList {
+    /// The ids of every listed task, skipped ones included, or `None` when a skipped task's
+    /// id could not be read: then nobody can tell which task left the list, and nothing
+    /// should be forgotten because of this answer.
+    pub fn listed_ids(&self) -> Option<std::collections::HashSet<&str>> {
+        let mut ids: std::collections::HashSet<&str> =
+            self.tasks.iter().map(|t| t.id.as_str()).collect();
+        for skipped in &self.skipped {
+            ids.insert(skipped.id.as_deref()?);
+        }
+        Some(ids)
+    }
 }

@@ -100,7 +100,7 @@ pub enum Error {
     },
     /// The server answered with a body that is not Cloudreve's JSON envelope.
     #[error(
-        "{endpoint}: HTTP {status} without a Cloudreve JSON answer (correlation id {correlation_id}): {snippet:?}"
+        "{endpoint}: HTTP {status} without a Cloudreve JSON answer (correlation id {correlation_id}): {snippet}"
     )]
     NotJson {
         /// e.g. `GET /workflow`.
@@ -109,7 +109,8 @@ pub enum Error {
         status: u16,
         /// The id sent in `X-Cr-Correlation-Id`.
         correlation_id: String,
-        /// The start of the body.
+        /// What the body was, safe to log: the start of a text body
+        /// with anything token-like masked, or where a JSON body broke off, never its values.
         snippet: String,
     },
     /// The body exceeded the configured cap.
@@ -125,15 +126,25 @@ pub enum Error {
         correlation_id: String,
     },
     /// The envelope was JSON, but its `data` did not have the expected shape.
-    #[error("{endpoint}: could not decode the answer (correlation id {correlation_id}): {source}")]
+    #[error("{endpoint}: could not decode the answer (correlation id {correlation_id}): {problem}")]
     Decode {
         /// e.g. `GET /workflow`.
         endpoint: String,
         /// The id sent in `X-Cr-Correlation-Id`.
         correlation_id: String,
-        /// The decoding error.
-        #[source]
-        source: serde_json::Error,
+        /// What did not decode, and where; never a value from the answer.
+        problem: DecodeProblem,
+    },
+    /// A list answer with code 0 that is not a complete list: acting on it could forget
+    /// tasks that are still there.
+    #[error("{endpoint}: incomplete list answer (correlation id {correlation_id}): {problem}")]
+    ListIncomplete {
+        /// e.g. `GET /workflow`.
+        endpoint: String,
+        /// The server's correlation id, or ours if it sent none.
+        correlation_id: String,
+        /// What is missing.
+        problem: ListProblem,
     },
     /// Cloudreve answered with a non-zero `code`.
     #[error(
@@ -184,6 +195,173 @@ pub enum Error {
     },
 }
 
+/// The JSON kind of a value: what problems name instead of the value itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
+}
+
+impl fmt::Display for JsonKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Null => "null",
+            Self::Bool => "a boolean",
+            Self::Number => "a number",
+            Self::String => "a string",
+            Self::Array => "an array",
+            Self::Object => "an object",
+        })
+    }
+}
+
+/// Why a JSON text did not decode: the category and the position, never the offending value
+/// (`serde_json`'s own messages quote values, and a value may be a token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeProblem {
+    /// Syntax, truncation, or a value of an unexpected type or shape.
+    pub category: DecodeCategory,
+    /// 1-based line of the problem.
+    pub line: usize,
+    /// 1-based column of the problem.
+    pub column: usize,
+}
+
+/// The category of a [`DecodeProblem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeCategory {
+    /// Not valid JSON.
+    Syntax,
+    /// The text ends in the middle of a value.
+    Truncated,
+    /// Valid JSON, but a value has an unexpected type or shape.
+    Shape,
+}
+
+impl From<&serde_json::Error> for DecodeProblem {
+    fn from(error: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        Self {
+            category: match error.classify() {
+                Category::Eof => DecodeCategory::Truncated,
+                Category::Data => DecodeCategory::Shape,
+                Category::Syntax | Category::Io => DecodeCategory::Syntax,
+            },
+            line: error.line(),
+            column: error.column(),
+        }
+    }
+}
+
+impl fmt::Display for DecodeProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.category {
+            DecodeCategory::Syntax => "malformed JSON",
+            DecodeCategory::Truncated => "JSON cut off",
+            DecodeCategory::Shape => "a value of an unexpected type or shape",
+        };
+        write!(f, "{what} at line {} column {}", self.line, self.column)
+    }
+}
+
+/// What makes a list answer with code 0 unusable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListProblem {
+    /// `data` is absent.
+    DataMissing,
+    /// `data` is `null`.
+    DataNull,
+    /// `data` is not an object.
+    DataNotObject(JsonKind),
+    /// `data.tasks` is absent.
+    TasksMissing,
+    /// `data.tasks` is `null`.
+    TasksNull,
+    /// `data.tasks` is not an array.
+    TasksNotArray(JsonKind),
+    /// `data.pagination.next_token` is not a string.
+    CursorNotString(JsonKind),
+    /// The server handed out the cursor it had just been given.
+    CursorRepeated,
+    /// The server kept handing out a next page; the list was not read to its end.
+    PageCap {
+        /// Pages read before giving up.
+        pages: usize,
+    },
+}
+
+impl fmt::Display for ListProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DataMissing => f.write_str("code 0 without data"),
+            Self::DataNull => f.write_str("data is null"),
+            Self::DataNotObject(kind) => write!(f, "data is {kind}, not an object"),
+            Self::TasksMissing => f.write_str("data has no tasks"),
+            Self::TasksNull => f.write_str("data.tasks is null"),
+            Self::TasksNotArray(kind) => write!(f, "data.tasks is {kind}, not an array"),
+            Self::CursorNotString(kind) => {
+                write!(f, "data.pagination.next_token is {kind}, not a string")
+            }
+            Self::CursorRepeated => {
+                f.write_str("the next page's cursor is the one just used; the list never ends")
+            }
+            Self::PageCap { pages } => write!(f, "still more pages after {pages} pages"),
+        }
+    }
+}
+
+/// Describes a body that is not Cloudreve's JSON envelope without quoting values from it:
+/// a body that looks like JSON (it may hold tokens) is described only by where it broke off;
+/// the start of any other body (an HTML error page from a proxy, say) is quoted with every run
+/// of token-like characters masked.
+pub(crate) fn body_excerpt(bytes: &[u8]) -> String {
+    const SHOWN: usize = 120;
+    /// Runs of this many letters, digits and `-_.+/=` are masked: no word of an error page is
+    /// that long, and every token is.
+    const TOKEN_RUN: usize = 20;
+    let trimmed = bytes.trim_ascii_start();
+    if trimmed.is_empty() {
+        return "empty body".to_owned();
+    }
+    if matches!(trimmed.first(), Some(b'{' | b'[' | b'"')) {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Err(e) => format!("{} bytes of {}", bytes.len(), DecodeProblem::from(&e)),
+            Ok(_) => format!("{} bytes of JSON that is not an envelope", bytes.len()),
+        };
+    }
+    let text = String::from_utf8_lossy(bytes.get(..bytes.len().min(SHOWN)).unwrap_or(bytes));
+    let mut masked = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, masked: &mut String| {
+        if run.chars().count() >= TOKEN_RUN {
+            masked.push_str("[masked]");
+        } else {
+            masked.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=') {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut masked);
+            masked.push(c);
+        }
+    }
+    flush(&mut run, &mut masked);
+    format!("body starts {masked:?}")
+}
+
 /// An error and its causes on one line: `a: b: c`.
 pub(crate) fn cause_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -207,6 +385,7 @@ impl Error {
             Self::NotJson { status, .. } => *status >= 500,
             Self::BodyTooLarge { .. }
             | Self::Decode { .. }
+            | Self::ListIncomplete { .. }
             | Self::Api { .. }
             | Self::SignIn { .. }
             | Self::RefreshTokenRejected { .. }
@@ -223,6 +402,7 @@ impl Error {
             Self::NotJson { .. } => "http_error",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::Decode { .. } => "decode_error",
+            Self::ListIncomplete { .. } => "incomplete_list",
             Self::Api { .. } => "api_error",
             Self::SignIn { .. }
             | Self::RefreshTokenRejected { .. }

@@ -24,10 +24,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use url::Url;
 
-pub use error::{Error, SignInProblem};
+pub use error::{DecodeCategory, DecodeProblem, Error, JsonKind, ListProblem, SignInProblem};
 pub use fetch::{DownloadError, DownloadOptions, Downloader, redacted};
 
-use crate::task::{DownloadTask, SelectionChange, TaskId, TaskList};
+use crate::task::{SelectionChange, TaskId, TaskList};
 
 /// The current time, injectable so tests can move the client's clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -282,12 +282,17 @@ impl Client {
     }
 
     /// Lists every ongoing remote download of the account (`category=downloading`).
+    ///
+    /// The answer must be complete and well-formed: a code-0 answer whose `data` or `tasks` is
+    /// missing or `null`, or a cursor that never ends, is an [`Error::ListIncomplete`]. A task
+    /// that cannot be read is returned in [`TaskList::skipped`]; the others are unaffected.
     pub async fn list_downloading(&self) -> Result<TaskList, Error> {
-        let mut tasks = Vec::new();
+        let mut list = TaskList::default();
         let mut next_token: Option<String> = None;
+        let mut last_correlation_id = String::new();
         // The downloading category answers in one page; the cursor is followed defensively,
-        // with a bound so that a server repeating its cursor cannot loop us forever.
-        for _page in 0..1000 {
+        // with a bound so that a server handing out cursors forever cannot loop us forever.
+        for _ in 0..MAX_LIST_PAGES {
             let mut path = "workflow?category=downloading&page_size=100".to_owned();
             if let Some(token) = &next_token {
                 path.push_str("&next_page_token=");
@@ -295,29 +300,40 @@ impl Client {
                     &url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>(),
                 );
             }
-            let data: wire::TaskListData = self
-                .authed(Method::GET, "GET /workflow", &path, None::<&()>)
-                .await?
-                // A success answer without a list is not an empty list: doubt, not "no tasks".
-                .ok_or_else(|| missing_data("GET /workflow"))?;
-            tasks.extend(data.tasks.into_iter().map(wire::TaskResponse::into_domain));
-            next_token = data
-                .pagination
-                .and_then(|p| p.next_token)
-                .filter(|t| !t.is_empty());
-            if next_token.is_none() {
-                return Ok(TaskList {
-                    tasks,
-                    skipped: Vec::new(),
+            let (page, correlation_id) = self
+                .authed_with(
+                    Method::GET,
+                    LIST_ENDPOINT,
+                    &path,
+                    None::<&()>,
+                    ListReceiver::default,
+                )
+                .await?;
+            if list.tasks.is_empty() && list.skipped.is_empty() {
+                list = page.tasks;
+            } else {
+                list.tasks.extend(page.tasks.tasks);
+                list.skipped.extend(page.tasks.skipped);
+            }
+            if page.next_token.is_none() {
+                return Ok(list);
+            }
+            if page.next_token == next_token {
+                return Err(Error::ListIncomplete {
+                    endpoint: LIST_ENDPOINT.to_owned(),
+                    correlation_id,
+                    problem: ListProblem::CursorRepeated,
                 });
             }
+            next_token = page.next_token;
+            last_correlation_id = correlation_id;
         }
-        // The cap was hit: the list is incomplete, so nothing may be pruned or decided from it.
-        Err(Error::Api {
-            endpoint: "GET /workflow".to_owned(),
-            code: 0,
-            msg: "the list did not end within 1000 pages; treated as incomplete".to_owned(),
-            correlation_id: String::new(),
+        Err(Error::ListIncomplete {
+            endpoint: LIST_ENDPOINT.to_owned(),
+            correlation_id: last_correlation_id,
+            problem: ListProblem::PageCap {
+                pages: MAX_LIST_PAGES,
+            },
         })
     }
 
@@ -392,17 +408,31 @@ impl Client {
         Ok(data.unwrap_or_default())
     }
 
-    /// A call on a protected route: one refresh and one retry on a body code 401.
-    async fn authed<T: DeserializeOwned, B: Serialize + Sync>(
+    /// A call on a protected route (one refresh and one retry on a body code 401), with the
+    /// answer received and judged by what `receiver` makes.
+    async fn authed_with<B, M, R>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         body: Option<&B>,
-    ) -> Result<Option<T>, Error> {
+        receiver: M,
+    ) -> Result<R::Output, Error>
+    where
+        B: Serialize + Sync,
+        M: Fn() -> R + Sync,
+        R: Receive,
+    {
         let token = self.access_token(false).await?;
         match self
-            .call(method.clone(), endpoint, path, Some(&token), body)
+            .call_with(
+                method.clone(),
+                endpoint,
+                path,
+                Some(&token),
+                body,
+                &receiver,
+            )
             .await
         {
             Err(Error::Api { code: 401, .. }) => {
@@ -411,7 +441,8 @@ impl Client {
                     "access token rejected (401); refreshing and retrying once"
                 );
                 let token = self.access_token(true).await?;
-                self.call(method, endpoint, path, Some(&token), body).await
+                self.call_with(method, endpoint, path, Some(&token), body, &receiver)
+                    .await
             }
             other => other,
         }
@@ -640,6 +671,32 @@ impl Client {
         token: Option<&SecretString>,
         body: Option<&B>,
     ) -> Result<Option<T>, Error> {
+        self.call_with(
+            method,
+            endpoint,
+            path,
+            token,
+            body,
+            &Buffered::<Option<T>>::envelope,
+        )
+        .await
+    }
+
+    /// [`Self::call`] with the answer received and judged by what `receiver` makes.
+    async fn call_with<B, M, R>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        path: &str,
+        token: Option<&SecretString>,
+        body: Option<&B>,
+        receiver: &M,
+    ) -> Result<R::Output, Error>
+    where
+        B: Serialize + Sync,
+        M: Fn() -> R + Sync,
+        R: Receive,
+    {
         let retry_any_transient = method == Method::GET || method == Method::POST;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.options.retry_min_delay)
@@ -648,7 +705,7 @@ impl Client {
             .with_jitter();
         (|| async {
             let result = self
-                .call_once::<T, B>(method.clone(), endpoint, path, token, body)
+                .call_once(method.clone(), endpoint, path, token, body, receiver())
                 .await;
             if let Some(observe) = &self.options.on_request {
                 observe(
@@ -672,14 +729,19 @@ impl Client {
             .await
     }
 
-    async fn call_once<T: DeserializeOwned, B: Serialize + Sync>(
+    async fn call_once<B, R>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         token: Option<&SecretString>,
         body: Option<&B>,
-    ) -> Result<Option<T>, Error> {
+        mut receiver: R,
+    ) -> Result<R::Output, Error>
+    where
+        B: Serialize + Sync,
+        R: Receive,
+    {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let transport = |source: reqwest::Error| {
             if source.is_connect() {
@@ -710,7 +772,7 @@ impl Client {
                 endpoint: endpoint.to_owned(),
                 status: 0,
                 correlation_id: correlation_id.clone(),
-                snippet: format!("cannot join {path:?} to the API base"),
+                snippet: "the request path cannot be joined to the API base".to_owned(),
             })?;
         let mut request = self
             .http
@@ -737,18 +799,18 @@ impl Client {
         {
             return Err(too_large());
         }
-        let mut bytes = Vec::with_capacity(
-            response
-                .content_length()
-                .map_or(8 * 1024, |l| usize::try_from(l).unwrap_or(limit)),
-        );
+        receiver.expect(response.content_length());
         while let Some(chunk) = response.chunk().await.map_err(&transport)? {
-            if bytes.len() + chunk.len() > limit {
+            if receiver.received() + chunk.len() > limit {
                 return Err(too_large());
             }
-            bytes.extend_from_slice(&chunk);
+            receiver.receive(&chunk);
         }
-        decode_envelope(endpoint, status, &correlation_id, &bytes)
+        receiver.finish(AnswerHead {
+            endpoint,
+            status,
+            correlation_id: &correlation_id,
+        })
     }
 }
 
@@ -801,74 +863,265 @@ fn missing_data(endpoint: &str) -> Error {
     }
 }
 
-/// Checks the envelope: a non-zero `code` is an error whatever the HTTP status; a body that is
-/// not the envelope is a transport-level error.
-fn decode_envelope<T: DeserializeOwned>(
-    endpoint: &str,
+/// What is known of an answer besides its body.
+#[derive(Clone, Copy)]
+struct AnswerHead<'a> {
+    /// e.g. `GET /workflow`.
+    endpoint: &'a str,
     status: StatusCode,
-    correlation_id: &str,
-    bytes: &[u8],
-) -> Result<Option<T>, Error> {
-    let head_error =
-        |e: serde_json::Error| match serde_json::from_slice::<wire::EnvelopeHead>(bytes) {
-            Ok(head) if head.code != 0 => Error::Api {
-                endpoint: endpoint.to_owned(),
-                code: head.code,
-                msg: head.msg,
-                correlation_id: head
-                    .correlation_id
-                    .unwrap_or_else(|| correlation_id.to_owned()),
-            },
-            Ok(_) => Error::Decode {
-                endpoint: endpoint.to_owned(),
-                correlation_id: correlation_id.to_owned(),
-                source: e,
-            },
-            Err(_) => Error::NotJson {
-                endpoint: endpoint.to_owned(),
-                status: status.as_u16(),
-                correlation_id: correlation_id.to_owned(),
-                snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
-            },
-        };
-    if !status.is_success() && serde_json::from_slice::<wire::EnvelopeHead>(bytes).is_err() {
-        return Err(Error::NotJson {
-            endpoint: endpoint.to_owned(),
-            status: status.as_u16(),
-            correlation_id: correlation_id.to_owned(),
-            snippet: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
-        });
-    }
-    let envelope: wire::Envelope<T> = serde_json::from_slice(bytes).map_err(head_error)?;
-    if envelope.code != 0 {
-        return Err(Error::Api {
-            endpoint: endpoint.to_owned(),
-            code: envelope.code,
-            msg: envelope.msg,
-            correlation_id: envelope
-                .correlation_id
-                .unwrap_or_else(|| correlation_id.to_owned()),
-        });
-    }
-    Ok(envelope.data)
+    /// The id sent in `X-Cr-Correlation-Id`.
+    correlation_id: &'a str,
 }
 
-/// Reads tasks from a saved `GET /workflow` answer, a list's `data`, or a single task object.
-pub fn decode_task_document(text: &str) -> Result<Vec<DownloadTask>, serde_json::Error> {
-    wire::decode_tasks_document(text)
+impl AnswerHead<'_> {
+    fn not_json(&self, snippet: String) -> Error {
+        Error::NotJson {
+            endpoint: self.endpoint.to_owned(),
+            status: self.status.as_u16(),
+            correlation_id: self.correlation_id.to_owned(),
+            snippet,
+        }
+    }
+
+    fn api(&self, code: i64, msg: String, correlation_id: Option<String>) -> Error {
+        Error::Api {
+            endpoint: self.endpoint.to_owned(),
+            code,
+            msg,
+            correlation_id: correlation_id.unwrap_or_else(|| self.correlation_id.to_owned()),
+        }
+    }
+}
+
+/// Receives an answer's body as it arrives, then judges it.
+trait Receive: Send {
+    /// What a good answer gives.
+    type Output;
+    /// The body's announced length, if any.
+    fn expect(&mut self, _content_length: Option<u64>) {}
+    /// The next piece of the body.
+    fn receive(&mut self, chunk: &[u8]);
+    /// Bytes received so far (the response-size cap counts them).
+    fn received(&self) -> usize;
+    /// The whole answer has arrived.
+    fn finish(self, head: AnswerHead<'_>) -> Result<Self::Output, Error>;
+}
+
+/// Keeps the body, then decodes it with `serde` (every answer but the list, all small).
+struct Buffered<T> {
+    bytes: Vec<u8>,
+    decode: fn(AnswerHead<'_>, &[u8]) -> Result<T, Error>,
+}
+
+impl<T: DeserializeOwned> Buffered<Option<T>> {
+    /// The envelope with a `data` of type `T`.
+    fn envelope() -> Self {
+        Self {
+            bytes: Vec::new(),
+            decode: decode_envelope::<T>,
+        }
+    }
+}
+
+impl<T> Receive for Buffered<T> {
+    type Output = T;
+
+    fn expect(&mut self, content_length: Option<u64>) {
+        // A length beyond the cap is refused before this; a small first guess otherwise.
+        let length = content_length.map_or(8 * 1024, |l| usize::try_from(l).unwrap_or(0));
+        self.bytes.reserve_exact(length);
+    }
+    fn receive(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
+    }
+    fn received(&self) -> usize {
+        self.bytes.len()
+    }
+    fn finish(self, head: AnswerHead<'_>) -> Result<T, Error> {
+        (self.decode)(head, &self.bytes)
+    }
+}
+
+/// Decodes the task list as it arrives (see `wire::list::ListStream`): the body is never held
+/// whole.
+#[derive(Default)]
+struct ListReceiver(wire::list::ListStream);
+
+impl Receive for ListReceiver {
+    type Output = (wire::list::ListPage, String);
+
+    fn receive(&mut self, chunk: &[u8]) {
+        self.0.feed(chunk);
+    }
+    fn received(&self) -> usize {
+        self.0.received()
+    }
+    fn finish(self, head: AnswerHead<'_>) -> Result<Self::Output, Error> {
+        let received = self.0.received();
+        let skeleton_is_json = matches!(
+            self.0.skeleton().trim_ascii_start().first(),
+            Some(b'{' | b'[')
+        );
+        let snippet = match &self.0.skeleton() {
+            skeleton if !skeleton_is_json => error::body_excerpt(skeleton),
+            _ => String::new(),
+        };
+        let decoded = self.0.finish().map_err(|e| {
+            head.not_json(match e {
+                wire::list::StreamError::Skeleton(_) if !skeleton_is_json => snippet,
+                wire::list::StreamError::Skeleton(problem) => {
+                    format!("{received} bytes of {problem} (outside data.tasks)")
+                }
+                wire::list::StreamError::Element { index, problem } => {
+                    format!("{received} bytes of JSON; data.tasks[{index}] holds {problem}")
+                }
+                wire::list::StreamError::Structure { offset } => format!(
+                    "{received} bytes of JSON; data.tasks is not a well-formed array (byte {offset})"
+                ),
+            })
+        })?;
+        judge_list(head, decoded)
+    }
+}
+
+/// Checks the envelope: a non-zero `code` is an error whatever the HTTP status; a body that is
+/// not the envelope is a transport-level error. No error quotes a value from the body.
+fn decode_envelope<T: DeserializeOwned>(
+    head: AnswerHead<'_>,
+    bytes: &[u8],
+) -> Result<Option<T>, Error> {
+    let envelope_head = || serde_json::from_slice::<wire::EnvelopeHead>(bytes);
+    if !head.status.is_success() && envelope_head().is_err() {
+        return Err(head.not_json(error::body_excerpt(bytes)));
+    }
+    match serde_json::from_slice::<wire::Envelope<T>>(bytes) {
+        Ok(envelope) if envelope.code != 0 => {
+            Err(head.api(envelope.code, envelope.msg, envelope.correlation_id))
+        }
+        Ok(envelope) => Ok(envelope.data),
+        Err(e) => Err(match envelope_head() {
+            Ok(envelope) if envelope.code != 0 => {
+                head.api(envelope.code, envelope.msg, envelope.correlation_id)
+            }
+            Ok(_) => Error::Decode {
+                endpoint: head.endpoint.to_owned(),
+                correlation_id: head.correlation_id.to_owned(),
+                problem: DecodeProblem::from(&e),
+            },
+            Err(_) => head.not_json(error::body_excerpt(bytes)),
+        }),
+    }
+}
+
+/// The endpoint named in list errors.
+const LIST_ENDPOINT: &str = "GET /workflow";
+
+/// Pages of the downloading list read before giving up (the server sends one).
+const MAX_LIST_PAGES: usize = 1000;
+
+/// A decoded list answer: its page and the correlation id to name in later errors, or why it is
+/// not a complete list.
+fn judge_list(
+    head: AnswerHead<'_>,
+    decoded: wire::list::ListAnswer,
+) -> Result<(wire::list::ListPage, String), Error> {
+    let Some(code) = decoded.code else {
+        return Err(head.not_json("JSON without an envelope code".to_owned()));
+    };
+    if code != 0 {
+        return Err(head.api(code, decoded.msg, decoded.correlation_id));
+    }
+    let correlation_id = decoded
+        .correlation_id
+        .clone()
+        .unwrap_or_else(|| head.correlation_id.to_owned());
+    match decoded.into_page() {
+        Ok(page) => Ok((page, correlation_id)),
+        Err(problem) => Err(Error::ListIncomplete {
+            endpoint: head.endpoint.to_owned(),
+            correlation_id,
+            problem,
+        }),
+    }
+}
+
+/// Decodes a `GET /workflow` answer given in pieces, exactly as the client does while the body
+/// arrives (public for the scale bench). The answer must be a complete list, as for
+/// [`Client::list_downloading`].
+pub fn decode_list_pieces<'a>(
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<TaskList, Error> {
+    let mut receiver = ListReceiver::default();
+    for piece in pieces {
+        receiver.receive(piece);
+    }
+    receiver
+        .finish(AnswerHead {
+            endpoint: LIST_ENDPOINT,
+            status: StatusCode::OK,
+            correlation_id: "",
+        })
+        .map(|(page, _)| page.tasks)
+}
+
+/// A saved task document that cannot be explained.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// Not JSON, or cut off.
+    #[error("{0}")]
+    Json(DecodeProblem),
+    /// A saved list answer carrying an error code.
+    #[error("the saved answer is Cloudreve error {code}: {msg:?}")]
+    Api {
+        /// The envelope's `code`.
+        code: i64,
+        /// The envelope's `msg`.
+        msg: String,
+    },
+    /// A saved list answer that is not a complete list.
+    #[error("the saved answer is not a complete list: {0}")]
+    Incomplete(ListProblem),
+    /// JSON, but not a task, a task list or a list answer.
+    #[error(
+        "expected a task object, an array of tasks, a list's data or a whole list answer (from GET /api/v4/workflow)"
+    )]
+    Shape,
+}
+
+/// Reads tasks from a saved `GET /workflow` answer, a list's `data`, an array of tasks or a
+/// single task object, with the same one-pass decoder as the daemon's list.
+pub fn decode_task_document(bytes: &[u8]) -> Result<TaskList, DocumentError> {
+    match wire::list::decode_document(bytes).map_err(DocumentError::Json)? {
+        wire::list::Document::Tasks(list) => Ok(list),
+        wire::list::Document::Answer(answer) => match answer.code {
+            Some(0) => answer
+                .into_page()
+                .map(|page| page.tasks)
+                .map_err(DocumentError::Incomplete),
+            Some(code) => Err(DocumentError::Api {
+                code,
+                msg: answer.msg,
+            }),
+            None => Err(DocumentError::Shape),
+        },
+        wire::list::Document::Other => Err(DocumentError::Shape),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn head(status: u16) -> AnswerHead<'static> {
+        AnswerHead {
+            endpoint: "GET /x",
+            status: StatusCode::from_u16(status).unwrap(),
+            correlation_id: "cid",
+        }
+    }
+
     fn decode(status: u16, body: &str) -> Result<Option<serde_json::Value>, Error> {
-        decode_envelope(
-            "GET /x",
-            StatusCode::from_u16(status).unwrap(),
-            "cid",
-            body.as_bytes(),
-        )
+        decode_envelope(head(status), body.as_bytes())
     }
 
     #[test]
@@ -897,9 +1150,7 @@ mod tests {
     #[test]
     fn error_with_unexpected_data_type_still_reports_the_code() {
         let result: Result<Option<wire::SignInData>, Error> = decode_envelope(
-            "POST /session/token",
-            StatusCode::OK,
-            "cid",
+            head(200),
             br#"{"code":203,"data":"3f1c9a4e-5b7d","msg":""}"#,
         );
         assert!(matches!(result, Err(Error::Api { code: 203, .. })));
@@ -970,6 +1221,62 @@ mod tests {
         );
         assert_eq!(route_template("GET /workflow"), "GET /workflow");
         assert_eq!(route_template("GET /something/else"), "other");
+    }
+
+    #[test]
+    fn decode_errors_name_the_position_not_the_value() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0";
+        let err = decode_envelope::<wire::SignInData>(
+            head(200),
+            format!(r#"{{"code":0,"msg":"","data":{{"token":"{token}"}}}}"#).as_bytes(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "GET /x: could not decode the answer (correlation id cid): a value of an unexpected type or shape at line 1 column 66"
+        );
+        let err = decode(200, &format!(r#"{{"code":0,"data":"{token}"#)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GET /x: HTTP 200 without a Cloudreve JSON answer (correlation id cid): 47 bytes of JSON cut off at line 1 column 47"
+        );
+        let err = decode(502, &format!("<html>Bad Gateway {token}</html>")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"GET /x: HTTP 502 without a Cloudreve JSON answer (correlation id cid): body starts "<html>Bad Gateway [masked]</html>""#
+        );
+        let err = decode(500, "").unwrap_err();
+        assert!(err.to_string().ends_with(": empty body"), "{err}");
+    }
+
+    #[test]
+    fn list_errors_name_the_endpoint_and_the_problem() {
+        let list = |body: &str| {
+            let mut receiver = ListReceiver::default();
+            receiver.receive(body.as_bytes());
+            receiver.finish(AnswerHead {
+                endpoint: LIST_ENDPOINT,
+                status: StatusCode::OK,
+                correlation_id: "ours",
+            })
+        };
+        let err = list(r#"{"code":0,"msg":"","data":null,"correlation_id":"theirs"}"#)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "GET /workflow: incomplete list answer (correlation id theirs): data is null"
+        );
+        let err = list(r#"{"code":401,"msg":"Login required"}"#)
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::Api { code: 401, .. }), "{err}");
+        let err = list(r#"{"msg":"","data":{"tasks":[]}}"#).err().unwrap();
+        assert!(matches!(err, Error::NotJson { status: 200, .. }), "{err}");
+        let (page, correlation_id) = list(r#"{"code":0,"msg":"","data":{"tasks":[]}}"#).unwrap();
+        assert_eq!(correlation_id, "ours");
+        assert!(page.tasks.tasks.is_empty() && page.next_token.is_none());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! It serves the routes the daemon uses (ping, sign-in, refresh, task list, select-files PATCH,
 //! cancel) with Cloudreve's exact codes and messages, keeps a log of every request, and can
-//! inject faults (HTTP 500 with an empty body, an error `code`, a delay, an oversized body).
+//! inject faults (HTTP 500 with an empty body, an error `code`, a delay, an oversized body, any
+//! body, and list answers that are incomplete or hold one malformed task).
 //! The list shows a snapshot that changes only on a simulated downloader poll, as the real
 //! server's database copy does.
 
@@ -63,8 +64,17 @@ pub enum Fault {
     /// Handle the request normally (a PATCH is applied), then answer after a delay: what a
     /// client whose timeout is shorter sees as a timeout of an applied request.
     ApplyThenDelay(Duration),
-    /// HTTP 200 with exactly this body (e.g. `{"code":0,"msg":"","data":null}`).
+    /// HTTP 200 with exactly this body.
     Body(String),
+    /// A list answer `{"code":0,"msg":"","data":null}`.
+    ListDataNull,
+    /// A list answer whose `data.tasks` is `null`.
+    ListTasksNull,
+    /// The real list answer, except that the first file of this task has a string `index`
+    /// (`"1"`), as a newer or broken server might send.
+    MalformedFileIndex(String),
+    /// A list answer with no tasks and a new `next_token` every time: a list that never ends.
+    EndlessCursor,
 }
 
 #[derive(Debug, Clone)]
@@ -488,20 +498,18 @@ async fn handle(
         fault: fault.clone(),
         received_at: std::time::Instant::now(),
     });
-    match fault {
-        Some(Fault::Http500) => {
-            return respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
-        }
-        Some(Fault::Code { code, msg }) => return err(code, &msg, &correlation_id),
-        Some(Fault::Oversized(size)) => {
-            let padding = "x".repeat(size);
-            return envelope(
-                &json!({"code": 0, "msg": "", "data": {"tasks": [], "padding": padding}}),
-            );
-        }
-        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
-        Some(Fault::Body(body)) => return respond(StatusCode::OK, "application/json", body),
-        Some(Fault::ApplyThenDelay(_)) | None => {}
+    // A fault that lets the request through is answered after the route, below.
+    let apply_then_delay = match &fault {
+        Some(Fault::ApplyThenDelay(delay)) => Some(*delay),
+        _ => None,
+    };
+    match fault
+        .filter(|f| !matches!(f, Fault::ApplyThenDelay(_)))
+        .map(|fault| answer_with(&shared, fault, &correlation_id))
+    {
+        Some(Err(delay)) => tokio::time::sleep(delay).await,
+        Some(Ok(response)) => return response,
+        None => {}
     }
     if let Some(hold) = take_hold(&shared, route) {
         hold.wait().await;
@@ -528,10 +536,48 @@ async fn handle(
         Route::Patch => patch(&shared, caller, &path, &body, &correlation_id),
         Route::Any => not_found_text(),
     };
-    if let Some(Fault::ApplyThenDelay(delay)) = fault {
+    if let Some(delay) = apply_then_delay {
         tokio::time::sleep(delay).await;
     }
     response
+}
+
+/// The answer of a fault that replaces the whole answer, or the delay of one that only delays it.
+fn answer_with(shared: &Shared, fault: Fault, correlation_id: &str) -> Result<Response, Duration> {
+    Ok(match fault {
+        Fault::Delay(delay) => return Err(delay),
+        // Answered by the route itself, then delayed: nothing to answer in its place.
+        Fault::ApplyThenDelay(_) => return Err(Duration::ZERO),
+        Fault::Http500 => respond(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
+        Fault::Code { code, msg } => err(code, &msg, correlation_id),
+        Fault::Oversized(size) => envelope(
+            &json!({"code": 0, "msg": "", "data": {"tasks": [], "padding": "x".repeat(size)}}),
+        ),
+        Fault::Body(body) => respond(StatusCode::OK, "application/json; charset=utf-8", body),
+        Fault::ListDataNull => envelope(&json!({"code": 0, "msg": "", "data": null})),
+        Fault::ListTasksNull => ok(Some(json!({
+            "tasks": null, "pagination": {"page": 0, "page_size": 32765, "is_cursor": true}
+        }))),
+        Fault::MalformedFileIndex(id) => {
+            let mut data = lock(&shared.model).list_downloading();
+            if let Some(tasks) = data["tasks"].as_array_mut() {
+                for task in tasks.iter_mut().filter(|t| t["id"] == id.as_str()) {
+                    let file = &mut task["summary"]["props"]["download"]["files"][0];
+                    if let Some(index) = file.get("index").map(Value::to_string) {
+                        file["index"] = json!(index);
+                    }
+                }
+            }
+            ok(Some(data))
+        }
+        Fault::EndlessCursor => {
+            let token = uuid::Uuid::new_v4().to_string();
+            ok(Some(json!({
+                "tasks": [],
+                "pagination": {"page": 0, "page_size": 10, "is_cursor": true, "next_token": token}
+            })))
+        }
+    })
 }
 
 fn sign_in(shared: &Shared, body: &[u8], correlation_id: &str) -> Response {

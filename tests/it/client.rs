@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use cloudreve_autoselect::cloudreve::{Client, Delivery, Error, SignInProblem};
+use cloudreve_autoselect::cloudreve::{Client, Delivery, Error, ListProblem, SignInProblem};
 use cloudreve_autoselect::emulator::{Backend, Caller, Fault, Route, TaskSpec, UserStatus};
-use cloudreve_autoselect::task::{Phase, SelectionChange, TaskId, TaskStatus};
+use cloudreve_autoselect::task::{Phase, SelectionChange, SkippedTask, TaskId, TaskStatus};
 
 use crate::support::{self, count};
 
@@ -32,7 +32,9 @@ async fn signs_in_and_lists_tasks_of_both_downloaders_in_every_phase() {
     let seeding =
         emu.add_task(support::show(Backend::Qbittorrent).with_state("suspending", Some("seeding")));
     let client = support::client(&emu);
-    let tasks = client.list_downloading().await.unwrap().tasks;
+    let list = client.list_downloading().await.unwrap();
+    assert!(list.skipped.is_empty());
+    let tasks = list.tasks;
     assert_eq!(tasks.len(), 7);
     // Newest first, as Cloudreve orders them.
     assert_eq!(tasks[0].id.as_str(), seeding);
@@ -529,4 +531,192 @@ async fn a_failed_proactive_refresh_keeps_using_the_still_valid_token() {
     // The next call tries the refresh again, and it works.
     client.list_downloading().await.unwrap();
     assert_eq!(count(&emu, "POST", "/refresh"), 3);
+}
+
+async fn signed_in_with_one_task() -> (cloudreve_autoselect::emulator::Emulator, Client, String) {
+    let emu = support::emulator().await;
+    let id = emu.add_task(support::show(Backend::Aria2));
+    let client = support::client(&emu);
+    client.ensure_signed_in().await.unwrap();
+    (emu, client, id)
+}
+
+#[tokio::test]
+async fn a_list_answer_with_null_data_is_an_error_not_an_empty_list() {
+    let (emu, client, _) = signed_in_with_one_task().await;
+    emu.inject(Route::List, Fault::ListDataNull, 1);
+    let error = client.list_downloading().await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::ListIncomplete {
+                problem: ListProblem::DataNull,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_transient(), "not retried within the tick");
+    let text = error.to_string();
+    assert!(
+        text.starts_with("GET /workflow: incomplete list answer") && text.contains("data is null"),
+        "{text}"
+    );
+    assert_eq!(client.list_downloading().await.unwrap().tasks.len(), 1);
+}
+
+#[tokio::test]
+async fn a_list_answer_with_null_tasks_is_an_error() {
+    let (emu, client, _) = signed_in_with_one_task().await;
+    emu.inject(Route::List, Fault::ListTasksNull, 1);
+    let error = client.list_downloading().await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::ListIncomplete {
+                problem: ListProblem::TasksNull,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("data.tasks is null"), "{error}");
+}
+
+#[tokio::test]
+async fn one_malformed_task_is_skipped_and_the_others_are_listed() {
+    let emu = support::emulator().await;
+    let before = emu.add_task(support::show(Backend::Aria2));
+    let bad = emu.add_task(support::show(Backend::Qbittorrent));
+    let after = emu.add_task(support::show(Backend::Aria2));
+    let client = support::client(&emu);
+    emu.inject(Route::List, Fault::MalformedFileIndex(bad.clone()), 1);
+    let list = client.list_downloading().await.unwrap();
+    let ids: Vec<&str> = list.tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, [after.as_str(), before.as_str()]);
+    assert_eq!(
+        list.skipped,
+        vec![SkippedTask {
+            id: Some(bad),
+            reason: "summary.props.download.files[0].index is a string, not a non-negative integer"
+                .into()
+        }]
+    );
+    assert_eq!(count(&emu, "GET", "/workflow"), 1, "not an error: no retry");
+}
+
+#[tokio::test]
+async fn a_list_that_never_ends_is_an_error() {
+    let (emu, client, _) = signed_in_with_one_task().await;
+    emu.inject(Route::List, Fault::EndlessCursor, 2000);
+    let error = client.list_downloading().await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::ListIncomplete {
+                problem: ListProblem::PageCap { pages: 1000 },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(count(&emu, "GET", "/workflow"), 1000);
+
+    let (emu, client, _) = signed_in_with_one_task().await;
+    emu.inject(
+        Route::List,
+        Fault::Body(
+            r#"{"code":0,"msg":"","data":{"tasks":[],"pagination":{"next_token":"same"}}}"#.into(),
+        ),
+        2,
+    );
+    let error = client.list_downloading().await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::ListIncomplete {
+                problem: ListProblem::CursorRepeated,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(count(&emu, "GET", "/workflow"), 2);
+}
+
+#[tokio::test]
+async fn an_undecodable_answer_never_quotes_its_values() {
+    const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib3QifQ.c2lnbmF0dXJlLXNlY3JldA";
+    let list_bodies = [
+        format!(r#"{{"code":0,"msg":"","data":"{TOKEN}"}}"#),
+        format!(r#"{{"code":0,"msg":"","data":{{"tasks":"{TOKEN}"}}}}"#),
+        format!(
+            r#"{{"code":0,"msg":"","data":{{"tasks":[],"pagination":{{"next_token":["{TOKEN}"]}}}}}}"#
+        ),
+        format!(r#"{{"code":"{TOKEN}","msg":""}}"#),
+        format!(r#"{{"code":0,"msg":"","data":{{"tasks":[{{"id":"{TOKEN}"#),
+        format!(r#"{{"code":0,"msg":"","data":{{"tasks":[{{"id":"{TOKEN}"}}]}}}} {TOKEN}"#),
+        format!("<html><body>Bad gateway: {TOKEN}</body></html>"),
+        format!("token={TOKEN}"),
+    ];
+    let mut errors = Vec::new();
+    for body in list_bodies {
+        let (emu, client, _) = signed_in_with_one_task().await;
+        emu.inject(Route::List, Fault::Body(body.clone()), 1);
+        errors.push((body, client.list_downloading().await.unwrap_err()));
+    }
+    // A malformed task: the reason names the field, not its value.
+    let (emu, client, _) = signed_in_with_one_task().await;
+    emu.inject(
+        Route::List,
+        Fault::Body(format!(
+            r#"{{"code":0,"msg":"","data":{{"tasks":[{{"id":"a","summary":{{"props":{{"download":{{"files":[{{"index":"{TOKEN}"}}]}}}}}}}}]}}}}"#
+        )),
+        1,
+    );
+    let list = client.list_downloading().await.unwrap();
+    assert_eq!(list.skipped.len(), 1);
+    assert!(!format!("{:?} {}", list.skipped, list.skipped[0].reason).contains("eyJ"));
+    // Sign-in and refresh answers of the wrong shape (derived types, whose serde messages
+    // would quote the value).
+    for (route, body) in [
+        (
+            Route::SignIn,
+            format!(r#"{{"code":0,"msg":"","data":{{"token":"{TOKEN}"}}}}"#),
+        ),
+        (
+            Route::SignIn,
+            format!(
+                r#"{{"code":0,"msg":"","data":{{"token":{{"access_token":"{TOKEN}","refresh_token":7}}}}}}"#
+            ),
+        ),
+    ] {
+        let emu = support::emulator().await;
+        let client = support::client(&emu);
+        emu.inject(route, Fault::Body(body.clone()), 1);
+        errors.push((body, client.ensure_signed_in().await.unwrap_err()));
+    }
+    assert!(
+        errors
+            .iter()
+            .any(|(_, e)| matches!(e, Error::Decode { .. })),
+        "{errors:?}"
+    );
+    for (body, error) in &errors {
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("eyJ"), "{body} gave {shown}");
+        assert!(shown.contains("correlation id"), "{shown}");
+    }
+    // What is safe is still there: an error page is recognisable.
+    let page = errors
+        .iter()
+        .find(|(body, _)| body.starts_with("<html>"))
+        .unwrap();
+    assert!(
+        page.1
+            .to_string()
+            .contains("<html><body>Bad gateway: [masked]"),
+        "{}",
+        page.1
+    );
 }
