@@ -63,7 +63,7 @@ pub fn explain_file(path: &Path, rules: &RuleSet) -> Result<String, ExplainError
         if n > 0 {
             out.push('\n');
         }
-        out.push_str(&plan::plan(task, rules, &decided).render());
+        plan::plan(task, rules, &decided).render_into(&mut out);
     }
     Ok(out)
 }

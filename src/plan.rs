@@ -347,8 +347,14 @@ impl Plan {
 
     /// The stable text table shown by `explain`, `once --dry-run` and `demo`.
     pub fn render(&self) -> String {
-        use crate::table::{Align, Table};
         let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    /// [`Self::render`] appended to `out` (`explain` writes every task into one buffer).
+    pub fn render_into(&self, out: &mut String) {
+        use crate::table::{Align, Table};
         let _ = writeln!(
             out,
             "task {} {:?} ({} files)",
@@ -390,7 +396,7 @@ impl Plan {
                     file.path.clone(),
                 ]);
             }
-            out.push_str(&table.render());
+            table.render_into(out);
         }
         match self.patch_body() {
             Some(body) => {
@@ -406,7 +412,6 @@ impl Plan {
                 }
             }
         }
-        out
     }
 }
 

@@ -41,6 +41,13 @@ impl Table {
 
     /// The header and every row, each line ending in `\n`.
     pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    /// [`Self::render`] appended to `out`, with no allocation per cell or line.
+    pub fn render_into(&self, out: &mut String) {
         let widths: Vec<usize> = (0..self.headers.len())
             .map(|column| {
                 std::iter::once(&self.headers)
@@ -51,32 +58,33 @@ impl Table {
                     .unwrap_or(0)
             })
             .collect();
-        let mut out = String::new();
+        let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
         for row in std::iter::once(&self.headers).chain(&self.rows) {
-            let mut line = String::new();
+            let start = out.len();
             for (column, cell) in row.iter().enumerate() {
                 let last = column + 1 == row.len();
                 let width = widths.get(column).copied().unwrap_or(0);
-                let padding = " ".repeat(width.saturating_sub(cell.chars().count()));
+                let padding = width.saturating_sub(cell.chars().count());
                 if column > 0 {
-                    line.push_str("  ");
+                    out.push_str("  ");
                 }
                 match self.aligns.get(column) {
                     Some(Align::Right) => {
-                        line.push_str(&padding);
-                        line.push_str(cell);
+                        pad(out, padding);
+                        out.push_str(cell);
                     }
-                    _ if last => line.push_str(cell),
+                    _ if last => out.push_str(cell),
                     _ => {
-                        line.push_str(cell);
-                        line.push_str(&padding);
+                        out.push_str(cell);
+                        pad(out, padding);
                     }
                 }
             }
-            out.push_str(line.trim_end());
+            // No trailing blanks, as when the last cells are empty.
+            let kept = out[start..].trim_end().len();
+            out.truncate(start + kept);
             out.push('\n');
         }
-        out
     }
 }
 

@@ -644,7 +644,8 @@ impl Client {
     fn session_from(&self, token: wire::TokenPair) -> Session {
         let now = (self.options.clock)();
         let access_expires = wire::parse_time(&token.access_expires).unwrap_or_else(|| {
-            tracing::warn!(value = %token.access_expires, "unreadable access_expires; assuming 10 minutes");
+            // The value is not logged: it is the server's text, and nothing says it is not a secret.
+            tracing::warn!("unreadable access_expires in the sign-in answer; assuming 10 minutes");
             now + TimeDelta::minutes(10)
         });
         let lifetime = access_expires

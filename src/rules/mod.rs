@@ -30,14 +30,15 @@ use globset::{Candidate, Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder
 
 pub use size::{ByteSize, Share, SizeError};
 
-/// A rule's unique name, as written in the rules file.
+/// A rule's unique name, as written in the rules file. Shared, not copied: every file a rule
+/// decides names it, so a clone costs a reference count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RuleName(String);
+pub struct RuleName(std::sync::Arc<str>);
 
 impl RuleName {
     /// Wraps a name.
-    pub fn new(name: impl Into<String>) -> Self {
-        Self(name.into())
+    pub fn new(name: impl AsRef<str>) -> Self {
+        Self(std::sync::Arc::from(name.as_ref()))
     }
 
     /// The name as written.
