@@ -1259,6 +1259,38 @@ mod tests {
     }
 
     #[test]
+    fn a_tick_is_wedged_only_after_a_step_without_progress() {
+        let api = url::Url::parse("http://127.0.0.1:9/api/v4/").unwrap();
+        let mut options = crate::cloudreve::ClientOptions::new(api, "a@b.c".into(), "pw".into());
+        options.timeout = Duration::from_secs(2);
+        options.retries = 0;
+        let daemon = Daemon::new(
+            Client::new(options).unwrap(),
+            Settings {
+                rules: Arc::new(RuleSet::new(Vec::new(), crate::rules::OnAllJunk::Leave).unwrap()),
+                dry_run: false,
+                metadata_recheck: Duration::ZERO,
+            },
+            StateStore::in_memory(),
+            None,
+        );
+        let deadline = daemon.client().step_deadline();
+        // No tick running: never wedged.
+        assert!(!daemon.is_wedged());
+        // A long tick that made progress a moment ago (after each of many slow PATCHes).
+        daemon.mark_progress(true);
+        assert!(!daemon.is_wedged());
+        // The same tick, silent for longer than any step can take.
+        let Some(long_ago) = Instant::now().checked_sub(deadline + Duration::from_secs(1)) else {
+            return;
+        };
+        *daemon.progress.lock().unwrap() = Some(long_ago);
+        assert!(daemon.is_wedged());
+        daemon.mark_progress(false);
+        assert!(!daemon.is_wedged());
+    }
+
+    #[test]
     fn zero_recheck_disables_rechecks() {
         let now = tokio::time::Instant::now();
         let mut rechecks = RecheckSchedule::default();

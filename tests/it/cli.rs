@@ -404,21 +404,25 @@ async fn demo_runs_the_whole_job_and_reports() {
     }
 }
 
+/// The binary's `healthcheck` judges the heartbeat that the daemon itself writes: missing,
+/// a good tick, and a tick that needs the operator. (Staleness is judged with an explicit
+/// clock in `healthcheck.rs`'s unit tests.)
 #[tokio::test]
-async fn healthcheck_exit_codes() {
+async fn healthcheck_reads_the_daemons_own_heartbeat() {
+    use cloudreve_autoselect::cloudreve::{Client, Credentials};
+    use cloudreve_autoselect::daemon::{Daemon, heartbeat_path};
+    use cloudreve_autoselect::state::StateStore;
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
     let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&emu, dir.path(), "");
     let state = dir.path().join("state.json");
-    let config = write(
-        dir.path(),
-        "rules.toml",
-        &format!("{SERVER}[daemon]\nstate_file = \"{}\"\n", state.display()),
-    );
     let args = [
         "--config",
         config.to_str().unwrap(),
         "healthcheck",
         "--max-age",
-        "60s",
+        "10m",
     ];
     let output = cli(&args, &[]).await;
     assert_eq!(output.status.code(), Some(1));
@@ -427,24 +431,42 @@ async fn healthcheck_exit_codes() {
         "{}",
         stderr(&output)
     );
-    let heartbeat = dir.path().join("state.json.heartbeat");
-    std::fs::write(
-        &heartbeat,
-        format!("{} ok\n", chrono::Utc::now().to_rfc3339()),
-    )
-    .unwrap();
+    let tick = |options: cloudreve_autoselect::cloudreve::ClientOptions| {
+        let state = state.clone();
+        async move {
+            let (store, _) = StateStore::open(&state).unwrap();
+            let daemon = Daemon::new(
+                Client::new(options).unwrap(),
+                support::settings(support::RULES, false),
+                store,
+                Some(heartbeat_path(&state)),
+            );
+            daemon.tick().await
+        }
+    };
+    assert!(tick(support::client_options(&emu)).await.succeeded());
     let output = cli(&args, &[]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stdout(&output).starts_with("healthy"));
-    let old = chrono::Utc::now() - chrono::TimeDelta::minutes(5);
-    std::fs::write(&heartbeat, format!("{} ok\n", old.to_rfc3339())).unwrap();
+    assert!(
+        stdout(&output).starts_with("healthy"),
+        "{}",
+        stdout(&output)
+    );
+    // A refused sign-in is unhealthy at once, however fresh the heartbeat.
+    let mut wrong = support::client_options(&emu);
+    wrong.credentials = Credentials::Password("not the password".into());
+    assert!(!tick(wrong).await.succeeded());
     let output = cli(&args, &[]).await;
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("unhealthy: last tick finished"),
-        "{}",
-        stderr(&output)
-    );
+    let err = stderr(&output);
+    assert!(err.contains("needs an operator"), "{err}");
+    assert!(err.contains("wrong email or password"), "{err}");
+    // A transient failure is not: the daemon retries by itself.
+    emu.inject(Route::List, Fault::Http500, 10);
+    assert!(!tick(support::client_options(&emu)).await.succeeded());
+    let output = cli(&args, &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("degraded"), "{}", stdout(&output));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

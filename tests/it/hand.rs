@@ -384,3 +384,46 @@ async fn the_heartbeat_tells_healthcheck_when_only_a_person_can_help() {
     );
     assert!(verdict.is_ok(), "{verdict:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_files_decided_before_as_decided() {
+    let emu = support::emulator().await;
+    let id = emu.add_task(movie(Backend::Aria2));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rules.toml");
+    std::fs::write(
+        &config,
+        support::config_text(
+            &emu.base_url(),
+            &format!(
+                "[daemon]\nstate_file = \"{}\"\n{KEEP_SUBS_SKIP_NFO}",
+                support::state_file(&dir).display()
+            ),
+        ),
+    )
+    .unwrap();
+    let env = [("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)];
+    let explain = ["--config", config.to_str().unwrap(), "explain", id.as_str()];
+    let before = support::stdout(&support::run_binary(&explain, &env).await);
+    assert!(before.contains("as wanted"), "{before}");
+    assert!(!before.contains("decided before"), "{before}");
+    let once = ["--config", config.to_str().unwrap(), "once"];
+    let output = support::run_binary(&once, &env).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    emu.poll();
+    let after = support::stdout(&support::run_binary(&explain, &env).await);
+    // The kept subtitles (nothing was sent for them) and the skipped nfo are both decided.
+    let decided: Vec<&str> = after
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .filter(|l| l.contains("decided before"))
+        .collect();
+    assert_eq!(decided.len(), 2, "{after}");
+    assert!(decided.iter().any(|l| l.ends_with("subs.srt")), "{after}");
+    assert!(decided.iter().any(|l| l.ends_with("info.nfo")), "{after}");
+}
