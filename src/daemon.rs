@@ -639,7 +639,7 @@ fn changed_files(plan: &Plan) -> Vec<ChangedFile> {
         .filter_map(|f| match f.action {
             FileAction::Send(download) => Some(ChangedFile {
                 index: f.index,
-                path: f.path.clone(),
+                path: f.path.to_string(),
                 size: f.size.bytes(),
                 rule: f
                     .verdict

@@ -108,7 +108,7 @@ pub fn evaluate(expectations: &[Expectation], rules: &RuleSet) -> Report {
             .zip(1u64..)
             .map(|(e, index)| TaskFile {
                 index,
-                path: e.path.clone(),
+                path: e.path.as_str().into(),
                 size: e.size,
                 selected: true,
             })

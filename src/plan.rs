@@ -75,7 +75,7 @@ pub struct FileDecision {
     /// The server's file index.
     pub index: u64,
     /// Path inside the torrent.
-    pub path: String,
+    pub path: std::sync::Arc<str>,
     /// Size.
     pub size: ByteSize,
     /// Selected according to the server's list.
@@ -393,7 +393,7 @@ impl Plan {
                     rule.to_owned(),
                     change.to_owned(),
                     file.size.to_string(),
-                    file.path.clone(),
+                    file.path.to_string(),
                 ]);
             }
             table.render_into(out);

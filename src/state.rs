@@ -526,8 +526,7 @@ impl StateStore {
             let path = path.to_owned();
             move |source| StateError::Write { path, source }
         };
-        let bytes =
-            serde_json::to_vec_pretty(&self.document).map_err(|e| error(&path)(e.into()))?;
+        let bytes = serde_json::to_vec(&self.document).map_err(|e| error(&path)(e.into()))?;
         durable::write_atomically_with_mode(&path, &bytes, 0o600).map_err(error(&path))?;
         // The full write holds everything the journal held; empty it.
         let journal = journal_path(&path);

@@ -130,7 +130,7 @@ pub struct TaskFile {
     /// The downloader's own index: 1-based for aria2, 0-based for qBittorrent. Sent back verbatim.
     pub index: u64,
     /// Path inside the torrent, `/`-separated, including the torrent's root folder.
-    pub path: String,
+    pub path: std::sync::Arc<str>,
     /// Size in bytes.
     pub size: u64,
     /// Whether the file is currently selected for download (as of the server's last poll).

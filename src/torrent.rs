@@ -314,7 +314,7 @@ fn as_task(torrent: &Torrent, indices: &[Option<u64>]) -> crate::task::DownloadT
         .filter_map(|(file, index)| {
             index.map(|index| TaskFile {
                 index,
-                path: file.path.clone(),
+                path: file.path.as_str().into(),
                 size: file.size,
                 selected: true,
             })

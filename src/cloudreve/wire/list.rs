@@ -1096,7 +1096,7 @@ impl<'de> ObjectHandler<'de> for FileHandler {
         };
         Ok(Ok(TaskFile {
             index,
-            path: path.unwrap_or_default(),
+            path: path.unwrap_or_default().into(),
             size: size.unwrap_or(0),
             selected: selected.unwrap_or(false),
         }))
@@ -1171,7 +1171,7 @@ mod tests {
         let task = &list.tasks[0];
         assert_eq!(task.id.as_str(), "aé");
         let files = task.download.as_ref().unwrap().files.as_ref().unwrap();
-        assert_eq!(files[0].path, r#"T/"q"\b.mkv"#);
+        assert_eq!(&*files[0].path, r#"T/"q"\b.mkv"#);
         assert_eq!(files[0].size, 0);
         assert!(!files[0].selected);
     }
