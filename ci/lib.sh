@@ -121,7 +121,9 @@ machine_boot() {
   machine_nspawn=$!
   cleanup_hooks+=(machine_stop)
   local deadline=$(($(date +%s) + 60))
-  until machine_init=$(pgrep -P "$machine_nspawn" | head -n 1) && [ -n "$machine_init" ]; do
+  # The container's PID 1 is the child of systemd-nspawn that runs `systemd`; an earlier child
+  # may be nspawn's own short-lived helper, whose namespaces vanish with it.
+  until machine_init=$(pgrep -P "$machine_nspawn" -x systemd | head -n 1) && [ -n "$machine_init" ]; do
     kill -0 "$machine_nspawn" 2>/dev/null || { cat "$machine_root.console" >&2; fail "systemd-nspawn exited at boot"; }
     [ "$(date +%s)" -lt "$deadline" ] || fail "the machine's init did not start"
     sleep 0.2
@@ -130,6 +132,10 @@ machine_boot() {
   local state
   until state=$(in_machine systemctl is-system-running --wait 2>&1); [[ $state == running || $state == degraded ]]; do
     [ "$(date +%s)" -lt "$deadline" ] || { cat "$machine_root.console" >&2; fail "the machine did not finish booting: $state"; }
+    kill -0 "$machine_nspawn" 2>/dev/null || { cat "$machine_root.console" >&2; fail "systemd-nspawn exited at boot"; }
+    # Look the init up again should the one found first have gone.
+    machine_init=$(pgrep -P "$machine_nspawn" -x systemd | head -n 1)
+    [ -n "$machine_init" ] || machine_init=$(pgrep -P "$machine_nspawn" | head -n 1)
     sleep 0.2
   done
   note "machine booted ($state), systemd $(in_machine systemctl --version | awk 'NR == 1 {print $2}')"
