@@ -702,7 +702,11 @@ impl RecheckSchedule {
         first_delay: Duration,
         interval: Duration,
     ) {
-        self.tasks.retain(|id, _| pending.contains(id));
+        // A full tick forgets every task it no longer found waiting; a re-check only the tasks
+        // it looked at.
+        self.tasks.retain(|id, _| {
+            pending.contains(id) || (!rechecked.is_empty() && !rechecked.contains(id))
+        });
         if first_delay.is_zero() {
             self.tasks.clear();
             return;
@@ -1110,17 +1114,25 @@ async fn worker_loop(
             notify(&[sd_notify::NotifyState::Ready]);
             announced_ready = true;
         }
-        if report.skipped_overlap || report.error.is_some() {
-            continue;
-        }
         let rechecked = match &scope {
             TickScope::All => BTreeSet::new(),
             TickScope::Only(ids) => ids.clone(),
         };
+        // A tick that learned nothing (the list failed, or it did not run) leaves the waiting
+        // tasks waiting: a re-check among them still backs off, so a failing server is not
+        // asked again at once, and again.
+        let pending = if report.skipped_overlap || report.error.is_some() {
+            rechecked.clone()
+        } else {
+            report.metadata_pending()
+        };
+        if (report.skipped_overlap || report.error.is_some()) && rechecked.is_empty() {
+            continue;
+        }
         let interval = *interval.lock().unwrap_or_else(PoisonError::into_inner);
         rechecks.after_tick(
             tokio::time::Instant::now(),
-            &report.metadata_pending(),
+            &pending,
             &rechecked,
             daemon.settings().metadata_recheck,
             interval,
@@ -1288,6 +1300,41 @@ mod tests {
         assert!(daemon.is_wedged());
         daemon.mark_progress(false);
         assert!(!daemon.is_wedged());
+    }
+
+    #[test]
+    fn a_recheck_leaves_the_other_waiting_tasks_as_they_were() {
+        let now = tokio::time::Instant::now();
+        let second = Duration::from_secs(1);
+        let interval = Duration::from_secs(60);
+        let mut rechecks = RecheckSchedule::default();
+        rechecks.after_tick(now, &ids(&["a"]), &BTreeSet::new(), second, interval);
+        rechecks.after_tick(
+            now + second / 2,
+            &ids(&["a", "b"]),
+            &BTreeSet::new(),
+            second,
+            interval,
+        );
+        // The re-check of a (its files appeared) says nothing of b, still due at 1.5 s.
+        rechecks.after_tick(
+            now + second,
+            &BTreeSet::new(),
+            &ids(&["a"]),
+            second,
+            interval,
+        );
+        assert_eq!(rechecks.next_due(), Some(now + second + second / 2));
+        assert_eq!(rechecks.due(now + second * 2), ids(&["b"]));
+        // A re-check whose list failed learned nothing: b still waits, twice as long.
+        rechecks.after_tick(
+            now + second * 2,
+            &ids(&["b"]),
+            &ids(&["b"]),
+            second,
+            interval,
+        );
+        assert_eq!(rechecks.next_due(), Some(now + second * 4));
     }
 
     #[test]
