@@ -587,18 +587,18 @@ fn delivered_refresh_token(
         _ => delivered,
     };
     // Name the file the operator edits rather than systemd's private copy.
-    let source_file = if file
+    let prefix = format!("{}_", config::CREDENTIAL_ID);
+    let name = file
         .file_name()
-        .is_some_and(|name| name.to_string_lossy().starts_with(config::CREDENTIAL_ID))
-    {
-        PathBuf::from(format!(
-            "/etc/credstore/{}/{} (the unit's LoadCredential= directory; delivered as {})",
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let source_file = match name.strip_prefix(&prefix) {
+        Some(credential) => PathBuf::from(format!(
+            "/etc/credstore/{}/{credential} (the unit's LoadCredential= directory; delivered as {})",
             config::CREDENTIAL_ID,
-            config::REFRESH_TOKEN_CREDENTIAL,
             file.display()
-        ))
-    } else {
-        file.to_owned()
+        )),
+        None => file.to_owned(),
     };
     Ok(Credentials::RefreshToken {
         token: SecretString::from(token),
@@ -624,32 +624,23 @@ pub fn client_options(config: &Config, env: EnvLookup<'_>) -> Result<ClientOptio
 }
 
 /// The credentials of a named (non-default) account whose table sets no password: its own
-/// files in `$CREDENTIALS_DIRECTORY`: `<name>.password`, else `<name>.refresh-token`.
+/// credentials `<name>.password`, else `<name>.refresh-token`, found as every credential is
+/// ([`config::credential_file`]: a Docker secret, or a systemd directory credential with its
+/// `<id>_` prefix).
 fn named_account_credentials(
     account: &config::Account,
     env: EnvLookup<'_>,
 ) -> Result<Option<Credentials>, SetupError> {
-    let Some(dir) = env("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) else {
-        return Ok(None);
-    };
-    let dir = std::path::Path::new(&dir);
-    let password = dir.join(format!("{}.password", account.name));
-    if password.exists() {
+    if let Some(password) = config::credential_file(&format!("{}.password", account.name), env) {
         let setting = config::PasswordSetting::File(password);
         return Ok(Some(Credentials::Password(config::resolve_password(
             &setting, env,
         )?)));
     }
-    let token = dir.join(format!("{}.refresh-token", account.name));
-    if token.exists() {
-        let store = refresh_token_store(&account.state_file);
-        return Ok(Some(Credentials::RefreshToken {
-            token: initial_refresh_token(&token, &store)?,
-            store: Some(store),
-            source_file: token,
-        }));
+    match config::credential_file(&format!("{}.refresh-token", account.name), env) {
+        Some(token) => delivered_refresh_token(&token, &account.state_file).map(Some),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// Client options for one account: credentials, CA certificates, timeouts.

@@ -572,7 +572,11 @@ impl Client {
         else {
             return;
         };
-        if let Err(e) = write_secret_file(path, token.expose_secret().as_bytes()) {
+        if let Err(e) = crate::durable::write_atomically_with_mode(
+            path,
+            token.expose_secret().as_bytes(),
+            0o600,
+        ) {
             tracing::warn!(path = %path.display(), error = %e, "could not keep the rotated refresh token; a restart will start from the configured one");
         }
     }
@@ -830,29 +834,6 @@ fn route_template(endpoint: &str) -> &'static str {
         .into_iter()
         .find(|route| *route == endpoint)
         .unwrap_or("other")
-}
-
-/// Writes a secret atomically with mode 0600.
-fn write_secret_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let mut temp_name = path.as_os_str().to_owned();
-    temp_name.push(".tmp");
-    let temp = std::path::PathBuf::from(temp_name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temp, path)
 }
 
 fn missing_data(endpoint: &str) -> Error {

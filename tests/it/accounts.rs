@@ -137,3 +137,35 @@ async fn once_handles_every_account_and_check_lists_them() {
         support::stderr(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_accounts_credential_may_come_from_the_units_credential_directory() {
+    let first = support::emulator().await;
+    let second = support::emulator().await;
+    first.add_task(support::show(Backend::Aria2));
+    let b = second.add_task(support::show(Backend::Aria2));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rules.toml");
+    std::fs::write(&config, two_accounts(&first, &second, dir.path(), "")).unwrap();
+    // LoadCredential=cloudreve-autoselect:/etc/credstore/cloudreve-autoselect delivers
+    // /etc/credstore/cloudreve-autoselect/bob.password with the unit's prefix.
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir_all(&credentials).unwrap();
+    std::fs::write(
+        credentials.join("cloudreve-autoselect_bob.password"),
+        support::PASSWORD,
+    )
+    .unwrap();
+    let env = [
+        ("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD),
+        ("CREDENTIALS_DIRECTORY", credentials.to_str().unwrap()),
+    ];
+    let output = support::run_binary(&["--config", config.to_str().unwrap(), "once"], &env).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    assert_eq!(patches(&second)[0].0, b);
+}
