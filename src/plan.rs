@@ -354,7 +354,7 @@ impl Plan {
 
     /// [`Self::render`] appended to `out` (`explain` writes every task into one buffer).
     pub fn render_into(&self, out: &mut String) {
-        use crate::table::{Align, Table};
+        use crate::table::{Align, Cell, Table};
         let _ = writeln!(
             out,
             "task {} {:?} ({} files)",
@@ -363,15 +363,18 @@ impl Plan {
             self.files.len()
         );
         if !self.files.is_empty() {
-            let mut table = Table::new(&[
-                ("index", Align::Right),
-                ("selected", Align::Left),
-                ("verdict", Align::Left),
-                ("rule", Align::Left),
-                ("change", Align::Left),
-                ("size", Align::Right),
-                ("path", Align::Left),
-            ]);
+            let mut table = Table::with_capacity(
+                &[
+                    ("index", Align::Right),
+                    ("selected", Align::Left),
+                    ("verdict", Align::Left),
+                    ("rule", Align::Left),
+                    ("change", Align::Left),
+                    ("size", Align::Right),
+                    ("path", Align::Left),
+                ],
+                self.files.len(),
+            );
             for file in &self.files {
                 let verdict = match &file.verdict {
                     Verdict::Untouched => "-",
@@ -386,14 +389,14 @@ impl Plan {
                     FileAction::Send(false) => "deselect",
                     FileAction::DecidedBefore => "decided before",
                 };
-                table.push(vec![
-                    file.index.to_string(),
-                    if file.selected { "yes" } else { "no" }.to_owned(),
-                    verdict.to_owned(),
-                    rule.to_owned(),
-                    change.to_owned(),
-                    file.size.to_string(),
-                    file.path.to_string(),
+                table.push([
+                    Cell::Number(file.index),
+                    Cell::Text(if file.selected { "yes" } else { "no" }),
+                    Cell::Text(verdict),
+                    Cell::Text(rule),
+                    Cell::Text(change),
+                    Cell::Size(file.size),
+                    Cell::Text(&file.path),
                 ]);
             }
             table.render_into(out);

@@ -4,6 +4,8 @@
 //! Width is counted in characters, which lines up every Latin, Cyrillic or Greek name; a wide
 //! (East Asian) character counts as one, so such a cell may push its row by a column or two.
 
+use crate::rules::ByteSize;
+
 /// How the cells of a column line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {
@@ -13,30 +15,126 @@ pub enum Align {
     Right,
 }
 
-/// A header row and data rows. Columns are separated by two spaces; the last column is never
-/// padded, so a long path leaves no trailing blanks.
+/// One cell: borrowed text, owned text, or a number written in decimal when drawn.
 #[derive(Debug, Clone)]
-pub struct Table {
-    headers: Vec<String>,
-    aligns: Vec<Align>,
-    rows: Vec<Vec<String>>,
+pub enum Cell<'a> {
+    /// Text that outlives the table (a path, a rule name, a fixed word).
+    Text(&'a str),
+    /// Text made for this table.
+    Owned(String),
+    /// An unsigned number, drawn in decimal without separators.
+    Number(u64),
+    /// A size in its human form (`1.4 GiB`, `31 B`), as [`ByteSize`] displays it.
+    Size(ByteSize),
 }
 
-impl Table {
-    /// A table with these column headers and alignments.
-    pub fn new(columns: &[(&str, Align)]) -> Self {
-        Self {
-            headers: columns.iter().map(|(h, _)| (*h).to_owned()).collect(),
-            aligns: columns.iter().map(|(_, a)| *a).collect(),
-            rows: Vec::new(),
+impl Cell<'_> {
+    /// The width in characters.
+    fn width(&self) -> usize {
+        match self {
+            Self::Text(text) => text_width(text),
+            Self::Owned(text) => text_width(text),
+            Self::Number(n) => digits(*n),
+            Self::Size(size) => match size.human_parts() {
+                (whole, None, unit) => digits(whole) + 1 + unit.len(),
+                (whole, Some(_), unit) => digits(whole) + 3 + unit.len(),
+            },
         }
     }
 
+    fn write_into(&self, out: &mut String) {
+        match self {
+            Self::Text(text) => out.push_str(text),
+            Self::Owned(text) => out.push_str(text),
+            Self::Number(n) => out.push_str(itoa::Buffer::new().format(*n)),
+            Self::Size(size) => {
+                let (whole, tenth, unit) = size.human_parts();
+                out.push_str(itoa::Buffer::new().format(whole));
+                if let Some(tenth) = tenth {
+                    out.push('.');
+                    out.push(char::from(b'0' + tenth));
+                }
+                out.push(' ');
+                out.push_str(unit);
+            }
+        }
+    }
+}
+
+impl From<String> for Cell<'_> {
+    fn from(text: String) -> Self {
+        Self::Owned(text)
+    }
+}
+
+impl<'a> From<&'a str> for Cell<'a> {
+    fn from(text: &'a str) -> Self {
+        Self::Text(text)
+    }
+}
+
+/// How many decimal digits `n` has.
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+fn text_width(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
+}
+
+/// A header row and data rows. Columns are separated by two spaces; the last column is never
+/// padded, so a long path leaves no trailing blanks.
+///
+/// Cells borrow what they show, so a table of 50,000 rows allocates its cell list and nothing
+/// per cell.
+#[derive(Debug, Clone)]
+pub struct Table<'a> {
+    headers: Vec<&'a str>,
+    aligns: Vec<Align>,
+    /// Row after row, `headers.len()` cells each.
+    cells: Vec<Cell<'a>>,
+}
+
+impl<'a> Table<'a> {
+    /// A table with these column headers and alignments.
+    pub fn new(columns: &[(&'a str, Align)]) -> Self {
+        Self {
+            headers: columns.iter().map(|(h, _)| *h).collect(),
+            aligns: columns.iter().map(|(_, a)| *a).collect(),
+            cells: Vec::new(),
+        }
+    }
+
+    /// A table with room for `rows` rows.
+    pub fn with_capacity(columns: &[(&'a str, Align)], rows: usize) -> Self {
+        let mut table = Self::new(columns);
+        table
+            .cells
+            .reserve_exact(rows.saturating_mul(columns.len()));
+        table
+    }
+
     /// Adds a row; cells beyond the columns are dropped, missing ones are empty.
-    pub fn push(&mut self, cells: Vec<String>) {
-        let mut cells = cells;
-        cells.resize(self.headers.len(), String::new());
-        self.rows.push(cells);
+    pub fn push<I>(&mut self, cells: I)
+    where
+        I: IntoIterator,
+        I::Item: Into<Cell<'a>>,
+    {
+        let columns = self.headers.len();
+        let before = self.cells.len();
+        self.cells
+            .extend(cells.into_iter().take(columns).map(Into::into));
+        let pushed = self.cells.len() - before;
+        self.cells
+            .extend(std::iter::repeat_n(Cell::Text(""), columns - pushed));
+    }
+
+    fn rows(&self) -> impl Iterator<Item = &[Cell<'a>]> {
+        self.cells.chunks(self.headers.len().max(1))
     }
 
     /// The header and every row, each line ending in `\n`.
@@ -48,34 +146,30 @@ impl Table {
 
     /// [`Self::render`] appended to `out`, with no allocation per cell or line.
     pub fn render_into(&self, out: &mut String) {
-        let widths: Vec<usize> = (0..self.headers.len())
-            .map(|column| {
-                std::iter::once(&self.headers)
-                    .chain(&self.rows)
-                    .filter_map(|row| row.get(column))
-                    .map(|cell| cell.chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
-        for row in std::iter::once(&self.headers).chain(&self.rows) {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| text_width(h)).collect();
+        for row in self.rows() {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.width());
+            }
+        }
+        let header: Vec<Cell<'a>> = self.headers.iter().map(|h| Cell::Text(h)).collect();
+        for row in std::iter::once(header.as_slice()).chain(self.rows()) {
             let start = out.len();
             for (column, cell) in row.iter().enumerate() {
                 let last = column + 1 == row.len();
                 let width = widths.get(column).copied().unwrap_or(0);
-                let padding = width.saturating_sub(cell.chars().count());
+                let padding = width.saturating_sub(cell.width());
                 if column > 0 {
                     out.push_str("  ");
                 }
                 match self.aligns.get(column) {
                     Some(Align::Right) => {
                         pad(out, padding);
-                        out.push_str(cell);
+                        cell.write_into(out);
                     }
-                    _ if last => out.push_str(cell),
+                    _ if last => cell.write_into(out),
                     _ => {
-                        out.push_str(cell);
+                        cell.write_into(out);
                         pad(out, padding);
                     }
                 }
@@ -85,6 +179,17 @@ impl Table {
             out.truncate(start + kept);
             out.push('\n');
         }
+    }
+}
+
+/// Appends `n` spaces.
+fn pad(out: &mut String, n: usize) {
+    const SPACES: &str = "                                ";
+    let mut left = n;
+    while left > 0 {
+        let chunk = left.min(SPACES.len());
+        out.push_str(&SPACES[..chunk]);
+        left -= chunk;
     }
 }
 
@@ -100,19 +205,25 @@ mod tests {
             ("size", Align::Right),
             ("path", Align::Left),
         ]);
-        table.push(vec!["1".into(), "-".into(), "31 B".into(), "a".into()]);
-        table.push(vec![
-            "12".into(),
-            "disguised-executables".into(),
-            "1.3 GiB".into(),
-            "b/c".into(),
+        table.push(["1", "-", "31 B", "a"]);
+        table.push([
+            Cell::Number(12),
+            Cell::Text("disguised-executables"),
+            Cell::Owned("1.3 GiB".to_owned()),
+            Cell::Text("b/c"),
         ]);
-        table.push(vec!["3".into(), "süß".into()]);
+        table.push([Cell::Number(3), Cell::Text("süß")]);
+        table.push([
+            Cell::Number(0),
+            Cell::Text(""),
+            Cell::Size(ByteSize(1024 * 1024 * 3 / 2)),
+        ]);
         let expected = [
             " n  rule                      size  path",
             " 1  -                         31 B  a",
             "12  disguised-executables  1.3 GiB  b/c",
             " 3  süß",
+            " 0                         1.5 MiB",
         ];
         assert_eq!(table.render(), format!("{}\n", expected.join("\n")));
     }

@@ -324,16 +324,19 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     /// Rules with no glob condition, ascending.
     globless: Vec<usize>,
-    basename_set: GlobSet,
-    /// For each glob of `basename_set`, the index of the rule that owns it.
-    basename_owner: Vec<usize>,
-    path_set: GlobSet,
-    path_owner: Vec<usize>,
+    /// Base-name globs matched against the base name as it is.
+    basename_set: OwnedGlobs,
+    /// Path globs matched against the path as it is.
+    path_set: OwnedGlobs,
+    /// Case-insensitive base-name globs, ASCII-lowercased and compiled case-sensitively (see
+    /// [`ascii_folded`]), matched against the ASCII-lowercased base name.
+    ascii_basename_set: OwnedGlobs,
+    /// The same for path globs, against the ASCII-lowercased path.
+    ascii_path_set: OwnedGlobs,
     regex_set: regex::RegexSet,
     regex_owner: Vec<usize>,
-    /// Lowercased list globs, matched against the lowercased base name.
-    folded_set: GlobSet,
-    folded_owner: Vec<usize>,
+    /// Lowercased list globs, matched against the (Unicode-)lowercased base name.
+    folded_set: OwnedGlobs,
     /// Regexes from lists, matched against the base name.
     basename_regex_set: regex::RegexSet,
     basename_regex_owner: Vec<usize>,
@@ -344,14 +347,13 @@ impl RuleSet {
     /// Builds the set. Fails only if globset or regex cannot combine the (individually
     /// valid) patterns, for example past the regex size limit.
     pub fn new(specs: Vec<RuleSpec>, on_all_junk: OnAllJunk) -> Result<Self, RuleSetError> {
-        let mut basename = GlobSetBuilder::new();
-        let mut path = GlobSetBuilder::new();
-        let mut basename_owner = Vec::new();
-        let mut path_owner = Vec::new();
+        let mut basename = OwnedGlobsBuilder::default();
+        let mut path = OwnedGlobsBuilder::default();
+        let mut ascii_basename = OwnedGlobsBuilder::default();
+        let mut ascii_path = OwnedGlobsBuilder::default();
+        let mut folded = OwnedGlobsBuilder::default();
         let mut regexes = Vec::new();
         let mut regex_owner = Vec::new();
-        let mut folded = GlobSetBuilder::new();
-        let mut folded_owner = Vec::new();
         let mut basename_regexes = Vec::new();
         let mut basename_regex_owner = Vec::new();
         let mut globless = Vec::new();
@@ -365,12 +367,12 @@ impl RuleSet {
             let mut patterns = Vec::with_capacity(spec.globs.len() + spec.regexes.len());
             for glob in spec.globs {
                 patterns.push(glob.glob().to_owned());
-                if is_path_glob(glob.glob()) {
-                    path.add(glob);
-                    path_owner.push(rule_idx);
-                } else {
-                    basename.add(glob);
-                    basename_owner.push(rule_idx);
+                let on_path = is_path_glob(glob.glob());
+                match (ascii_folded(&glob), on_path) {
+                    (Some(folded), true) => ascii_path.add(folded, rule_idx),
+                    (Some(folded), false) => ascii_basename.add(folded, rule_idx),
+                    (None, true) => path.add(glob, rule_idx),
+                    (None, false) => basename.add(glob, rule_idx),
                 }
             }
             for regex in spec.regexes {
@@ -381,11 +383,9 @@ impl RuleSet {
             let list_patterns = spec.list_patterns;
             for glob in spec.list_globs {
                 if spec.list_folded {
-                    folded.add(glob);
-                    folded_owner.push(rule_idx);
+                    folded.add(glob, rule_idx);
                 } else {
-                    basename.add(glob);
-                    basename_owner.push(rule_idx);
+                    basename.add(glob, rule_idx);
                 }
             }
             for regex in spec.list_regexes {
@@ -414,14 +414,13 @@ impl RuleSet {
         Ok(Self {
             rules,
             globless,
-            basename_set: basename.build().map_err(|e| boxed(e.into()))?,
-            basename_owner,
-            path_set: path.build().map_err(|e| boxed(e.into()))?,
-            path_owner,
+            basename_set: basename.build()?,
+            path_set: path.build()?,
+            ascii_basename_set: ascii_basename.build()?,
+            ascii_path_set: ascii_path.build()?,
             regex_set: regex::RegexSet::new(&regexes).map_err(|e| boxed(e.into()))?,
             regex_owner,
-            folded_set: folded.build().map_err(|e| boxed(e.into()))?,
-            folded_owner,
+            folded_set: folded.build()?,
             basename_regex_set: regex::RegexSet::new(&basename_regexes)
                 .map_err(|e| boxed(e.into()))?,
             basename_regex_owner,
@@ -448,7 +447,16 @@ impl RuleSet {
 
     /// The number of globs across all rules, list patterns included.
     pub fn glob_count(&self) -> usize {
-        self.basename_owner.len() + self.path_owner.len() + self.folded_owner.len()
+        [
+            &self.basename_set,
+            &self.path_set,
+            &self.ascii_basename_set,
+            &self.ascii_path_set,
+            &self.folded_set,
+        ]
+        .iter()
+        .map(|set| set.owner.len())
+        .sum()
     }
 
     /// The number of regexes across all rules, list regexes included.
@@ -483,15 +491,22 @@ impl RuleSet {
         let candidates = &mut scratch.candidates;
         candidates.clear();
         let base_name = path.rsplit('/').next().unwrap_or(path);
-        if !self.basename_set.is_empty() {
-            self.basename_set
-                .matches_candidate_into(&Candidate::new(base_name), &mut scratch.hits);
-            candidates.extend(scratch.hits.iter().map(|&glob| self.basename_owner[glob]));
-        }
-        if !self.path_set.is_empty() {
-            self.path_set
-                .matches_candidate_into(&Candidate::new(path), &mut scratch.hits);
-            candidates.extend(scratch.hits.iter().map(|&glob| self.path_owner[glob]));
+        self.basename_set
+            .hits_into(base_name, &mut scratch.hits, candidates);
+        self.path_set.hits_into(path, &mut scratch.hits, candidates);
+        if !self.ascii_basename_set.is_empty() || !self.ascii_path_set.is_empty() {
+            // ASCII lowercasing keeps every byte's place: the base name is the same tail.
+            let lowered = &mut scratch.ascii_lowered;
+            lowered.clear();
+            lowered.push_str(path);
+            lowered.make_ascii_lowercase();
+            let lowered_base = lowered
+                .get(path.len() - base_name.len()..)
+                .unwrap_or_default();
+            self.ascii_basename_set
+                .hits_into(lowered_base, &mut scratch.hits, candidates);
+            self.ascii_path_set
+                .hits_into(lowered, &mut scratch.hits, candidates);
         }
         if !self.regex_owner.is_empty() {
             candidates.extend(
@@ -512,8 +527,7 @@ impl RuleSet {
                     .extend(base_name.chars().flat_map(char::to_lowercase));
             }
             self.folded_set
-                .matches_candidate_into(&Candidate::new(&scratch.lowered), &mut scratch.hits);
-            candidates.extend(scratch.hits.iter().map(|&glob| self.folded_owner[glob]));
+                .hits_into(&scratch.lowered, &mut scratch.hits, candidates);
         }
         if !self.basename_regex_owner.is_empty() {
             candidates.extend(
@@ -546,6 +560,82 @@ pub struct MatchScratch {
     hits: Vec<usize>,
     candidates: Vec<usize>,
     lowered: String,
+    ascii_lowered: String,
+}
+
+/// Globs compiled into one `GlobSet`, each with the index of the rule that owns it.
+#[derive(Debug, Clone)]
+struct OwnedGlobs {
+    set: GlobSet,
+    owner: Vec<usize>,
+}
+
+impl OwnedGlobs {
+    fn is_empty(&self) -> bool {
+        self.owner.is_empty()
+    }
+
+    /// Appends the owner of every glob that matches `subject` to `owners`.
+    fn hits_into(&self, subject: &str, hits: &mut Vec<usize>, owners: &mut Vec<usize>) {
+        if self.is_empty() {
+            return;
+        }
+        self.set
+            .matches_candidate_into(&Candidate::new(subject), hits);
+        owners.extend(hits.iter().map(|&glob| self.owner[glob]));
+    }
+}
+
+#[derive(Debug)]
+struct OwnedGlobsBuilder {
+    set: GlobSetBuilder,
+    owner: Vec<usize>,
+}
+
+impl Default for OwnedGlobsBuilder {
+    fn default() -> Self {
+        Self {
+            set: GlobSetBuilder::new(),
+            owner: Vec::new(),
+        }
+    }
+}
+
+impl OwnedGlobsBuilder {
+    fn add(&mut self, glob: Glob, rule_idx: usize) {
+        self.set.add(glob);
+        self.owner.push(rule_idx);
+    }
+
+    fn build(self) -> Result<OwnedGlobs, RuleSetError> {
+        Ok(OwnedGlobs {
+            set: self.set.build().map_err(|e| RuleSetError {
+                source: Box::new(e),
+            })?,
+            owner: self.owner,
+        })
+    }
+}
+
+/// The case-sensitive twin of a case-insensitive rules-file glob, for the ASCII-lowercased
+/// subject; `None` when the glob must stay as it is.
+///
+/// globset compiles a case-insensitive glob to a regex (`(?-u)(?i)`, ASCII-only folding) and
+/// never to its fast literal, extension, prefix or suffix look-ups. Lowercasing an ASCII pattern
+/// and the subject's ASCII letters matches exactly the same names: each literal letter and each
+/// listed class member stands for both of its cases either way. A character range is the one
+/// exception (`[A-z]` spans `_`, its lowercase `[a-z]` does not), so a pattern with both `[`
+/// and `-` is left as it is, as is a case-sensitive glob or one with non-ASCII characters.
+fn ascii_folded(glob: &Glob) -> Option<Glob> {
+    let pattern = glob.glob();
+    if !pattern.is_ascii() || (pattern.contains('[') && pattern.contains('-')) {
+        return None;
+    }
+    // Only a glob compiled by `compile_glob` as case-insensitive has this twin.
+    if compile_glob(pattern, false).ok().as_ref() != Some(glob) {
+        return None;
+    }
+    compile_glob(&pattern.to_ascii_lowercase(), true).ok()
 }
 
 #[cfg(test)]

@@ -118,9 +118,10 @@ impl ByteSize {
     }
 }
 
-impl fmt::Display for ByteSize {
-    /// Human form with binary units and one decimal, e.g. `1.4 GiB`, `31 B`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ByteSize {
+    /// The human form's parts: the whole number, the tenth (none for plain bytes) and the
+    /// binary unit; `1.4 GiB` is `(1, Some(4), "GiB")`, `31 B` is `(31, None, "B")`.
+    pub fn human_parts(self) -> (u64, Option<u8>, &'static str) {
         const NAMES: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
         let mut unit = 0;
         let mut scaled = self.0;
@@ -129,12 +130,24 @@ impl fmt::Display for ByteSize {
             unit += 1;
         }
         if unit == 0 {
-            return write!(f, "{} B", self.0);
+            return (self.0, None, "B");
         }
         // Tenths, computed in integers so that the output is exact and deterministic.
         let divisor = 1u128 << (10 * unit);
         let tenths = u128::from(self.0) * 10 / divisor;
-        write!(f, "{}.{} {}", tenths / 10, tenths % 10, NAMES[unit])
+        let whole = u64::try_from(tenths / 10).unwrap_or(u64::MAX);
+        let tenth = u8::try_from(tenths % 10).unwrap_or(0);
+        (whole, Some(tenth), NAMES[unit])
+    }
+}
+
+impl fmt::Display for ByteSize {
+    /// Human form with binary units and one decimal, e.g. `1.4 GiB`, `31 B`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.human_parts() {
+            (whole, None, unit) => write!(f, "{whole} {unit}"),
+            (whole, Some(tenth), unit) => write!(f, "{whole}.{tenth} {unit}"),
+        }
     }
 }
 
