@@ -333,6 +333,8 @@ pub struct RuleSet {
     ascii_basename_set: OwnedGlobs,
     /// The same for path globs, against the ASCII-lowercased path.
     ascii_path_set: OwnedGlobs,
+    /// Folded path globs of the form `**/name/**` (a folder at any depth), found in one pass.
+    folders: FolderGlobs,
     regex_set: regex::RegexSet,
     regex_owner: Vec<usize>,
     /// Lowercased list globs, matched against the (Unicode-)lowercased base name.
@@ -351,6 +353,7 @@ impl RuleSet {
         let mut path = OwnedGlobsBuilder::default();
         let mut ascii_basename = OwnedGlobsBuilder::default();
         let mut ascii_path = OwnedGlobsBuilder::default();
+        let mut folders = FolderGlobsBuilder::default();
         let mut folded = OwnedGlobsBuilder::default();
         let mut regexes = Vec::new();
         let mut regex_owner = Vec::new();
@@ -368,11 +371,16 @@ impl RuleSet {
             for glob in spec.globs {
                 patterns.push(glob.glob().to_owned());
                 let on_path = is_path_glob(glob.glob());
-                match (ascii_folded(&glob), on_path) {
-                    (Some(folded), true) => ascii_path.add(folded, rule_idx),
-                    (Some(folded), false) => ascii_basename.add(folded, rule_idx),
-                    (None, true) => path.add(glob, rule_idx),
-                    (None, false) => basename.add(glob, rule_idx),
+                match (matching_form(glob, on_path), on_path) {
+                    (MatchingForm::AsciiFolded(glob), true) => match folder_name(glob.glob()) {
+                        Some(name) => folders.add(name, rule_idx),
+                        None => ascii_path.add(glob, rule_idx),
+                    },
+                    (MatchingForm::AsciiFolded(glob), false) => {
+                        ascii_basename.add(glob, rule_idx);
+                    }
+                    (MatchingForm::AsIs(glob), true) => path.add(glob, rule_idx),
+                    (MatchingForm::AsIs(glob), false) => basename.add(glob, rule_idx),
                 }
             }
             for regex in spec.regexes {
@@ -382,6 +390,10 @@ impl RuleSet {
             }
             let list_patterns = spec.list_patterns;
             for glob in spec.list_globs {
+                // List globs are already lowercased when folded: only the separator changes.
+                let glob = match matching_form(glob, false) {
+                    MatchingForm::AsIs(glob) | MatchingForm::AsciiFolded(glob) => glob,
+                };
                 if spec.list_folded {
                     folded.add(glob, rule_idx);
                 } else {
@@ -418,6 +430,7 @@ impl RuleSet {
             path_set: path.build()?,
             ascii_basename_set: ascii_basename.build()?,
             ascii_path_set: ascii_path.build()?,
+            folders: folders.build()?,
             regex_set: regex::RegexSet::new(&regexes).map_err(|e| boxed(e.into()))?,
             regex_owner,
             folded_set: folded.build()?,
@@ -456,7 +469,8 @@ impl RuleSet {
         ]
         .iter()
         .map(|set| set.owner.len())
-        .sum()
+        .sum::<usize>()
+            + self.folders.owner.len()
     }
 
     /// The number of regexes across all rules, list regexes included.
@@ -494,19 +508,26 @@ impl RuleSet {
         self.basename_set
             .hits_into(base_name, &mut scratch.hits, candidates);
         self.path_set.hits_into(path, &mut scratch.hits, candidates);
-        if !self.ascii_basename_set.is_empty() || !self.ascii_path_set.is_empty() {
-            // ASCII lowercasing keeps every byte's place: the base name is the same tail.
-            let lowered = &mut scratch.ascii_lowered;
-            lowered.clear();
-            lowered.push_str(path);
-            lowered.make_ascii_lowercase();
-            let lowered_base = lowered
-                .get(path.len() - base_name.len()..)
+        if !self.ascii_basename_set.is_empty()
+            || !self.ascii_path_set.is_empty()
+            || !self.folders.is_empty()
+        {
+            // "/" and the path, ASCII-lowercased: lowercasing keeps every byte's place, so the
+            // path and its base name are tails of it.
+            let rooted = &mut scratch.ascii_lowered;
+            rooted.clear();
+            rooted.push('/');
+            rooted.push_str(path);
+            rooted.make_ascii_lowercase();
+            let lowered = rooted.get(1..).unwrap_or_default();
+            let lowered_base = rooted
+                .get(1 + path.len() - base_name.len()..)
                 .unwrap_or_default();
             self.ascii_basename_set
                 .hits_into(lowered_base, &mut scratch.hits, candidates);
             self.ascii_path_set
                 .hits_into(lowered, &mut scratch.hits, candidates);
+            self.folders.hits_into(rooted, candidates);
         }
         if !self.regex_owner.is_empty() {
             candidates.extend(
@@ -617,25 +638,125 @@ impl OwnedGlobsBuilder {
     }
 }
 
-/// The case-sensitive twin of a case-insensitive rules-file glob, for the ASCII-lowercased
-/// subject; `None` when the glob must stay as it is.
+/// Path globs of the form `**/name/**`, each matched by finding `/name/` in `/` + the path
+/// (one Aho-Corasick pass for all of them, where globset would run a regex set).
 ///
-/// globset compiles a case-insensitive glob to a regex (`(?-u)(?i)`, ASCII-only folding) and
-/// never to its fast literal, extension, prefix or suffix look-ups. Lowercasing an ASCII pattern
-/// and the subject's ASCII letters matches exactly the same names: each literal letter and each
-/// listed class member stands for both of its cases either way. A character range is the one
-/// exception (`[A-z]` spans `_`, its lowercase `[a-z]` does not), so a pattern with both `[`
-/// and `-` is left as it is, as is a case-sensitive glob or one with non-ASCII characters.
-fn ascii_folded(glob: &Glob) -> Option<Glob> {
+/// The glob's regex is `^(?:/?|.*/)name/.*$` (globset's `.` matches any byte, newlines too):
+/// the path is `name/...` or has `/name/` inside, exactly when `/` + the path contains
+/// `/name/`.
+#[derive(Debug, Clone)]
+struct FolderGlobs {
+    needles: Option<aho_corasick::AhoCorasick>,
+    /// For each needle, the rule that owns it.
+    owner: Vec<usize>,
+}
+
+impl FolderGlobs {
+    fn is_empty(&self) -> bool {
+        self.owner.is_empty()
+    }
+
+    /// `rooted` is `/` followed by the (lowercased) path.
+    fn hits_into(&self, rooted: &str, owners: &mut Vec<usize>) {
+        if let Some(needles) = &self.needles {
+            owners.extend(
+                needles
+                    .find_overlapping_iter(rooted)
+                    .map(|found| self.owner[found.pattern().as_usize()]),
+            );
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FolderGlobsBuilder {
+    needles: Vec<String>,
+    owner: Vec<usize>,
+}
+
+impl FolderGlobsBuilder {
+    fn add(&mut self, name: &str, rule_idx: usize) {
+        self.needles.push(format!("/{name}/"));
+        self.owner.push(rule_idx);
+    }
+
+    fn build(self) -> Result<FolderGlobs, RuleSetError> {
+        let needles = if self.needles.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::new(&self.needles).map_err(|e| RuleSetError {
+                    source: Box::new(e),
+                })?,
+            )
+        };
+        Ok(FolderGlobs {
+            needles,
+            owner: self.owner,
+        })
+    }
+}
+
+/// `name` when a path glob is `**/name/**` with a plain name: no wildcard, class,
+/// alternation, escape or separator in it.
+fn folder_name(pattern: &str) -> Option<&str> {
+    let name = pattern.strip_prefix("**/")?.strip_suffix("/**")?;
+    let plain = !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\' | '/' | ','));
+    plain.then_some(name)
+}
+
+/// How one glob is matched: a twin that matches exactly the same names, built so that globset
+/// can use its fast look-ups (extension, literal, prefix, suffix) instead of a regex.
+#[derive(Debug)]
+enum MatchingForm {
+    /// Matched against the subject as it is.
+    AsIs(Glob),
+    /// Lowercased, case-sensitive: matched against the ASCII-lowercased subject.
+    AsciiFolded(Glob),
+}
+
+/// The matching form of a glob compiled by [`compile_glob`] (any other glob is kept as it is).
+///
+/// Two rewrites, each leaving the set of matching names unchanged:
+/// - A base-name glob (no `/`) is matched against a base name, which has no `/`, so whether
+///   `*` may cross `/` makes no difference there; without that restriction globset reads
+///   `*.srt` as an extension and `junk_*` as a prefix instead of compiling a regex.
+/// - globset compiles a case-insensitive glob to a regex (`(?-u)(?i)`: ASCII-only folding) and
+///   never to a fast look-up. Lowercasing an ASCII pattern, and the subject's ASCII letters,
+///   matches the same names: each literal letter and each listed class member stands for both
+///   of its cases either way. A character range is the exception (`[A-z]` spans `_`, its
+///   lowercase `[a-z]` does not), so a pattern with both `[` and `-` keeps its case handling,
+///   as does one with non-ASCII characters.
+fn matching_form(glob: Glob, on_path: bool) -> MatchingForm {
     let pattern = glob.glob();
-    if !pattern.is_ascii() || (pattern.contains('[') && pattern.contains('-')) {
-        return None;
+    let case_sensitive = if compile_glob(pattern, true).ok().as_ref() == Some(&glob) {
+        true
+    } else if compile_glob(pattern, false).ok().as_ref() == Some(&glob) {
+        false
+    } else {
+        return MatchingForm::AsIs(glob);
+    };
+    let fold =
+        !case_sensitive && pattern.is_ascii() && !(pattern.contains('[') && pattern.contains('-'));
+    let text = if fold {
+        pattern.to_ascii_lowercase()
+    } else {
+        pattern.to_owned()
+    };
+    let twin = GlobBuilder::new(&text)
+        .case_insensitive(!case_sensitive && !fold)
+        .literal_separator(on_path)
+        .backslash_escape(true)
+        .empty_alternates(true)
+        .build();
+    match twin {
+        Ok(twin) if fold => MatchingForm::AsciiFolded(twin),
+        Ok(twin) => MatchingForm::AsIs(twin),
+        Err(_) => MatchingForm::AsIs(glob),
     }
-    // Only a glob compiled by `compile_glob` as case-insensitive has this twin.
-    if compile_glob(pattern, false).ok().as_ref() != Some(glob) {
-        return None;
-    }
-    compile_glob(&pattern.to_ascii_lowercase(), true).ok()
 }
 
 #[cfg(test)]
@@ -930,5 +1051,88 @@ mod tests {
             rule("b", Action::Skip, &["*.txt"], true),
         ]);
         assert_eq!(rules.glob_count(), 3);
+    }
+
+    mod matching_forms {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Pieces of globs: letters of both cases, separators, wildcards, classes (ranges too,
+        /// `[A-z]` among them), alternations and escapes.
+        fn arb_pattern() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "a",
+                "A",
+                "b",
+                "B",
+                "s",
+                "S",
+                "_",
+                ".",
+                "-",
+                "/",
+                "*",
+                "?",
+                "**/",
+                "/**",
+                "[ab]",
+                "[AB]",
+                "[!a]",
+                "[a-c]",
+                "[A-z]",
+                "[_-]",
+                "{a,B}",
+                "{,x}",
+                "\\*",
+                "\\A",
+                "ä",
+                "Ä",
+                "sample",
+                "Sample",
+                ".srt",
+                ".SRT",
+                "[.]",
+                "**/sample/**",
+                "**/SaMple/**",
+                "**/a/**",
+                "**/a.b/**",
+            ]);
+            prop::collection::vec(piece, 1..5).prop_map(|pieces| pieces.concat())
+        }
+
+        fn arb_path() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "a", "A", "b", "B", "s", "_", ".", "-", "/", "`", "*", "ä", "Ä", "sample",
+                "SAMPLE", ".srt", ".Srt", "x/", "\n", "/sample/", "a/", "/A/", "a.b/",
+            ]);
+            prop::collection::vec(piece, 1..6).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(5_000))]
+            /// The set matches exactly what the glob alone matches (base name or whole path),
+            /// whatever twin the set built for it.
+            #[test]
+            fn a_glob_in_the_set_matches_what_it_matches_alone(
+                pattern in arb_pattern(),
+                path in arb_path(),
+                case_sensitive in any::<bool>(),
+            ) {
+                let Ok(glob) = compile_glob(&pattern, case_sensitive) else {
+                    return Ok(());
+                };
+                let subject = if is_path_glob(&pattern) {
+                    path.as_str()
+                } else {
+                    path.rsplit('/').next().unwrap_or(&path)
+                };
+                let alone = glob.compile_matcher().is_match(subject);
+                let rules = set(vec![RuleSpec {
+                    globs: vec![glob],
+                    ..RuleSpec::new("r", Action::Skip)
+                }]);
+                prop_assert_eq!(decide(&rules, "t", &path, 1).is_some(), alone);
+            }
+        }
     }
 }

@@ -1061,7 +1061,10 @@ impl<'de> ObjectHandler<'de> for FileHandler {
                 }
                 b"name" => {
                     let value = optional_str(map.next_value::<Scalar<'de>>()?, "name");
-                    path = note(&mut problem, value).flatten().map(Cow::into_owned);
+                    // Straight into the shared form the plan and the report keep: one copy.
+                    path = note(&mut problem, value)
+                        .flatten()
+                        .map(|name| std::sync::Arc::<str>::from(&*name));
                 }
                 b"size" => {
                     size = match map.next_value::<Scalar<'de>>()? {
@@ -1096,7 +1099,7 @@ impl<'de> ObjectHandler<'de> for FileHandler {
         };
         Ok(Ok(TaskFile {
             index,
-            path: path.unwrap_or_default().into(),
+            path: path.unwrap_or_else(|| std::sync::Arc::from("")),
             size: size.unwrap_or(0),
             selected: selected.unwrap_or(false),
         }))
