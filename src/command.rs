@@ -91,10 +91,7 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         } => match load(&config_path, env) {
             Ok(config) => match (task_json, task_id, torrent) {
                 (_, _, Some(file)) => explain_torrent(&file, &config),
-                (Some(file), _, None) => match crate::explain::explain_file(&file, &config.rules) {
-                    Ok(text) => Outcome::success(text),
-                    Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
-                },
+                (Some(file), _, None) => explain_task_json(&file, &config),
                 (None, Some(id), None) => explain_live(&config, account.as_deref(), &id, env).await,
                 (None, None, None) => Outcome::failure(
                     Exit::Failure,
@@ -389,6 +386,23 @@ async fn once_lists(
         return Ok(config);
     }
     load(path, env)
+}
+
+/// `explain --task-json`: the table goes straight to stdout, task by task (it is about as long
+/// as the JSON, which may be tens of megabytes).
+fn explain_task_json(file: &std::path::Path, config: &Config) -> Outcome {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    match crate::explain::explain_file(file, &config.rules, &mut out) {
+        Ok(()) => Outcome::success(String::new()),
+        // A reader that went away (`| head`) wanted no more.
+        Err(crate::explain::ExplainError::Write { source })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Outcome::success(String::new())
+        }
+        Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+    }
 }
 
 fn explain_torrent(file: &std::path::Path, config: &Config) -> Outcome {

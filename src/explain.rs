@@ -28,13 +28,27 @@ pub enum ExplainError {
         #[source]
         source: cloudreve::DocumentError,
     },
+    /// The table could not be written out.
+    #[error("could not write the explanation: {source}")]
+    Write {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-/// Renders the plan of every task in the JSON file, as if nothing had been decided before.
+/// Writes the plan of every task in the JSON file to `out`, as if nothing had been decided
+/// before.
 ///
 /// The file is decoded in one pass by the daemon's own list decoder; a task that cannot be
-/// read is named with the reason and the others are explained.
-pub fn explain_file(path: &Path, rules: &RuleSet) -> Result<String, ExplainError> {
+/// read is named with the reason and the others are explained. Each task's table is drawn into
+/// one reused buffer and written out before the next, so the whole explanation (about as long
+/// as the JSON) is never held at once.
+pub fn explain_file(
+    path: &Path,
+    rules: &RuleSet,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ExplainError> {
     let bytes = std::fs::read(path).map_err(|source| ExplainError::Read {
         path: path.to_owned(),
         source,
@@ -43,27 +57,32 @@ pub fn explain_file(path: &Path, rules: &RuleSet) -> Result<String, ExplainError
         path: path.to_owned(),
         source,
     })?;
-    // The table is about as long as the JSON it explains: one allocation for all of it.
-    let mut out = String::with_capacity(bytes.len());
     drop(bytes);
+    let write = |out: &mut dyn std::io::Write, text: &str| {
+        out.write_all(text.as_bytes())
+            .map_err(|source| ExplainError::Write { source })
+    };
+    let mut text = String::new();
     for skipped in &list.skipped {
         let _ = writeln!(
-            out,
+            text,
             "task {} skipped: {}",
             skipped.id.as_deref().unwrap_or("with an unreadable id"),
             skipped.reason
         );
     }
     if list.tasks.is_empty() {
-        let _ = writeln!(out, "{}: no tasks", path.display());
-        return Ok(out);
+        let _ = writeln!(text, "{}: no tasks", path.display());
     }
+    write(out, &text)?;
     let decided = Decided::new();
     for (n, task) in list.tasks.iter().enumerate() {
+        text.clear();
         if n > 0 {
-            out.push('\n');
+            text.push('\n');
         }
-        plan::plan(task, rules, &decided).render_into(&mut out);
+        plan::plan(task, rules, &decided).render_into(&mut text);
+        write(out, &text)?;
     }
-    Ok(out)
+    out.flush().map_err(|source| ExplainError::Write { source })
 }

@@ -319,12 +319,30 @@ impl Plan {
 
     /// The PATCH body this plan would send, as compact JSON.
     pub fn patch_body(&self) -> Option<String> {
-        let changes = self.changes()?;
-        let entries: Vec<String> = changes
-            .iter()
-            .map(|c| format!("{{\"index\":{},\"download\":{}}}", c.index, c.download))
-            .collect();
-        Some(format!("{{\"files\":[{}]}}", entries.join(",")))
+        let mut body = String::new();
+        self.patch_body_into(&mut body).then_some(body)
+    }
+
+    /// [`Self::patch_body`] appended to `out`; false (and nothing appended) if nothing is sent.
+    fn patch_body_into(&self, out: &mut String) -> bool {
+        let Some(changes) = self.changes() else {
+            return false;
+        };
+        out.push_str("{\"files\":[");
+        for (n, change) in changes.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"index\":");
+            out.push_str(itoa::Buffer::new().format(change.index));
+            out.push_str(if change.download {
+                ",\"download\":true}"
+            } else {
+                ",\"download\":false}"
+            });
+        }
+        out.push_str("]}");
+        true
     }
 
     /// A one-line reason why nothing is sent, or `None` if the plan sends a PATCH.
@@ -401,19 +419,14 @@ impl Plan {
             }
             table.render_into(out);
         }
-        match self.patch_body() {
-            Some(body) => {
-                let _ = writeln!(
-                    out,
-                    "PATCH /api/v4/workflow/download/{} {body}",
-                    self.task_id
-                );
-            }
-            None => {
-                if let Some(reason) = self.reason_for_nothing() {
-                    let _ = writeln!(out, "{reason}");
-                }
-            }
+        if self.changes().is_some() {
+            out.push_str("PATCH /api/v4/workflow/download/");
+            out.push_str(self.task_id.as_str());
+            out.push(' ');
+            self.patch_body_into(out);
+            out.push('\n');
+        } else if let Some(reason) = self.reason_for_nothing() {
+            let _ = writeln!(out, "{reason}");
         }
     }
 }

@@ -147,8 +147,13 @@ impl<'a> Table<'a> {
     /// [`Self::render`] appended to `out`, with no allocation per cell or line.
     pub fn render_into(&self, out: &mut String) {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| text_width(h)).collect();
+        // A last column aligned left is never padded: its width is not needed.
+        let measured = match self.aligns.last() {
+            Some(Align::Left) => widths.len().saturating_sub(1),
+            _ => widths.len(),
+        };
         for row in self.rows() {
-            for (width, cell) in widths.iter_mut().zip(row) {
+            for (width, cell) in widths.iter_mut().zip(row).take(measured) {
                 *width = (*width).max(cell.width());
             }
         }
@@ -157,20 +162,25 @@ impl<'a> Table<'a> {
             let start = out.len();
             for (column, cell) in row.iter().enumerate() {
                 let last = column + 1 == row.len();
-                let width = widths.get(column).copied().unwrap_or(0);
-                let padding = width.saturating_sub(cell.width());
+                let padding = || {
+                    widths
+                        .get(column)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_sub(cell.width())
+                };
                 if column > 0 {
                     out.push_str("  ");
                 }
                 match self.aligns.get(column) {
                     Some(Align::Right) => {
-                        pad(out, padding);
+                        pad(out, padding());
                         cell.write_into(out);
                     }
                     _ if last => cell.write_into(out),
                     _ => {
                         cell.write_into(out);
-                        pad(out, padding);
+                        pad(out, padding());
                     }
                 }
             }

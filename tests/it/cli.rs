@@ -230,6 +230,43 @@ async fn explain_prints_the_table_and_the_patch() {
     );
 }
 
+/// `explain --task-json` streams its table task by task; a reader that stops early (`| head`)
+/// ends it quietly with success, not with a panic or an error.
+#[tokio::test]
+async fn explain_task_json_streams_and_stops_quietly_when_the_reader_leaves() {
+    use tokio::io::AsyncReadExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let tasks: Vec<String> = (0..2_000)
+        .map(|n| {
+            format!(
+                r#"{{"id":"t{n}","status":"processing","type":"remote_download","summary":{{"phase":"monitor","props":{{"download":{{"name":"Show.{n}","state":"downloading","files":[{{"index":1,"name":"Show.{n}/E01.mkv","size":1503238553,"selected":true}},{{"index":2,"name":"Show.{n}/RARBG.txt","size":31,"selected":true}}]}}}}}}}}"#
+            )
+        })
+        .collect();
+    let file = write(dir.path(), "tasks.json", &format!("[{}]", tasks.join(",")));
+    let mut child = tokio::process::Command::new(support::binary())
+        .args([
+            "--config",
+            "rules.example.toml",
+            "explain",
+            "--task-json",
+            file.to_str().unwrap(),
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = [0u8; 256];
+    stdout.read_exact(&mut head).await.unwrap();
+    assert!(String::from_utf8_lossy(&head).starts_with("task t0 \"Show.0\" (2 files)"));
+    drop(stdout);
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+}
+
 fn config_for(emu: &Emulator, dir: &Path, extra: &str) -> PathBuf {
     let state = dir.join("state.json");
     let text = support::config_text(
