@@ -194,7 +194,8 @@ async fn tick_at_scale(n_tasks: usize, n_files: usize) {
     let started = Instant::now();
     let mut to_send = 0usize;
     for task in &tasks {
-        let plan = plan::plan(task, &rules, &store.decided(&task.id));
+        // As the daemon's tick does: the task's decisions are borrowed, not copied.
+        let plan = plan::plan(task, &rules, store.decided_ref(&task.id));
         to_send += usize::from(plan.changes().is_some());
     }
     let listed: std::collections::HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();

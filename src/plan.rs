@@ -192,16 +192,19 @@ fn decide_files(
 ) -> Vec<FileDecision> {
     let total = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.size));
     let scope = rules.scope(task.name(), &task.source, total);
-    let mut scratch = MatchScratch::default();
+    let mut scratch = SCRATCH.take();
     let deciding: Vec<Option<usize>> = files
         .iter()
         .map(|file| rules.first_match(&scope, &file.path, file.size, &mut scratch))
         .collect();
-    let mut kept_as_largest = vec![false; files.len()];
+    SCRATCH.set(scratch);
+    // Only allocated when a rule keeps the largest files.
+    let mut kept_as_largest = Vec::new();
     for (rule_idx, rule) in rules.rules().iter().enumerate() {
         let Some(keep) = rule.keep_largest() else {
             continue;
         };
+        kept_as_largest.resize(files.len(), false);
         let mut matched: Vec<usize> = (0..files.len())
             .filter(|&pos| deciding[pos] == Some(rule_idx))
             .collect();
@@ -219,8 +222,9 @@ fn decide_files(
     files
         .iter()
         .zip(&deciding)
-        .zip(&kept_as_largest)
-        .map(|((file, deciding), &kept)| {
+        .enumerate()
+        .map(|(pos, (file, deciding))| {
+            let kept = kept_as_largest.get(pos).copied().unwrap_or(false);
             let verdict = match (deciding, only_rule) {
                 (None, None) => Verdict::Untouched,
                 (None, Some(only_idx)) => Verdict::Skip(rules.rules()[only_idx].name().clone()),
@@ -243,6 +247,14 @@ fn decide_files(
             }
         })
         .collect()
+}
+
+thread_local! {
+    /// The matcher's buffers, reused from task to task and from file to file. Only a cache of
+    /// allocations: what it holds between calls never affects a decision.
+    static SCRATCH: std::cell::Cell<MatchScratch> = const {
+        std::cell::Cell::new(MatchScratch::new())
+    };
 }
 
 /// The pseudo-rule named when `[safety] on_all_junk = "keep_largest"` keeps a file.

@@ -15,11 +15,12 @@
 //! - A rule may take its name patterns from a shared list (`list`, Cleanuparr's format): those
 //!   match the base name; see [`list`].
 //!
-//! Every glob of every rule is compiled into one of two `GlobSet`s, one for base-name globs and
-//! one for path globs, so a file costs two set look-ups however many rules there are. Case
-//! sensitivity is a per-glob flag inside a `GlobSet`, so one set holds both kinds. Patterns
-//! from lists join the base-name `GlobSet`; their regexes form one more `RegexSet`, matched
-//! against the base name.
+//! Every glob of every rule is compiled into a set, so a file costs one look-up per set however
+//! many rules there are: base-name globs and path globs each have a `GlobSet`; a glob that
+//! ignores case is, where that is exact, matched as its lowercased twin against the lowercased
+//! name (see [`matching_form`]), and `**/name/**` globs share one Aho-Corasick automaton.
+//! Patterns from lists join the base-name sets; their regexes form one more `RegexSet`,
+//! matched against the base name.
 
 pub mod list;
 pub mod size;
@@ -329,10 +330,8 @@ pub struct RuleSet {
     /// Path globs matched against the path as it is.
     path_set: OwnedGlobs,
     /// Case-insensitive base-name globs, ASCII-lowercased and compiled case-sensitively (see
-    /// [`ascii_folded`]), matched against the ASCII-lowercased base name.
+    /// [`matching_form`]), matched against the ASCII-lowercased base name.
     ascii_basename_set: OwnedGlobs,
-    /// The same for path globs, against the ASCII-lowercased path.
-    ascii_path_set: OwnedGlobs,
     /// Folded path globs of the form `**/name/**` (a folder at any depth), found in one pass.
     folders: FolderGlobs,
     regex_set: regex::RegexSet,
@@ -352,8 +351,9 @@ impl RuleSet {
         let mut basename = OwnedGlobsBuilder::default();
         let mut path = OwnedGlobsBuilder::default();
         let mut ascii_basename = OwnedGlobsBuilder::default();
-        let mut ascii_path = OwnedGlobsBuilder::default();
         let mut folders = FolderGlobsBuilder::default();
+        let mut basename_forms = Vec::new();
+        let mut path_forms = Vec::new();
         let mut folded = OwnedGlobsBuilder::default();
         let mut regexes = Vec::new();
         let mut regex_owner = Vec::new();
@@ -371,16 +371,11 @@ impl RuleSet {
             for glob in spec.globs {
                 patterns.push(glob.glob().to_owned());
                 let on_path = is_path_glob(glob.glob());
-                match (matching_form(glob, on_path), on_path) {
-                    (MatchingForm::AsciiFolded(glob), true) => match folder_name(glob.glob()) {
-                        Some(name) => folders.add(name, rule_idx),
-                        None => ascii_path.add(glob, rule_idx),
-                    },
-                    (MatchingForm::AsciiFolded(glob), false) => {
-                        ascii_basename.add(glob, rule_idx);
-                    }
-                    (MatchingForm::AsIs(glob), true) => path.add(glob, rule_idx),
-                    (MatchingForm::AsIs(glob), false) => basename.add(glob, rule_idx),
+                let form = matching_form(&glob, on_path);
+                if on_path {
+                    path_forms.push((rule_idx, glob, form));
+                } else {
+                    basename_forms.push((rule_idx, glob, form));
                 }
             }
             for regex in spec.regexes {
@@ -390,10 +385,6 @@ impl RuleSet {
             }
             let list_patterns = spec.list_patterns;
             for glob in spec.list_globs {
-                // List globs are already lowercased when folded: only the separator changes.
-                let glob = match matching_form(glob, false) {
-                    MatchingForm::AsIs(glob) | MatchingForm::AsciiFolded(glob) => glob,
-                };
                 if spec.list_folded {
                     folded.add(glob, rule_idx);
                 } else {
@@ -422,6 +413,31 @@ impl RuleSet {
                 inactive: spec.inactive,
             });
         }
+        // A rewritten form pays only when it spares a whole regex pass: when every glob of its
+        // kind has one. Otherwise all of them stay as written, in one regex set (globset's
+        // per-glob look-ups beside a regex pass cost more than the pass alone).
+        let fast_names = basename.owner.is_empty()
+            && basename_forms
+                .iter()
+                .all(|(_, _, form)| !matches!(form, MatchingForm::AsIs));
+        for (rule_idx, glob, form) in basename_forms {
+            match form {
+                MatchingForm::Plain(twin) if fast_names => basename.add(twin, rule_idx),
+                MatchingForm::AsciiFolded(twin) if fast_names => {
+                    ascii_basename.add(twin, rule_idx);
+                }
+                _ => basename.add(glob, rule_idx),
+            }
+        }
+        let fast_paths = path_forms
+            .iter()
+            .all(|(_, _, form)| matches!(form, MatchingForm::Folder(_)));
+        for (rule_idx, glob, form) in path_forms {
+            match form {
+                MatchingForm::Folder(name) if fast_paths => folders.add(&name, rule_idx),
+                _ => path.add(glob, rule_idx),
+            }
+        }
         let boxed = |e: Box<dyn std::error::Error + Send + Sync>| RuleSetError { source: e };
         Ok(Self {
             rules,
@@ -429,7 +445,6 @@ impl RuleSet {
             basename_set: basename.build()?,
             path_set: path.build()?,
             ascii_basename_set: ascii_basename.build()?,
-            ascii_path_set: ascii_path.build()?,
             folders: folders.build()?,
             regex_set: regex::RegexSet::new(&regexes).map_err(|e| boxed(e.into()))?,
             regex_owner,
@@ -464,7 +479,6 @@ impl RuleSet {
             &self.basename_set,
             &self.path_set,
             &self.ascii_basename_set,
-            &self.ascii_path_set,
             &self.folded_set,
         ]
         .iter()
@@ -508,10 +522,7 @@ impl RuleSet {
         self.basename_set
             .hits_into(base_name, &mut scratch.hits, candidates);
         self.path_set.hits_into(path, &mut scratch.hits, candidates);
-        if !self.ascii_basename_set.is_empty()
-            || !self.ascii_path_set.is_empty()
-            || !self.folders.is_empty()
-        {
+        if !self.ascii_basename_set.is_empty() || !self.folders.is_empty() {
             // "/" and the path, ASCII-lowercased: lowercasing keeps every byte's place, so the
             // path and its base name are tails of it.
             let rooted = &mut scratch.ascii_lowered;
@@ -519,14 +530,11 @@ impl RuleSet {
             rooted.push('/');
             rooted.push_str(path);
             rooted.make_ascii_lowercase();
-            let lowered = rooted.get(1..).unwrap_or_default();
             let lowered_base = rooted
                 .get(1 + path.len() - base_name.len()..)
                 .unwrap_or_default();
             self.ascii_basename_set
                 .hits_into(lowered_base, &mut scratch.hits, candidates);
-            self.ascii_path_set
-                .hits_into(lowered, &mut scratch.hits, candidates);
             self.folders.hits_into(rooted, candidates);
         }
         if !self.regex_owner.is_empty() {
@@ -582,6 +590,18 @@ pub struct MatchScratch {
     candidates: Vec<usize>,
     lowered: String,
     ascii_lowered: String,
+}
+
+impl MatchScratch {
+    /// Empty buffers (usable in a `const` context, such as a thread-local).
+    pub const fn new() -> Self {
+        Self {
+            hits: Vec::new(),
+            candidates: Vec::new(),
+            lowered: String::new(),
+            ascii_lowered: String::new(),
+        }
+    }
 }
 
 /// Globs compiled into one `GlobSet`, each with the index of the rule that owns it.
@@ -708,55 +728,100 @@ fn folder_name(pattern: &str) -> Option<&str> {
     plain.then_some(name)
 }
 
-/// How one glob is matched: a twin that matches exactly the same names, built so that globset
-/// can use its fast look-ups (extension, literal, prefix, suffix) instead of a regex.
+/// How one glob is matched: as written, or in a form that matches exactly the same names and
+/// that globset (or the folder automaton) looks up without a regex.
 #[derive(Debug)]
 enum MatchingForm {
-    /// Matched against the subject as it is.
-    AsIs(Glob),
-    /// Lowercased, case-sensitive: matched against the ASCII-lowercased subject.
+    /// As written: matched in the regex pass (or by globset's own look-up).
+    AsIs,
+    /// Case-sensitive, rebuilt without the separator rule: matched against the base name.
+    Plain(Glob),
+    /// Lowercased and case-sensitive: matched against the ASCII-lowercased base name.
     AsciiFolded(Glob),
+    /// `**/name/**`, lowercased: `/name/` in `/` + the ASCII-lowercased path.
+    Folder(String),
 }
 
 /// The matching form of a glob compiled by [`compile_glob`] (any other glob is kept as it is).
 ///
-/// Two rewrites, each leaving the set of matching names unchanged:
-/// - A base-name glob (no `/`) is matched against a base name, which has no `/`, so whether
-///   `*` may cross `/` makes no difference there; without that restriction globset reads
-///   `*.srt` as an extension and `junk_*` as a prefix instead of compiling a regex.
-/// - globset compiles a case-insensitive glob to a regex (`(?-u)(?i)`: ASCII-only folding) and
-///   never to a fast look-up. Lowercasing an ASCII pattern, and the subject's ASCII letters,
-///   matches the same names: each literal letter and each listed class member stands for both
-///   of its cases either way. A character range is the exception (`[A-z]` spans `_`, its
-///   lowercase `[a-z]` does not), so a pattern with both `[` and `-` keeps its case handling,
-///   as does one with non-ASCII characters.
-fn matching_form(glob: Glob, on_path: bool) -> MatchingForm {
+/// globset looks a glob up by hash or Aho-Corasick only when it is case-sensitive and of a
+/// plain shape: a literal, `*.ext`, `prefix*` or `*suffix` (and, for the first three, only when
+/// `*` may cross `/`); every other glob joins one regex set, matched in one pass. A glob that
+/// ignores case (the default) always went to the regex set. So a base-name glob of a plain
+/// shape is rebuilt:
+/// - without the separator rule: a base name has no `/`, so whether `*` may cross it makes
+///   no difference there;
+/// - if it ignores case and is ASCII, lowercased and case-sensitive, and matched against the
+///   ASCII-lowercased base name. globset folds case for ASCII only (`(?-u)(?i)`), so a literal
+///   letter stands for both its cases either way.
+///
+/// A folder glob `**/name/**` that ignores case becomes a needle of the folder automaton.
+/// Every other glob stays in the regex set as written: rebuilding such globs as case-sensitive
+/// twins would scatter them over globset's per-glob strategies (one regex per glob sharing an
+/// extension, for one), which costs more than the one pass.
+fn matching_form(glob: &Glob, on_path: bool) -> MatchingForm {
     let pattern = glob.glob();
-    let case_sensitive = if compile_glob(pattern, true).ok().as_ref() == Some(&glob) {
+    let case_sensitive = if compile_glob(pattern, true).ok().as_ref() == Some(glob) {
         true
-    } else if compile_glob(pattern, false).ok().as_ref() == Some(&glob) {
+    } else if compile_glob(pattern, false).ok().as_ref() == Some(glob) {
         false
     } else {
-        return MatchingForm::AsIs(glob);
+        return MatchingForm::AsIs;
     };
-    let fold =
-        !case_sensitive && pattern.is_ascii() && !(pattern.contains('[') && pattern.contains('-'));
+    if on_path {
+        return match folder_name(pattern) {
+            Some(name) if !case_sensitive && name.is_ascii() => {
+                MatchingForm::Folder(name.to_ascii_lowercase())
+            }
+            _ => MatchingForm::AsIs,
+        };
+    }
+    if !is_plain_shape(pattern) {
+        return MatchingForm::AsIs;
+    }
+    let fold = !case_sensitive && pattern.is_ascii();
+    if !case_sensitive && !fold {
+        return MatchingForm::AsIs;
+    }
     let text = if fold {
         pattern.to_ascii_lowercase()
     } else {
         pattern.to_owned()
     };
     let twin = GlobBuilder::new(&text)
-        .case_insensitive(!case_sensitive && !fold)
-        .literal_separator(on_path)
+        .case_insensitive(false)
+        .literal_separator(false)
         .backslash_escape(true)
         .empty_alternates(true)
         .build();
     match twin {
         Ok(twin) if fold => MatchingForm::AsciiFolded(twin),
-        Ok(twin) => MatchingForm::AsIs(twin),
-        Err(_) => MatchingForm::AsIs(glob),
+        Ok(twin) => MatchingForm::Plain(twin),
+        Err(_) => MatchingForm::AsIs,
     }
+}
+
+/// Whether text has no glob syntax at all.
+fn is_plain(text: &str) -> bool {
+    !text.is_empty()
+        && !text
+            .chars()
+            .any(|c| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\'))
+}
+
+/// A base-name glob that globset looks up without a regex once it is case-sensitive and `*`
+/// may cross `/`: `literal`, `*.ext` or `*suffix`, `prefix*`.
+///
+/// Not a pattern ending in `.`: globset reads the extension of a name ending in `.` as none
+/// (as `Path::file_name` does), so its extension look-up for `*.` would miss `a.`, which the
+/// glob's regex matches.
+fn is_plain_shape(pattern: &str) -> bool {
+    if pattern.ends_with('.') {
+        return false;
+    }
+    is_plain(pattern)
+        || pattern.strip_prefix('*').is_some_and(is_plain)
+        || pattern.strip_suffix('*').is_some_and(is_plain)
 }
 
 #[cfg(test)]
@@ -1108,6 +1173,39 @@ mod tests {
             prop::collection::vec(piece, 1..6).prop_map(|pieces| pieces.concat())
         }
 
+        /// Names globset treats specially (ending in a dot, dot files, no extension), for each
+        /// plain shape, both cases.
+        #[test]
+        fn plain_shapes_match_odd_names_as_written() {
+            let patterns = [
+                "*.", "*.srt", "*.SRT", "*srt", "a*", "A.*", ".*", "*..", "..", "a.", "*.tar.gz",
+            ];
+            let names = [
+                "a.", "..", ".", "x.srt", "x.SRT.", "x.srt.", ".srt", "srt", "a", "A.b", ".hidden",
+                "b.tar.gz", "a..", "dir/a.",
+            ];
+            for pattern in patterns {
+                for case_sensitive in [false, true] {
+                    let glob = compile_glob(pattern, case_sensitive).unwrap();
+                    let mut alone = GlobSetBuilder::new();
+                    alone.add(glob.clone());
+                    let alone = alone.build().unwrap();
+                    let rules = set(vec![RuleSpec {
+                        globs: vec![glob],
+                        ..RuleSpec::new("r", Action::Skip)
+                    }]);
+                    for name in names {
+                        let base = name.rsplit('/').next().unwrap();
+                        assert_eq!(
+                            decide(&rules, "t", name, 1).is_some(),
+                            alone.is_match(base),
+                            "{pattern} (case-sensitive: {case_sensitive}) on {name}"
+                        );
+                    }
+                }
+            }
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(5_000))]
             /// The set matches exactly what the glob alone matches (base name or whole path),
@@ -1126,7 +1224,10 @@ mod tests {
                 } else {
                     path.rsplit('/').next().unwrap_or(&path)
                 };
-                let alone = glob.compile_matcher().is_match(subject);
+                // The glob alone in a set of its own, as the rules file wrote it.
+                let mut alone = GlobSetBuilder::new();
+                alone.add(glob.clone());
+                let alone = alone.build().unwrap().is_match(subject);
                 let rules = set(vec![RuleSpec {
                     globs: vec![glob],
                     ..RuleSpec::new("r", Action::Skip)
