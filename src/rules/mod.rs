@@ -18,7 +18,7 @@
 //! Every glob of every rule is compiled into a set, so a file costs one look-up per set however
 //! many rules there are: base-name globs and path globs each have a `GlobSet`; a glob that
 //! ignores case is, where that is exact, matched as its lowercased twin against the lowercased
-//! name (see [`matching_form`]), and `**/name/**` globs share one Aho-Corasick automaton.
+//! name (see `matching_form`), and `**/name/**` globs share one Aho-Corasick automaton.
 //! Patterns from lists join the base-name sets; their regexes form one more `RegexSet`,
 //! matched against the base name.
 
@@ -330,7 +330,7 @@ pub struct RuleSet {
     /// Path globs matched against the path as it is.
     path_set: OwnedGlobs,
     /// Case-insensitive base-name globs, ASCII-lowercased and compiled case-sensitively (see
-    /// [`matching_form`]), matched against the ASCII-lowercased base name.
+    /// `matching_form`), matched against the ASCII-lowercased base name.
     ascii_basename_set: OwnedGlobs,
     /// Folded path globs of the form `**/name/**` (a folder at any depth), found in one pass.
     folders: FolderGlobs,
@@ -413,31 +413,8 @@ impl RuleSet {
                 inactive: spec.inactive,
             });
         }
-        // A rewritten form pays only when it spares a whole regex pass: when every glob of its
-        // kind has one. Otherwise all of them stay as written, in one regex set (globset's
-        // per-glob look-ups beside a regex pass cost more than the pass alone).
-        let fast_names = basename.owner.is_empty()
-            && basename_forms
-                .iter()
-                .all(|(_, _, form)| !matches!(form, MatchingForm::AsIs));
-        for (rule_idx, glob, form) in basename_forms {
-            match form {
-                MatchingForm::Plain(twin) if fast_names => basename.add(twin, rule_idx),
-                MatchingForm::AsciiFolded(twin) if fast_names => {
-                    ascii_basename.add(twin, rule_idx);
-                }
-                _ => basename.add(glob, rule_idx),
-            }
-        }
-        let fast_paths = path_forms
-            .iter()
-            .all(|(_, _, form)| matches!(form, MatchingForm::Folder(_)));
-        for (rule_idx, glob, form) in path_forms {
-            match form {
-                MatchingForm::Folder(name) if fast_paths => folders.add(&name, rule_idx),
-                _ => path.add(glob, rule_idx),
-            }
-        }
+        place_base_name_globs(basename_forms, &mut basename, &mut ascii_basename);
+        place_path_globs(path_forms, &mut path, &mut folders);
         let boxed = |e: Box<dyn std::error::Error + Send + Sync>| RuleSetError { source: e };
         Ok(Self {
             rules,
@@ -655,6 +632,46 @@ impl OwnedGlobsBuilder {
             })?,
             owner: self.owner,
         })
+    }
+}
+
+/// Puts the rules file's base-name globs into their sets. A rewritten form pays only when it
+/// spares the whole regex pass, that is when every base-name glob has one; otherwise all stay as
+/// written, in one regex set (globset's per-glob look-ups beside a regex pass cost more than the
+/// pass alone).
+fn place_base_name_globs(
+    forms: Vec<(usize, Glob, MatchingForm)>,
+    as_written: &mut OwnedGlobsBuilder,
+    ascii_folded: &mut OwnedGlobsBuilder,
+) {
+    let rewrite = as_written.owner.is_empty()
+        && forms
+            .iter()
+            .all(|(_, _, form)| !matches!(form, MatchingForm::AsIs));
+    for (rule_idx, glob, form) in forms {
+        match form {
+            MatchingForm::Plain(twin) if rewrite => as_written.add(twin, rule_idx),
+            MatchingForm::AsciiFolded(twin) if rewrite => ascii_folded.add(twin, rule_idx),
+            _ => as_written.add(glob, rule_idx),
+        }
+    }
+}
+
+/// Puts the rules file's path globs into their sets: into the folder automaton when every one
+/// of them is a folder glob (sparing the regex pass), otherwise all as written.
+fn place_path_globs(
+    forms: Vec<(usize, Glob, MatchingForm)>,
+    as_written: &mut OwnedGlobsBuilder,
+    folders: &mut FolderGlobsBuilder,
+) {
+    let rewrite = forms
+        .iter()
+        .all(|(_, _, form)| matches!(form, MatchingForm::Folder(_)));
+    for (rule_idx, glob, form) in forms {
+        match form {
+            MatchingForm::Folder(name) if rewrite => folders.add(&name, rule_idx),
+            _ => as_written.add(glob, rule_idx),
+        }
     }
 }
 
@@ -1233,6 +1250,38 @@ mod tests {
                     ..RuleSpec::new("r", Action::Skip)
                 }]);
                 prop_assert_eq!(decide(&rules, "t", &path, 1).is_some(), alone);
+            }
+
+            /// With several rules, whichever sets their globs land in (rewritten or as
+            /// written), the first rule whose glob matches alone decides.
+            #[test]
+            fn the_first_rule_whose_glob_matches_alone_decides(
+                patterns in prop::collection::vec((arb_pattern(), any::<bool>()), 1..4),
+                path in arb_path(),
+            ) {
+                let mut specs = Vec::new();
+                let mut expected = None;
+                for (n, (pattern, case_sensitive)) in patterns.iter().enumerate() {
+                    let Ok(glob) = compile_glob(pattern, *case_sensitive) else {
+                        continue;
+                    };
+                    let subject = if is_path_glob(pattern) {
+                        path.as_str()
+                    } else {
+                        path.rsplit('/').next().unwrap_or(&path)
+                    };
+                    let mut alone = GlobSetBuilder::new();
+                    alone.add(glob.clone());
+                    if expected.is_none() && alone.build().unwrap().is_match(subject) {
+                        expected = Some(format!("r{n}"));
+                    }
+                    specs.push(RuleSpec {
+                        globs: vec![glob],
+                        ..RuleSpec::new(&format!("r{n}"), Action::Skip)
+                    });
+                }
+                let rules = set(specs);
+                prop_assert_eq!(decide(&rules, "t", &path, 1), expected);
             }
         }
     }
