@@ -75,7 +75,7 @@ pub struct FileDecision {
     /// The server's file index.
     pub index: u64,
     /// Path inside the torrent.
-    pub path: std::sync::Arc<str>,
+    pub path: crate::task::FilePath,
     /// Size.
     pub size: ByteSize,
     /// Selected according to the server's list.

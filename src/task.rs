@@ -124,13 +124,111 @@ impl fmt::Display for DownloadState {
     }
 }
 
+/// A file's path inside its torrent: a slice of one buffer that every path of the task shares.
+///
+/// A list of ten thousand torrents holds hundreds of thousands of paths; one buffer per task
+/// makes that one allocation per task instead of one per file, and a copy (the plan and the
+/// report keep the path) costs a reference count. Compared, hashed and shown as the text.
+#[derive(Clone)]
+pub struct FilePath {
+    buffer: std::sync::Arc<str>,
+    range: std::ops::Range<usize>,
+}
+
+impl FilePath {
+    /// A path with a buffer of its own.
+    pub fn new(path: &str) -> Self {
+        Self {
+            buffer: std::sync::Arc::from(path),
+            range: 0..path.len(),
+        }
+    }
+
+    /// The paths at `ranges` of one shared `buffer`, in order. A range that is not a slice of
+    /// `buffer` on character boundaries gives an empty path.
+    pub fn shared(
+        buffer: &str,
+        ranges: impl IntoIterator<Item = std::ops::Range<usize>>,
+    ) -> impl Iterator<Item = Self> {
+        let buffer: std::sync::Arc<str> = std::sync::Arc::from(buffer);
+        ranges.into_iter().map(move |range| {
+            let range = if buffer.get(range.clone()).is_some() {
+                range
+            } else {
+                0..0
+            };
+            Self {
+                buffer: std::sync::Arc::clone(&buffer),
+                range,
+            }
+        })
+    }
+
+    /// The path.
+    pub fn as_str(&self) -> &str {
+        self.buffer.get(self.range.clone()).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for FilePath {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for FilePath {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for FilePath {
+    fn from(path: &str) -> Self {
+        Self::new(path)
+    }
+}
+
+impl From<String> for FilePath {
+    fn from(path: String) -> Self {
+        Self::new(&path)
+    }
+}
+
+impl PartialEq for FilePath {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for FilePath {}
+
+impl std::hash::Hash for FilePath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for FilePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for FilePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One file of a torrent, as the downloader reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFile {
     /// The downloader's own index: 1-based for aria2, 0-based for qBittorrent. Sent back verbatim.
     pub index: u64,
     /// Path inside the torrent, `/`-separated, including the torrent's root folder.
-    pub path: std::sync::Arc<str>,
+    pub path: FilePath,
     /// Size in bytes.
     pub size: u64,
     /// Whether the file is currently selected for download (as of the server's last poll).

@@ -25,8 +25,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use super::super::error::{DecodeProblem, JsonKind, ListProblem};
 use crate::task::{
-    DownloadState, DownloadStatus, DownloadTask, Phase, SkippedTask, TaskFile, TaskId, TaskKind,
-    TaskList, TaskStatus,
+    DownloadState, DownloadStatus, DownloadTask, FilePath, Phase, SkippedTask, TaskFile, TaskId,
+    TaskKind, TaskList, TaskStatus,
 };
 
 pub(in crate::cloudreve) use stream::{ListStream, StreamError};
@@ -84,7 +84,7 @@ impl ListAnswer {
 /// Decodes a list answer. Fails only on a body that is not one JSON object.
 pub(in crate::cloudreve) fn decode_list(bytes: &[u8]) -> Result<ListAnswer, DecodeProblem> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let mut scratch = Vec::new();
+    let mut scratch = FileScratch::default();
     let answer = ObjectOr(AnswerHandler {
         scratch: &mut scratch,
     })
@@ -118,7 +118,7 @@ pub(in crate::cloudreve) enum Document {
 /// Decodes a saved task document: a list answer, its `data`, an array of tasks, or one task.
 pub(in crate::cloudreve) fn decode_document(bytes: &[u8]) -> Result<Document, DecodeProblem> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let mut scratch = Vec::new();
+    let mut scratch = FileScratch::default();
     DocumentSeed {
         scratch: &mut scratch,
     }
@@ -473,7 +473,7 @@ impl TopLevel {
         &mut self,
         key: &[u8],
         map: &mut A,
-        scratch: &mut Vec<TaskFile>,
+        scratch: &mut FileScratch,
     ) -> Result<bool, A::Error> {
         match key {
             b"code" => {
@@ -519,7 +519,7 @@ impl TopLevel {
 
 /// The envelope `{code, msg, data, correlation_id}`.
 struct AnswerHandler<'s> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
 }
 
 impl<'de> ObjectHandler<'de> for AnswerHandler<'_> {
@@ -543,7 +543,7 @@ impl<'de> ObjectHandler<'de> for AnswerHandler<'_> {
 
 /// A list's `data`: `{tasks, pagination}`.
 struct DataHandler<'s> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
 }
 
 impl<'de> ObjectHandler<'de> for DataHandler<'_> {
@@ -594,7 +594,7 @@ impl<'de> ObjectHandler<'de> for Pagination {
 
 /// The `tasks` array: every element read, a malformed one skipped.
 struct TasksHandler<'s> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
 }
 
 impl<'de> ArrayHandler<'de> for TasksHandler<'_> {
@@ -635,7 +635,7 @@ fn push_task(list: &mut TaskList, task: Field<Result<DownloadTask, SkippedTask>>
 
 /// A saved document: whichever of the accepted shapes it turns out to be.
 struct DocumentSeed<'s> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
 }
 
 impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
@@ -719,7 +719,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
 
 /// One `TaskResponse`.
 struct TaskHandler<'s> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
 }
 
 impl<'de> ObjectHandler<'de> for TaskHandler<'_> {
@@ -760,7 +760,7 @@ impl TaskFields {
         &mut self,
         key: &[u8],
         map: &mut A,
-        scratch: &mut Vec<TaskFile>,
+        scratch: &mut FileScratch,
     ) -> Result<bool, A::Error> {
         match key {
             b"id" => {
@@ -868,7 +868,7 @@ fn download_state(text: Option<&str>) -> DownloadState {
 
 /// `summary`: `{phase, props}`.
 struct SummaryHandler<'s> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
 }
 
 impl<'de> ObjectHandler<'de> for SummaryHandler<'_> {
@@ -904,7 +904,7 @@ impl<'de> ObjectHandler<'de> for SummaryHandler<'_> {
 
 /// `summary.props`: `{src_str, download}`; writes into the summary being read.
 struct PropsHandler<'s, 'f> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
     summary: &'f mut SummaryFields,
 }
 
@@ -939,7 +939,7 @@ impl<'de> ObjectHandler<'de> for PropsHandler<'_, '_> {
 
 /// `summary.props.download`: `{name, state, files}`.
 struct DownloadHandler<'s> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
 }
 
 impl<'de> ObjectHandler<'de> for DownloadHandler<'_> {
@@ -991,10 +991,42 @@ impl<'de> ObjectHandler<'de> for DownloadHandler<'_> {
     }
 }
 
-/// `files`: each `{index, name, size, selected}`, collected through a reused scratch vector
-/// so that each task's list is allocated once, at its exact length.
+/// The files of the task being decoded, reused from task to task: a vector allocated per task
+/// and grown by doubling costs more in the allocator than the decoding itself. The paths go
+/// into one buffer, shared by the task's [`FilePath`]s once its list is complete.
+#[derive(Default)]
+pub(in crate::cloudreve) struct FileScratch {
+    files: Vec<RawFile>,
+    paths: String,
+}
+
+impl FileScratch {
+    /// Empty (usable in a `const` context, such as a thread-local).
+    pub(in crate::cloudreve) const fn new() -> Self {
+        Self {
+            files: Vec::new(),
+            paths: String::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.files.clear();
+        self.paths.clear();
+    }
+}
+
+/// One file as read, its path a range of [`FileScratch::paths`].
+struct RawFile {
+    index: u64,
+    path: std::ops::Range<usize>,
+    size: u64,
+    selected: bool,
+}
+
+/// `files`: each `{index, name, size, selected}`, collected through the reused scratch, then
+/// made into the task's files with one shared path buffer.
 struct FilesHandler<'s> {
-    scratch: &'s mut Vec<TaskFile>,
+    scratch: &'s mut FileScratch,
 }
 
 impl<'de> ArrayHandler<'de> for FilesHandler<'_> {
@@ -1009,11 +1041,14 @@ impl<'de> ArrayHandler<'de> for FilesHandler<'_> {
                 drain_seq(seq)?;
                 break;
             }
-            let Some(file) = seq.next_element_seed(ObjectOr(FileHandler))? else {
+            let Some(file) = seq.next_element_seed(ObjectOr(FileHandler {
+                paths: &mut self.scratch.paths,
+            }))?
+            else {
                 break;
             };
             match file {
-                Field::Found(Ok(file)) => self.scratch.push(file),
+                Field::Found(Ok(file)) => self.scratch.files.push(file),
                 Field::Found(Err(inner)) => problem = Some(inner.within(&format!("[{position}]"))),
                 Field::Missing | Field::Null | Field::Wrong(_) => {
                     let found = match file {
@@ -1029,19 +1064,36 @@ impl<'de> ArrayHandler<'de> for FilesHandler<'_> {
             self.scratch.clear();
             return Ok(Err(problem));
         }
-        Ok(Ok(self.scratch.drain(..).collect()))
+        let FileScratch { files, paths } = &mut *self.scratch;
+        let shared = FilePath::shared(paths, files.iter().map(|f| f.path.clone()));
+        let task_files = files
+            .iter()
+            .zip(shared)
+            .map(|(file, path)| TaskFile {
+                index: file.index,
+                path,
+                size: file.size,
+                selected: file.selected,
+            })
+            .collect();
+        self.scratch.clear();
+        Ok(Ok(task_files))
     }
 }
 
-/// One file: `{index, name, size, selected}`; `index` is required, the rest default.
-struct FileHandler;
+/// One file: `{index, name, size, selected}`; `index` is required, the rest default. Its path
+/// is appended to the task's path buffer.
+struct FileHandler<'p> {
+    paths: &'p mut String,
+}
 
-impl<'de> ObjectHandler<'de> for FileHandler {
-    type Output = Result<TaskFile, Problem>;
+impl<'de> ObjectHandler<'de> for FileHandler<'_> {
+    type Output = Result<RawFile, Problem>;
 
     fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Output, A::Error> {
         let mut index = None;
-        let mut path = None;
+        let start = self.paths.len();
+        let mut path = start..start;
         let mut size = None;
         let mut selected = None;
         let mut problem = None;
@@ -1061,10 +1113,12 @@ impl<'de> ObjectHandler<'de> for FileHandler {
                 }
                 b"name" => {
                     let value = optional_str(map.next_value::<Scalar<'de>>()?, "name");
-                    // Straight into the shared form the plan and the report keep: one copy.
-                    path = note(&mut problem, value)
-                        .flatten()
-                        .map(|name| std::sync::Arc::<str>::from(&*name));
+                    if let Some(name) = note(&mut problem, value).flatten() {
+                        // A repeated key: the last value wins, as in a derived decoder.
+                        self.paths.truncate(start);
+                        self.paths.push_str(&name);
+                        path = start..self.paths.len();
+                    }
                 }
                 b"size" => {
                     size = match map.next_value::<Scalar<'de>>()? {
@@ -1097,9 +1151,9 @@ impl<'de> ObjectHandler<'de> for FileHandler {
         let Some(index) = index else {
             return Ok(Err(Problem::missing("index")));
         };
-        Ok(Ok(TaskFile {
+        Ok(Ok(RawFile {
             index,
-            path: path.unwrap_or_else(|| std::sync::Arc::from("")),
+            path,
             size: size.unwrap_or(0),
             selected: selected.unwrap_or(false),
         }))
@@ -1177,6 +1231,56 @@ mod tests {
         assert_eq!(&*files[0].path, r#"T/"q"\b.mkv"#);
         assert_eq!(files[0].size, 0);
         assert!(!files[0].selected);
+    }
+
+    /// A task's paths share one buffer; each file still gets exactly its own path, a repeated
+    /// `name` keeps its last value, a file without a name has an empty path, and a task whose
+    /// files are malformed leaves nothing behind for the next task.
+    #[test]
+    fn the_paths_of_a_task_are_each_files_own() {
+        let list = tasks(&list_of(&[
+            r#"{"id":"a","status":"processing","summary":{"props":{"download":{"files":[{"index":1,"name":"A/é.mkv"},{"index":2},{"index":3,"name":"first","name":"A/über.srt"},{"index":4,"name":""}]}}}}"#,
+            r#"{"id":"bad","status":"processing","summary":{"props":{"download":{"files":[{"index":1,"name":"B/leftover.mkv"},{"index":"x","name":"B/2"}]}}}}"#,
+            r#"{"id":"c","status":"processing","summary":{"props":{"download":{"files":[{"name":"C/x.mkv","index":7}]}}}}"#,
+        ]));
+        let paths = |task: &DownloadTask| -> Vec<(u64, String)> {
+            task.download
+                .as_ref()
+                .unwrap()
+                .files
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|f| (f.index, f.path.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            paths(&list.tasks[0]),
+            [
+                (1, "A/é.mkv".to_owned()),
+                (2, String::new()),
+                (3, "A/über.srt".to_owned()),
+                (4, String::new())
+            ]
+        );
+        assert_eq!(list.skipped.len(), 1);
+        assert_eq!(list.skipped[0].id.as_deref(), Some("bad"));
+        assert_eq!(paths(&list.tasks[1]), [(7, "C/x.mkv".to_owned())]);
+        // The same through the streaming decoder, fed in small pieces.
+        let body = list_of(&[
+            GOOD,
+            r#"{"id":"c","status":"processing","summary":{"props":{"download":{"files":[{"name":"C/x.mkv","index":7},{"index":8,"name":"C/y"}]}}}}"#,
+        ]);
+        let mut stream = ListStream::default();
+        for piece in body.as_bytes().chunks(7) {
+            stream.feed(piece);
+        }
+        let streamed = stream.finish().unwrap().into_page().unwrap().tasks;
+        assert_eq!(paths(&streamed.tasks[0]), [(1, "T/a.mkv".to_owned())]);
+        assert_eq!(
+            paths(&streamed.tasks[1]),
+            [(7, "C/x.mkv".to_owned()), (8, "C/y".to_owned())]
+        );
     }
 
     #[test]

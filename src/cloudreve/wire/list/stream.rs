@@ -16,9 +16,9 @@
 
 use serde::de::{Deserialize, DeserializeSeed, Deserializer};
 
-use super::{Field, ListAnswer, ObjectOr, TaskHandler, decode_list, push_task};
+use super::{Field, FileScratch, ListAnswer, ObjectOr, TaskHandler, decode_list, push_task};
 use crate::cloudreve::error::DecodeProblem;
-use crate::task::{DownloadTask, SkippedTask, TaskFile, TaskList};
+use crate::task::{DownloadTask, SkippedTask, TaskList};
 
 /// One element of the tasks array, for `serde_json`'s stream deserializer, which reports where
 /// the element ended.
@@ -27,7 +27,7 @@ struct TaskElement(Field<Result<DownloadTask, SkippedTask>>);
 thread_local! {
     /// The files of the task being decoded, reused from task to task: a vector allocated
     /// per task and grown by doubling costs more in the allocator than the decoding itself.
-    static SCRATCH: std::cell::Cell<Vec<TaskFile>> = const { std::cell::Cell::new(Vec::new()) };
+    static SCRATCH: std::cell::Cell<FileScratch> = const { std::cell::Cell::new(FileScratch::new()) };
 }
 
 impl<'de> Deserialize<'de> for TaskElement {
@@ -101,7 +101,7 @@ pub(in crate::cloudreve) struct ListStream {
     /// The start of the current element, from earlier chunks.
     element: Vec<u8>,
     tasks: TaskList,
-    scratch: Vec<TaskFile>,
+    scratch: FileScratch,
     error: Option<StreamError>,
     /// Bytes received so far.
     received: usize,
@@ -122,7 +122,7 @@ impl Default for ListStream {
             skeleton: Vec::new(),
             element: Vec::new(),
             tasks: TaskList::default(),
-            scratch: Vec::new(),
+            scratch: FileScratch::new(),
             error: None,
             received: 0,
         }
