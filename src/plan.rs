@@ -342,16 +342,12 @@ impl Plan {
         };
         out.push_str("{\"files\":[");
         for (n, change) in changes.iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"index\":");
-            out.push_str(itoa::Buffer::new().format(change.index));
-            out.push_str(if change.download {
-                ",\"download\":true}"
-            } else {
-                ",\"download\":false}"
-            });
+            let comma = if n > 0 { "," } else { "" };
+            let _ = write!(
+                out,
+                "{comma}{{\"index\":{},\"download\":{}}}",
+                change.index, change.download
+            );
         }
         out.push_str("]}");
         true
@@ -382,7 +378,7 @@ impl Plan {
         out
     }
 
-    /// [`Self::render`] appended to `out` (`explain` writes every task into one buffer).
+    /// [`Self::render`] appended to `out` (`explain` reuses one buffer from task to task).
     pub fn render_into(&self, out: &mut String) {
         use crate::table::{Align, Cell, Table};
         let _ = writeln!(
@@ -432,9 +428,7 @@ impl Plan {
             table.render_into(out);
         }
         if self.changes().is_some() {
-            out.push_str("PATCH /api/v4/workflow/download/");
-            out.push_str(self.task_id.as_str());
-            out.push(' ');
+            let _ = write!(out, "PATCH /api/v4/workflow/download/{} ", self.task_id);
             self.patch_body_into(out);
             out.push('\n');
         } else if let Some(reason) = self.reason_for_nothing() {

@@ -15,13 +15,11 @@ pub enum Align {
     Right,
 }
 
-/// One cell: borrowed text, owned text, or a number written in decimal when drawn.
+/// One cell: borrowed text, or a number or size drawn when the table is.
 #[derive(Debug, Clone)]
 pub enum Cell<'a> {
     /// Text that outlives the table (a path, a rule name, a fixed word).
     Text(&'a str),
-    /// Text made for this table.
-    Owned(String),
     /// An unsigned number, drawn in decimal without separators.
     Number(u64),
     /// A size in its human form (`1.4 GiB`, `31 B`), as [`ByteSize`] displays it.
@@ -33,37 +31,17 @@ impl Cell<'_> {
     fn width(&self) -> usize {
         match self {
             Self::Text(text) => text_width(text),
-            Self::Owned(text) => text_width(text),
-            Self::Number(n) => digits(*n),
-            Self::Size(size) => match size.human_parts() {
-                (whole, None, unit) => digits(whole) + 1 + unit.len(),
-                (whole, Some(_), unit) => digits(whole) + 3 + unit.len(),
-            },
+            Self::Number(n) => n.checked_ilog10().map_or(1, |log| log as usize + 1),
+            Self::Size(size) => size.human_len(),
         }
     }
 
     fn write_into(&self, out: &mut String) {
         match self {
             Self::Text(text) => out.push_str(text),
-            Self::Owned(text) => out.push_str(text),
             Self::Number(n) => out.push_str(itoa::Buffer::new().format(*n)),
-            Self::Size(size) => {
-                let (whole, tenth, unit) = size.human_parts();
-                out.push_str(itoa::Buffer::new().format(whole));
-                if let Some(tenth) = tenth {
-                    out.push('.');
-                    out.push(char::from(b'0' + tenth));
-                }
-                out.push(' ');
-                out.push_str(unit);
-            }
+            Self::Size(size) => size.push_human(out),
         }
-    }
-}
-
-impl From<String> for Cell<'_> {
-    fn from(text: String) -> Self {
-        Self::Owned(text)
     }
 }
 
@@ -71,11 +49,6 @@ impl<'a> From<&'a str> for Cell<'a> {
     fn from(text: &'a str) -> Self {
         Self::Text(text)
     }
-}
-
-/// How many decimal digits `n` has.
-fn digits(n: u64) -> usize {
-    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 fn text_width(text: &str) -> usize {
@@ -219,7 +192,7 @@ mod tests {
         table.push([
             Cell::Number(12),
             Cell::Text("disguised-executables"),
-            Cell::Owned("1.3 GiB".to_owned()),
+            Cell::Text("1.3 GiB"),
             Cell::Text("b/c"),
         ]);
         table.push([Cell::Number(3), Cell::Text("süß")]);

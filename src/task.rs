@@ -178,21 +178,9 @@ impl std::ops::Deref for FilePath {
     }
 }
 
-impl AsRef<str> for FilePath {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl From<&str> for FilePath {
     fn from(path: &str) -> Self {
         Self::new(path)
-    }
-}
-
-impl From<String> for FilePath {
-    fn from(path: String) -> Self {
-        Self::new(&path)
     }
 }
 

@@ -319,6 +319,14 @@ pub struct RuleSetError {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+impl RuleSetError {
+    fn new(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            source: Box::new(source),
+        }
+    }
+}
+
 /// All rules of a rules file, in order, with their globs compiled into two `GlobSet`s.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
@@ -415,7 +423,6 @@ impl RuleSet {
         }
         place_base_name_globs(basename_forms, &mut basename, &mut ascii_basename);
         place_path_globs(path_forms, &mut path, &mut folders);
-        let boxed = |e: Box<dyn std::error::Error + Send + Sync>| RuleSetError { source: e };
         Ok(Self {
             rules,
             globless,
@@ -423,11 +430,11 @@ impl RuleSet {
             path_set: path.build()?,
             ascii_basename_set: ascii_basename.build()?,
             folders: folders.build()?,
-            regex_set: regex::RegexSet::new(&regexes).map_err(|e| boxed(e.into()))?,
+            regex_set: regex::RegexSet::new(&regexes).map_err(RuleSetError::new)?,
             regex_owner,
             folded_set: folded.build()?,
             basename_regex_set: regex::RegexSet::new(&basename_regexes)
-                .map_err(|e| boxed(e.into()))?,
+                .map_err(RuleSetError::new)?,
             basename_regex_owner,
             on_all_junk,
         })
@@ -627,9 +634,7 @@ impl OwnedGlobsBuilder {
 
     fn build(self) -> Result<OwnedGlobs, RuleSetError> {
         Ok(OwnedGlobs {
-            set: self.set.build().map_err(|e| RuleSetError {
-                source: Box::new(e),
-            })?,
+            set: self.set.build().map_err(RuleSetError::new)?,
             owner: self.owner,
         })
     }
@@ -721,11 +726,7 @@ impl FolderGlobsBuilder {
         let needles = if self.needles.is_empty() {
             None
         } else {
-            Some(
-                aho_corasick::AhoCorasick::new(&self.needles).map_err(|e| RuleSetError {
-                    source: Box::new(e),
-                })?,
-            )
+            Some(aho_corasick::AhoCorasick::new(&self.needles).map_err(RuleSetError::new)?)
         };
         Ok(FolderGlobs {
             needles,
@@ -738,11 +739,7 @@ impl FolderGlobsBuilder {
 /// alternation, escape or separator in it.
 fn folder_name(pattern: &str) -> Option<&str> {
     let name = pattern.strip_prefix("**/")?.strip_suffix("/**")?;
-    let plain = !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\' | '/' | ','));
-    plain.then_some(name)
+    (is_plain(name) && !name.contains(['/', ','])).then_some(name)
 }
 
 /// How one glob is matched: as written, or in a form that matches exactly the same names and

@@ -84,7 +84,7 @@ impl ListAnswer {
 /// Decodes a list answer. Fails only on a body that is not one JSON object.
 pub(in crate::cloudreve) fn decode_list(bytes: &[u8]) -> Result<ListAnswer, DecodeProblem> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let mut scratch = FileScratch::default();
+    let mut scratch = FileScratch::new();
     let answer = ObjectOr(AnswerHandler {
         scratch: &mut scratch,
     })
@@ -118,7 +118,7 @@ pub(in crate::cloudreve) enum Document {
 /// Decodes a saved task document: a list answer, its `data`, an array of tasks, or one task.
 pub(in crate::cloudreve) fn decode_document(bytes: &[u8]) -> Result<Document, DecodeProblem> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let mut scratch = FileScratch::default();
+    let mut scratch = FileScratch::new();
     DocumentSeed {
         scratch: &mut scratch,
     }
