@@ -340,6 +340,9 @@ pub struct RuleSet {
     /// Case-insensitive base-name globs, ASCII-lowercased and compiled case-sensitively (see
     /// `matching_form`), matched against the ASCII-lowercased base name.
     ascii_basename_set: OwnedGlobs,
+    /// Case-insensitive base-name globs `*.ext`, looked up by the ASCII-lowercased name's
+    /// extension.
+    ascii_extensions: ExtensionGlobs,
     /// Folded path globs of the form `**/name/**` (a folder at any depth), found in one pass.
     folders: FolderGlobs,
     regex_set: regex::RegexSet,
@@ -359,6 +362,7 @@ impl RuleSet {
         let mut basename = OwnedGlobsBuilder::default();
         let mut path = OwnedGlobsBuilder::default();
         let mut ascii_basename = OwnedGlobsBuilder::default();
+        let mut ascii_extensions = ExtensionGlobs::default();
         let mut folders = FolderGlobsBuilder::default();
         let mut basename_forms = Vec::new();
         let mut path_forms = Vec::new();
@@ -421,7 +425,13 @@ impl RuleSet {
                 inactive: spec.inactive,
             });
         }
-        place_base_name_globs(basename_forms, &mut basename, &mut ascii_basename);
+        place_base_name_globs(
+            basename_forms,
+            &mut basename,
+            &mut ascii_basename,
+            &mut ascii_extensions,
+        );
+        ascii_extensions.entries.sort_unstable();
         place_path_globs(path_forms, &mut path, &mut folders);
         Ok(Self {
             rules,
@@ -429,6 +439,7 @@ impl RuleSet {
             basename_set: basename.build()?,
             path_set: path.build()?,
             ascii_basename_set: ascii_basename.build()?,
+            ascii_extensions,
             folders: folders.build()?,
             regex_set: regex::RegexSet::new(&regexes).map_err(RuleSetError::new)?,
             regex_owner,
@@ -468,6 +479,7 @@ impl RuleSet {
         .iter()
         .map(|set| set.owner.len())
         .sum::<usize>()
+            + self.ascii_extensions.entries.len()
             + self.folders.owner.len()
     }
 
@@ -502,11 +514,16 @@ impl RuleSet {
     ) -> Option<usize> {
         let candidates = &mut scratch.candidates;
         candidates.clear();
-        let base_name = path.rsplit('/').next().unwrap_or(path);
+        let base_name = memchr::memrchr(b'/', path.as_bytes())
+            .and_then(|slash| path.get(slash + 1..))
+            .unwrap_or(path);
         self.basename_set
             .hits_into(base_name, &mut scratch.hits, candidates);
         self.path_set.hits_into(path, &mut scratch.hits, candidates);
-        if !self.ascii_basename_set.is_empty() || !self.folders.is_empty() {
+        if !self.ascii_basename_set.is_empty()
+            || !self.ascii_extensions.entries.is_empty()
+            || !self.folders.is_empty()
+        {
             // "/" and the path, ASCII-lowercased: lowercasing keeps every byte's place, so the
             // path and its base name are tails of it.
             let rooted = &mut scratch.ascii_lowered;
@@ -519,6 +536,7 @@ impl RuleSet {
                 .unwrap_or_default();
             self.ascii_basename_set
                 .hits_into(lowered_base, &mut scratch.hits, candidates);
+            self.ascii_extensions.hits_into(lowered_base, candidates);
             self.folders.hits_into(rooted, candidates);
         }
         if !self.regex_owner.is_empty() {
@@ -648,6 +666,7 @@ fn place_base_name_globs(
     forms: Vec<(usize, Glob, MatchingForm)>,
     as_written: &mut OwnedGlobsBuilder,
     ascii_folded: &mut OwnedGlobsBuilder,
+    ascii_extensions: &mut ExtensionGlobs,
 ) {
     let rewrite = as_written.owner.is_empty()
         && forms
@@ -657,6 +676,7 @@ fn place_base_name_globs(
         match form {
             MatchingForm::Plain(twin) if rewrite => as_written.add(twin, rule_idx),
             MatchingForm::AsciiFolded(twin) if rewrite => ascii_folded.add(twin, rule_idx),
+            MatchingForm::AsciiExtension(ext) if rewrite => ascii_extensions.add(&ext, rule_idx),
             _ => as_written.add(glob, rule_idx),
         }
     }
@@ -680,6 +700,67 @@ fn place_path_globs(
     }
 }
 
+/// Base-name globs `*.ext` that ignore case, each kept as its lowercased `ext` (no `.` in it):
+/// such a glob matches exactly the names whose text after the last `.` is `ext`, so the
+/// ASCII-lowercased name's extension is looked up in a sorted list (globset would go through
+/// its candidate and strategy machinery for the same answer).
+#[derive(Debug, Clone, Default)]
+struct ExtensionGlobs {
+    /// `(ext, owning rule)`, sorted by ext.
+    entries: Vec<(ExtensionKey, usize)>,
+}
+
+impl ExtensionGlobs {
+    fn add(&mut self, ext: &str, rule_idx: usize) {
+        self.entries
+            .push((ExtensionKey::new(ext.as_bytes()), rule_idx));
+    }
+
+    /// `lowered_base` is the ASCII-lowercased base name.
+    fn hits_into(&self, lowered_base: &str, owners: &mut Vec<usize>) {
+        let bytes = lowered_base.as_bytes();
+        let Some(dot) = memchr::memrchr(b'.', bytes) else {
+            return;
+        };
+        let ext = ExtensionKey::new(bytes.get(dot + 1..).unwrap_or_default());
+        let start = self.entries.partition_point(|(entry, _)| *entry < ext);
+        owners.extend(
+            self.entries
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|(entry, _)| *entry == ext)
+                .map(|&(_, owner)| owner),
+        );
+    }
+}
+
+/// An extension as compared in [`ExtensionGlobs`]: up to 8 bytes packed into an integer (most
+/// extensions; a comparison is then one instruction, not a call), longer ones as text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum ExtensionKey {
+    Short { len: u8, packed: u64 },
+    Long(Box<[u8]>),
+}
+
+impl ExtensionKey {
+    fn new(ext: &[u8]) -> Self {
+        match u8::try_from(ext.len()) {
+            Ok(len @ 0..=8) => {
+                let mut packed = [0u8; 8];
+                for (slot, &byte) in packed.iter_mut().zip(ext) {
+                    *slot = byte;
+                }
+                Self::Short {
+                    len,
+                    packed: u64::from_be_bytes(packed),
+                }
+            }
+            _ => Self::Long(ext.into()),
+        }
+    }
+}
+
 /// Path globs of the form `**/name/**`, each matched by finding `/name/` in `/` + the path
 /// (one Aho-Corasick pass for all of them, where globset would run a regex set).
 ///
@@ -688,10 +769,23 @@ fn place_path_globs(
 /// `/name/`.
 #[derive(Debug, Clone)]
 struct FolderGlobs {
-    needles: Option<aho_corasick::AhoCorasick>,
+    needles: FolderNeedles,
     /// For each needle, the rule that owns it.
     owner: Vec<usize>,
 }
+
+/// How the needles are searched: one substring search each while they are few (the common
+/// `**/sample/**`), one Aho-Corasick pass for all of them when there are more.
+#[derive(Debug, Clone)]
+enum FolderNeedles {
+    None,
+    Few(Vec<memchr::memmem::Finder<'static>>),
+    Many(aho_corasick::AhoCorasick),
+}
+
+/// Up to this many folder needles, a substring search per needle beats one Aho-Corasick pass
+/// over a path of typical length.
+const FEW_FOLDER_NEEDLES: usize = 4;
 
 impl FolderGlobs {
     fn is_empty(&self) -> bool {
@@ -700,12 +794,20 @@ impl FolderGlobs {
 
     /// `rooted` is `/` followed by the (lowercased) path.
     fn hits_into(&self, rooted: &str, owners: &mut Vec<usize>) {
-        if let Some(needles) = &self.needles {
-            owners.extend(
-                needles
+        match &self.needles {
+            FolderNeedles::None => {}
+            FolderNeedles::Few(finders) => owners.extend(
+                finders
+                    .iter()
+                    .zip(&self.owner)
+                    .filter(|(finder, _)| finder.find(rooted.as_bytes()).is_some())
+                    .map(|(_, &owner)| owner),
+            ),
+            FolderNeedles::Many(automaton) => owners.extend(
+                automaton
                     .find_overlapping_iter(rooted)
                     .map(|found| self.owner[found.pattern().as_usize()]),
-            );
+            ),
         }
     }
 }
@@ -723,10 +825,17 @@ impl FolderGlobsBuilder {
     }
 
     fn build(self) -> Result<FolderGlobs, RuleSetError> {
-        let needles = if self.needles.is_empty() {
-            None
-        } else {
-            Some(aho_corasick::AhoCorasick::new(&self.needles).map_err(RuleSetError::new)?)
+        let needles = match self.needles.len() {
+            0 => FolderNeedles::None,
+            1..=FEW_FOLDER_NEEDLES => FolderNeedles::Few(
+                self.needles
+                    .iter()
+                    .map(|needle| memchr::memmem::Finder::new(needle).into_owned())
+                    .collect(),
+            ),
+            _ => FolderNeedles::Many(
+                aho_corasick::AhoCorasick::new(&self.needles).map_err(RuleSetError::new)?,
+            ),
         };
         Ok(FolderGlobs {
             needles,
@@ -752,6 +861,9 @@ enum MatchingForm {
     Plain(Glob),
     /// Lowercased and case-sensitive: matched against the ASCII-lowercased base name.
     AsciiFolded(Glob),
+    /// `*.ext` ignoring case, as its lowercased `ext`: the ASCII-lowercased base name's
+    /// extension (after its last `.`) is looked up.
+    AsciiExtension(String),
     /// `**/name/**`, lowercased: `/name/` in `/` + the ASCII-lowercased path.
     Folder(String),
 }
@@ -767,7 +879,8 @@ enum MatchingForm {
 ///   no difference there;
 /// - if it ignores case and is ASCII, lowercased and case-sensitive, and matched against the
 ///   ASCII-lowercased base name. globset folds case for ASCII only (`(?-u)(?i)`), so a literal
-///   letter stands for both its cases either way.
+///   letter stands for both its cases either way. Of these, `*.ext` (no `.` in `ext`) is kept
+///   as its lowercased `ext` alone and looked up by the lowered name's extension.
 ///
 /// A folder glob `**/name/**` that ignores case becomes a needle of the folder automaton.
 /// Every other glob stays in the regex set as written: rebuilding such globs as case-sensitive
@@ -802,6 +915,12 @@ fn matching_form(glob: &Glob, on_path: bool) -> MatchingForm {
     } else {
         pattern.to_owned()
     };
+    if fold
+        && let Some(ext) = text.strip_prefix("*.")
+        && !ext.contains('.')
+    {
+        return MatchingForm::AsciiExtension(ext.to_owned());
+    }
     let twin = GlobBuilder::new(&text)
         .case_insensitive(false)
         .literal_separator(false)
@@ -1171,6 +1290,8 @@ mod tests {
                 ".srt",
                 ".SRT",
                 "[.]",
+                "*.srt",
+                "*.b",
                 "**/sample/**",
                 "**/SaMple/**",
                 "**/a/**",
@@ -1192,11 +1313,41 @@ mod tests {
         #[test]
         fn plain_shapes_match_odd_names_as_written() {
             let patterns = [
-                "*.", "*.srt", "*.SRT", "*srt", "a*", "A.*", ".*", "*..", "..", "a.", "*.tar.gz",
+                "*.",
+                "*.srt",
+                "*.SRT",
+                "*srt",
+                "a*",
+                "A.*",
+                ".*",
+                "*..",
+                "..",
+                "a.",
+                "*.tar.gz",
+                "*.b",
+                "*.longextension",
             ];
             let names = [
-                "a.", "..", ".", "x.srt", "x.SRT.", "x.srt.", ".srt", "srt", "a", "A.b", ".hidden",
-                "b.tar.gz", "a..", "dir/a.",
+                "a.",
+                "..",
+                ".",
+                "x.srt",
+                "x.SRT.",
+                "x.srt.",
+                ".srt",
+                "srt",
+                "a",
+                "A.b",
+                ".hidden",
+                "b.tar.gz",
+                "a..",
+                "dir/a.",
+                "a.b.srt",
+                "a.srt.b",
+                "a.SRT.B",
+                "x.LongExtension",
+                "x.y.longextension",
+                "x.longextensio",
             ];
             for pattern in patterns {
                 for case_sensitive in [false, true] {
@@ -1247,6 +1398,45 @@ mod tests {
                     ..RuleSpec::new("r", Action::Skip)
                 }]);
                 prop_assert_eq!(decide(&rules, "t", &path, 1).is_some(), alone);
+            }
+
+            /// Folder globs, few (one substring search each) or many (one automaton): every
+            /// rule whose folder glob matches alone is found, so the first of them decides.
+            #[test]
+            fn folder_globs_few_or_many_find_every_match(
+                patterns in prop::collection::vec(
+                    (
+                        prop::sample::select(vec![
+                            "**/sample/**", "**/SaMple/**", "**/a/**", "**/a.b/**", "**/b/**",
+                            "**/A/**", "**/s/**", "**/x/**",
+                        ]),
+                        any::<bool>(),
+                    ),
+                    1..10,
+                ),
+                path in arb_path(),
+                active in any::<prop::sample::Index>(),
+            ) {
+                // Every rule but one may be switched off by a size bound, so that a later
+                // rule has to be found as well as the first.
+                let off = active.index(patterns.len());
+                let mut specs = Vec::new();
+                let mut expected = None;
+                for (n, (pattern, case_sensitive)) in patterns.iter().enumerate() {
+                    let glob = compile_glob(pattern, *case_sensitive).unwrap();
+                    let mut alone = GlobSetBuilder::new();
+                    alone.add(glob.clone());
+                    if expected.is_none() && n != off && alone.build().unwrap().is_match(&path) {
+                        expected = Some(format!("r{n}"));
+                    }
+                    specs.push(RuleSpec {
+                        globs: vec![glob],
+                        min_size: (n == off).then_some(ByteSize(2)),
+                        ..RuleSpec::new(&format!("r{n}"), Action::Skip)
+                    });
+                }
+                let rules = set(specs);
+                prop_assert_eq!(decide(&rules, "t", &path, 1), expected);
             }
 
             /// With several rules, whichever sets their globs land in (rewritten or as
