@@ -18,7 +18,8 @@
 //! Every glob of every rule is compiled into a set, so a file costs one look-up per set however
 //! many rules there are: base-name globs and path globs each have a `GlobSet`; a glob that
 //! ignores case is, where that is exact, matched as its lowercased twin against the lowercased
-//! name (see `matching_form`), and `**/name/**` globs share one Aho-Corasick automaton.
+//! name (see `matching_form`); `*.ext` and `**/name/**` globs that ignore case are looked up
+//! by the name's extension and by each folder of the path.
 //! Patterns from lists join the base-name sets; their regexes form one more `RegexSet`,
 //! matched against the base name.
 
@@ -342,9 +343,10 @@ pub struct RuleSet {
     ascii_basename_set: OwnedGlobs,
     /// Case-insensitive base-name globs `*.ext`, looked up by the ASCII-lowercased name's
     /// extension.
-    ascii_extensions: ExtensionGlobs,
-    /// Folded path globs of the form `**/name/**` (a folder at any depth), found as substrings.
-    folders: FolderGlobs,
+    ascii_extensions: NameList,
+    /// Case-insensitive path globs `**/name/**` (a folder at any depth), looked up by each
+    /// folder of the ASCII-lowercased path.
+    folders: NameList,
     regex_set: regex::RegexSet,
     regex_owner: Vec<usize>,
     /// Lowercased list globs, matched against the (Unicode-)lowercased base name.
@@ -362,8 +364,8 @@ impl RuleSet {
         let mut basename = OwnedGlobsBuilder::default();
         let mut path = OwnedGlobsBuilder::default();
         let mut ascii_basename = OwnedGlobsBuilder::default();
-        let mut ascii_extensions = ExtensionGlobs::default();
-        let mut folders = FolderGlobsBuilder::default();
+        let mut ascii_extensions = NameList::default();
+        let mut folders = NameList::default();
         let mut basename_forms = Vec::new();
         let mut path_forms = Vec::new();
         let mut folded = OwnedGlobsBuilder::default();
@@ -439,7 +441,7 @@ impl RuleSet {
             path_set: path.build()?,
             ascii_basename_set: ascii_basename.build()?,
             ascii_extensions,
-            folders: folders.build()?,
+            folders,
             regex_set: regex::RegexSet::new(&regexes).map_err(RuleSetError::new)?,
             regex_owner,
             folded_set: folded.build()?,
@@ -478,8 +480,8 @@ impl RuleSet {
         .iter()
         .map(|set| set.owner.len())
         .sum::<usize>()
-            + self.ascii_extensions.entries.len()
-            + self.folders.owner.len()
+            + self.ascii_extensions.len()
+            + self.folders.len()
     }
 
     /// The number of regexes across all rules, list regexes included.
@@ -523,20 +525,34 @@ impl RuleSet {
             || !self.ascii_extensions.is_empty()
             || !self.folders.is_empty()
         {
-            // "/" and the path, ASCII-lowercased: lowercasing keeps every byte's place, so the
-            // path and its base name are tails of it.
-            let rooted = &mut scratch.ascii_lowered;
-            rooted.clear();
-            rooted.push('/');
-            rooted.push_str(path);
-            rooted.make_ascii_lowercase();
-            let lowered_base = rooted
-                .get(1 + path.len() - base_name.len()..)
-                .unwrap_or_default();
+            // The path, ASCII-lowercased: lowercasing keeps every byte's place, so the base
+            // name is its tail.
+            let lowered = &mut scratch.ascii_lowered;
+            lowered.clear();
+            lowered.push_str(path);
+            lowered.make_ascii_lowercase();
+            let folders_end = lowered.len() - base_name.len();
+            let lowered_base = lowered.get(folders_end..).unwrap_or_default();
             self.ascii_basename_set
                 .hits_into(lowered_base, &mut scratch.hits, candidates);
-            self.ascii_extensions.hits_into(lowered_base, candidates);
-            self.folders.hits_into(rooted, candidates);
+            let lowered_base = lowered_base.as_bytes();
+            if !self.ascii_extensions.is_empty()
+                && let Some(dot) = memchr::memrchr(b'.', lowered_base)
+            {
+                let ext = lowered_base.get(dot + 1..).unwrap_or_default();
+                self.ascii_extensions.hits_into(ext, candidates);
+            }
+            if !self.folders.is_empty() {
+                // Each part of the path followed by `/` is a folder.
+                let lowered = lowered.as_bytes();
+                let folders = lowered.get(..folders_end).unwrap_or_default();
+                let mut start = 0;
+                for slash in memchr::memchr_iter(b'/', folders) {
+                    self.folders
+                        .hits_into(lowered.get(start..slash).unwrap_or_default(), candidates);
+                    start = slash + 1;
+                }
+            }
         }
         if !self.regex_owner.is_empty() {
             candidates.extend(
@@ -665,7 +681,7 @@ fn place_base_name_globs(
     forms: Vec<(usize, Glob, MatchingForm)>,
     as_written: &mut OwnedGlobsBuilder,
     ascii_folded: &mut OwnedGlobsBuilder,
-    ascii_extensions: &mut ExtensionGlobs,
+    ascii_extensions: &mut NameList,
 ) {
     let rewrite = as_written.owner.is_empty()
         && forms
@@ -681,12 +697,12 @@ fn place_base_name_globs(
     }
 }
 
-/// Puts the rules file's path globs into their sets: into the folder automaton when every one
+/// Puts the rules file's path globs into their sets: into the folder-name list when every one
 /// of them is a folder glob (sparing the regex pass), otherwise all as written.
 fn place_path_globs(
     forms: Vec<(usize, Glob, MatchingForm)>,
     as_written: &mut OwnedGlobsBuilder,
-    folders: &mut FolderGlobsBuilder,
+    folders: &mut NameList,
 ) {
     let rewrite = forms
         .iter()
@@ -699,61 +715,88 @@ fn place_path_globs(
     }
 }
 
-/// Base-name globs `*.ext` that ignore case, each kept as its lowercased `ext` (no `.` in it):
-/// such a glob matches exactly the names whose text after the last `.` is `ext`, so the
-/// ASCII-lowercased name's extension is looked up in a sorted list (globset would go through
-/// its candidate and strategy machinery for the same answer).
+/// Names looked up whole, each with the rule that owns it, kept sorted: the lowercased `ext` of
+/// the base-name globs `*.ext` that ignore case, and the lowercased `name` of the path globs
+/// `**/name/**` that ignore case.
+///
+/// `*.ext` (no `.` in `ext`) matches exactly the names whose text after the last `.` is `ext`.
+/// `**/name/**` (no `/` in `name`) has the regex `^(?:/?|.*/)name/.*$` (globset's `.` matches
+/// any byte, newlines too): the path is `name/...` or has `/name/` inside, exactly when one of
+/// its folders (a part of the path followed by `/`) is `name`. So the ASCII-lowercased name's
+/// extension, and each folder of the ASCII-lowercased path, is looked up here, where globset
+/// would go through its candidate and strategy machinery or a regex set.
 #[derive(Debug, Clone, Default)]
-struct ExtensionGlobs {
-    /// `(ext, owning rule)`, sorted by ext.
-    entries: Vec<(ExtensionKey, usize)>,
+struct NameList {
+    /// `(name, owning rule)`, sorted by name.
+    entries: Vec<(NameKey<Box<[u8]>>, usize)>,
 }
 
-impl ExtensionGlobs {
-    /// Adds `ext` (lowercased), keeping the list sorted.
-    fn add(&mut self, ext: &str, rule_idx: usize) {
-        let key = ExtensionKey::new(ext.as_bytes());
-        let at = self.entries.partition_point(|(entry, _)| *entry <= key);
-        self.entries.insert(at, (key, rule_idx));
+impl NameList {
+    /// Adds `name` (lowercased), keeping the list sorted.
+    fn add(&mut self, name: &str, rule_idx: usize) {
+        let key = NameKey::of(name.as_bytes());
+        let at = self
+            .entries
+            .partition_point(|(entry, _)| entry.borrowed() <= key);
+        let owned = match key {
+            NameKey::Short { len, packed } => NameKey::Short { len, packed },
+            NameKey::Long(bytes) => NameKey::Long(bytes.into()),
+        };
+        self.entries.insert(at, (owned, rule_idx));
     }
 
     fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    /// `lowered_base` is the ASCII-lowercased base name.
-    fn hits_into(&self, lowered_base: &str, owners: &mut Vec<usize>) {
-        let bytes = lowered_base.as_bytes();
-        let Some(dot) = memchr::memrchr(b'.', bytes) else {
-            return;
-        };
-        let ext = ExtensionKey::new(bytes.get(dot + 1..).unwrap_or_default());
-        let start = self.entries.partition_point(|(entry, _)| *entry < ext);
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Appends the owner of every entry that is `name` to `owners`.
+    fn hits_into(&self, name: &[u8], owners: &mut Vec<usize>) {
+        let name = NameKey::of(name);
+        let start = self
+            .entries
+            .partition_point(|(entry, _)| entry.borrowed() < name);
         owners.extend(
             self.entries
                 .get(start..)
                 .unwrap_or_default()
                 .iter()
-                .take_while(|(entry, _)| *entry == ext)
+                .take_while(|(entry, _)| entry.borrowed() == name)
                 .map(|&(_, owner)| owner),
         );
     }
 }
 
-/// An extension as compared in [`ExtensionGlobs`]: up to 8 bytes packed into an integer (most
-/// extensions; a comparison is then one instruction, not a call), longer ones as text.
+/// A name as compared in a [`NameList`]: up to 8 bytes packed into an integer (most extensions
+/// and many folder names; a comparison is then one instruction, not a call), longer ones as
+/// bytes (`B`: owned in the list, borrowed in a look-up).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum ExtensionKey {
+enum NameKey<B> {
     Short { len: u8, packed: u64 },
-    Long(Box<[u8]>),
+    Long(B),
 }
 
-impl ExtensionKey {
-    fn new(ext: &[u8]) -> Self {
-        match u8::try_from(ext.len()) {
+impl NameKey<Box<[u8]>> {
+    fn borrowed(&self) -> NameKey<&[u8]> {
+        match self {
+            Self::Short { len, packed } => NameKey::Short {
+                len: *len,
+                packed: *packed,
+            },
+            Self::Long(bytes) => NameKey::Long(bytes),
+        }
+    }
+}
+
+impl<'a> NameKey<&'a [u8]> {
+    fn of(name: &'a [u8]) -> Self {
+        match u8::try_from(name.len()) {
             Ok(len @ 0..=8) => {
                 let mut packed = [0u8; 8];
-                for (slot, &byte) in packed.iter_mut().zip(ext) {
+                for (slot, &byte) in packed.iter_mut().zip(name) {
                     *slot = byte;
                 }
                 Self::Short {
@@ -761,94 +804,8 @@ impl ExtensionKey {
                     packed: u64::from_be_bytes(packed),
                 }
             }
-            _ => Self::Long(ext.into()),
+            _ => Self::Long(name),
         }
-    }
-}
-
-/// Path globs of the form `**/name/**`, each matched by finding `/name/` in `/` + the path
-/// (a substring search each, or one Aho-Corasick pass for many, where globset would run a
-/// regex set).
-///
-/// The glob's regex is `^(?:/?|.*/)name/.*$` (globset's `.` matches any byte, newlines too):
-/// the path is `name/...` or has `/name/` inside, exactly when `/` + the path contains
-/// `/name/`.
-#[derive(Debug, Clone)]
-struct FolderGlobs {
-    needles: FolderNeedles,
-    /// For each needle, the rule that owns it.
-    owner: Vec<usize>,
-}
-
-/// How the needles are searched: one substring search each while they are few (the common
-/// `**/sample/**`), one Aho-Corasick pass for all of them when there are more.
-#[derive(Debug, Clone)]
-enum FolderNeedles {
-    None,
-    Few(Vec<memchr::memmem::Finder<'static>>),
-    Many(aho_corasick::AhoCorasick),
-}
-
-/// Up to this many folder needles, a substring search per needle beats one Aho-Corasick pass
-/// over a path of typical length. Planning the scale bench's 200,000 files with four folder
-/// globs took 18.5 ms by substring searches and 22.2 ms by the automaton; with eight, the two
-/// were about even (21.3 and 22.3 ms).
-const FEW_FOLDER_NEEDLES: usize = 4;
-
-impl FolderGlobs {
-    fn is_empty(&self) -> bool {
-        self.owner.is_empty()
-    }
-
-    /// `rooted` is `/` followed by the (lowercased) path.
-    fn hits_into(&self, rooted: &str, owners: &mut Vec<usize>) {
-        match &self.needles {
-            FolderNeedles::None => {}
-            FolderNeedles::Few(finders) => owners.extend(
-                finders
-                    .iter()
-                    .zip(&self.owner)
-                    .filter(|(finder, _)| finder.find(rooted.as_bytes()).is_some())
-                    .map(|(_, &owner)| owner),
-            ),
-            FolderNeedles::Many(automaton) => owners.extend(
-                automaton
-                    .find_overlapping_iter(rooted)
-                    .map(|found| self.owner[found.pattern().as_usize()]),
-            ),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct FolderGlobsBuilder {
-    needles: Vec<String>,
-    owner: Vec<usize>,
-}
-
-impl FolderGlobsBuilder {
-    fn add(&mut self, name: &str, rule_idx: usize) {
-        self.needles.push(format!("/{name}/"));
-        self.owner.push(rule_idx);
-    }
-
-    fn build(self) -> Result<FolderGlobs, RuleSetError> {
-        let needles = match self.needles.len() {
-            0 => FolderNeedles::None,
-            1..=FEW_FOLDER_NEEDLES => FolderNeedles::Few(
-                self.needles
-                    .iter()
-                    .map(|needle| memchr::memmem::Finder::new(needle).into_owned())
-                    .collect(),
-            ),
-            _ => FolderNeedles::Many(
-                aho_corasick::AhoCorasick::new(&self.needles).map_err(RuleSetError::new)?,
-            ),
-        };
-        Ok(FolderGlobs {
-            needles,
-            owner: self.owner,
-        })
     }
 }
 
@@ -860,7 +817,7 @@ fn folder_name(pattern: &str) -> Option<&str> {
 }
 
 /// How one glob is matched: as written, or in a form that matches exactly the same names and
-/// that globset (or the folder automaton) looks up without a regex.
+/// that globset (or a [`NameList`]) looks up without a regex.
 #[derive(Debug)]
 enum MatchingForm {
     /// As written: matched in the regex pass (or by globset's own look-up).
@@ -872,7 +829,8 @@ enum MatchingForm {
     /// `*.ext` ignoring case, as its lowercased `ext`: the ASCII-lowercased base name's
     /// extension (after its last `.`) is looked up.
     AsciiExtension(String),
-    /// `**/name/**`, lowercased: `/name/` in `/` + the ASCII-lowercased path.
+    /// `**/name/**`, as its lowercased `name`: each folder of the ASCII-lowercased path is
+    /// looked up.
     Folder(String),
 }
 
@@ -890,7 +848,7 @@ enum MatchingForm {
 ///   letter stands for both its cases either way. Of these, `*.ext` (no `.` in `ext`) is kept
 ///   as its lowercased `ext` alone and looked up by the lowered name's extension.
 ///
-/// A folder glob `**/name/**` that ignores case becomes a folder needle.
+/// A folder glob `**/name/**` that ignores case is kept as its lowercased `name` alone.
 /// Every other glob stays in the regex set as written: rebuilding such globs as case-sensitive
 /// twins would scatter them over globset's per-glob strategies (one regex per glob sharing an
 /// extension, for one), which costs more than the one pass.
@@ -1310,8 +1268,30 @@ mod tests {
 
         fn arb_path() -> impl Strategy<Value = String> {
             let piece = prop::sample::select(vec![
-                "a", "A", "b", "B", "s", "_", ".", "-", "/", "`", "*", "ä", "Ä", "sample",
-                "SAMPLE", ".srt", ".Srt", "x/", "\n", "/sample/", "a/", "/A/", "a.b/",
+                "a",
+                "A",
+                "b",
+                "B",
+                "s",
+                "_",
+                ".",
+                "-",
+                "/",
+                "`",
+                "*",
+                "ä",
+                "Ä",
+                "sample",
+                "SAMPLE",
+                ".srt",
+                ".Srt",
+                "x/",
+                "\n",
+                "/sample/",
+                "a/",
+                "/A/",
+                "a.b/",
+                "/LongFolderName/",
             ]);
             prop::collection::vec(piece, 1..6).prop_map(|pieces| pieces.concat())
         }
@@ -1408,15 +1388,15 @@ mod tests {
                 prop_assert_eq!(decide(&rules, "t", &path, 1).is_some(), alone);
             }
 
-            /// Folder globs, few (one substring search each) or many (one automaton): every
-            /// rule whose folder glob matches alone is found, so the first of them decides.
+            /// Folder globs, one or many (some sharing a name): every rule whose folder glob
+            /// matches alone is found, so the first of them decides.
             #[test]
-            fn folder_globs_few_or_many_find_every_match(
+            fn folder_globs_find_every_match(
                 patterns in prop::collection::vec(
                     (
                         prop::sample::select(vec![
                             "**/sample/**", "**/SaMple/**", "**/a/**", "**/a.b/**", "**/b/**",
-                            "**/A/**", "**/s/**", "**/x/**",
+                            "**/A/**", "**/s/**", "**/x/**", "**/longfoldername/**",
                         ]),
                         any::<bool>(),
                     ),
