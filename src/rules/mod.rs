@@ -531,7 +531,7 @@ impl RuleSet {
             lowered.clear();
             lowered.push_str(path);
             lowered.make_ascii_lowercase();
-            let folders_end = lowered.len() - base_name.len();
+            let folders_end = lowered.len().saturating_sub(base_name.len());
             let lowered_base = lowered.get(folders_end..).unwrap_or_default();
             self.ascii_basename_set
                 .hits_into(lowered_base, &mut scratch.hits, candidates);
