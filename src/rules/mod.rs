@@ -478,7 +478,7 @@ impl RuleSet {
             &self.folded_set,
         ]
         .iter()
-        .map(|set| set.owner.len())
+        .map(|set| set.len())
         .sum::<usize>()
             + self.ascii_extensions.len()
             + self.folders.len()
@@ -603,7 +603,7 @@ pub struct TaskScope {
 /// Reusable buffers for `RuleSet::first_match`, so matching a file allocates nothing.
 #[derive(Debug, Default)]
 pub struct MatchScratch {
-    hits: Vec<usize>,
+    hits: GlobScratch,
     candidates: Vec<usize>,
     lowered: String,
     ascii_lowered: String,
@@ -613,7 +613,7 @@ impl MatchScratch {
     /// Empty buffers (usable in a `const` context, such as a thread-local).
     pub const fn new() -> Self {
         Self {
-            hits: Vec::new(),
+            hits: GlobScratch::new(),
             candidates: Vec::new(),
             lowered: String::new(),
             ascii_lowered: String::new(),
@@ -621,54 +621,137 @@ impl MatchScratch {
     }
 }
 
-/// Globs compiled into one `GlobSet`, each with the index of the rule that owns it.
+/// Globs of one match target, each with the index of the rule that owns it.
+///
+/// globset looks a glob up without a regex only when it is case-sensitive and of a plain shape;
+/// a glob that ignores case is always matched by its regex, all such regexes in one pass. That
+/// pass is made here directly, with globset's own regex configuration, sparing its candidate
+/// and strategy machinery (about 40 ns a name); the other globs stay in a `GlobSet`. Which glob
+/// goes where changes the cost only: a glob's regex is its definition.
 #[derive(Debug, Clone)]
 struct OwnedGlobs {
     set: GlobSet,
-    owner: Vec<usize>,
+    set_owner: Vec<usize>,
+    regexes: Option<regex_automata::meta::Regex>,
+    regex_owner: Vec<usize>,
 }
 
 impl OwnedGlobs {
     fn is_empty(&self) -> bool {
-        self.owner.is_empty()
+        self.set_owner.is_empty() && self.regex_owner.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.set_owner.len() + self.regex_owner.len()
     }
 
     /// Appends the owner of every glob that matches `subject` to `owners`.
-    fn hits_into(&self, subject: &str, hits: &mut Vec<usize>, owners: &mut Vec<usize>) {
-        if self.is_empty() {
-            return;
+    fn hits_into(&self, subject: &str, scratch: &mut GlobScratch, owners: &mut Vec<usize>) {
+        if !self.set_owner.is_empty() {
+            self.set
+                .matches_candidate_into(&Candidate::new(subject), &mut scratch.hits);
+            owners.extend(scratch.hits.iter().map(|&glob| self.set_owner[glob]));
         }
-        self.set
-            .matches_candidate_into(&Candidate::new(subject), hits);
-        owners.extend(hits.iter().map(|&glob| self.owner[glob]));
+        if let Some(regexes) = &self.regexes {
+            let needed = regexes.pattern_len();
+            let patterns = match &mut scratch.patterns {
+                Some(patterns) if patterns.capacity() >= needed => patterns,
+                slot => slot.insert(regex_automata::PatternSet::new(needed)),
+            };
+            patterns.clear();
+            regexes.which_overlapping_matches(
+                &regex_automata::Input::new(subject.as_bytes()),
+                patterns,
+            );
+            if !patterns.is_empty() {
+                owners.extend(
+                    patterns
+                        .iter()
+                        .map(|pattern| self.regex_owner[pattern.as_usize()]),
+                );
+            }
+        }
+    }
+}
+
+/// Reusable buffers for [`OwnedGlobs::hits_into`].
+#[derive(Debug, Default)]
+struct GlobScratch {
+    hits: Vec<usize>,
+    patterns: Option<regex_automata::PatternSet>,
+}
+
+impl GlobScratch {
+    const fn new() -> Self {
+        Self {
+            hits: Vec::new(),
+            patterns: None,
+        }
     }
 }
 
 #[derive(Debug)]
 struct OwnedGlobsBuilder {
     set: GlobSetBuilder,
-    owner: Vec<usize>,
+    set_owner: Vec<usize>,
+    regexes: Vec<String>,
+    regex_owner: Vec<usize>,
 }
 
 impl Default for OwnedGlobsBuilder {
     fn default() -> Self {
         Self {
             set: GlobSetBuilder::new(),
-            owner: Vec::new(),
+            set_owner: Vec::new(),
+            regexes: Vec::new(),
+            regex_owner: Vec::new(),
         }
     }
 }
 
 impl OwnedGlobsBuilder {
     fn add(&mut self, glob: Glob, rule_idx: usize) {
-        self.set.add(glob);
-        self.owner.push(rule_idx);
+        // globset writes a glob that ignores case as `(?-u)(?i)^...$`; any other glob (or
+        // another way of writing one) stays with globset, which is exact either way.
+        if glob.regex().starts_with("(?-u)(?i)") {
+            self.regexes.push(glob.regex().to_owned());
+            self.regex_owner.push(rule_idx);
+        } else {
+            self.set.add(glob);
+            self.set_owner.push(rule_idx);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.set_owner.is_empty() && self.regex_owner.is_empty()
     }
 
     fn build(self) -> Result<OwnedGlobs, RuleSetError> {
+        let regexes = if self.regexes.is_empty() {
+            None
+        } else {
+            // globset's configuration for its regex sets: bytes, `.` matching any byte.
+            let syntax = regex_automata::util::syntax::Config::new()
+                .utf8(false)
+                .dot_matches_new_line(true);
+            let config = regex_automata::meta::Regex::config()
+                .match_kind(regex_automata::MatchKind::All)
+                .utf8_empty(false)
+                .nfa_size_limit(Some(10 * (1 << 20)))
+                .hybrid_cache_capacity(10 * (1 << 20));
+            Some(
+                regex_automata::meta::Regex::builder()
+                    .syntax(syntax)
+                    .configure(config)
+                    .build_many(&self.regexes)
+                    .map_err(RuleSetError::new)?,
+            )
+        };
         Ok(OwnedGlobs {
             set: self.set.build().map_err(RuleSetError::new)?,
-            owner: self.owner,
+            set_owner: self.set_owner,
+            regexes,
+            regex_owner: self.regex_owner,
         })
     }
 }
@@ -683,7 +766,7 @@ fn place_base_name_globs(
     ascii_folded: &mut OwnedGlobsBuilder,
     ascii_extensions: &mut NameList,
 ) {
-    let rewrite = as_written.owner.is_empty()
+    let rewrite = as_written.is_empty()
         && forms
             .iter()
             .all(|(_, _, form)| !matches!(form, MatchingForm::AsIs));
@@ -1215,6 +1298,28 @@ mod tests {
             rule("b", Action::Skip, &["*.txt"], true),
         ]);
         assert_eq!(rules.glob_count(), 3);
+    }
+
+    /// Globs that ignore case are matched by regex in any case; they skip globset's machinery
+    /// (a performance choice that a change in globset's regex syntax would silently undo),
+    /// while the case-sensitive ones beside them stay in the `GlobSet`.
+    #[test]
+    fn globs_that_ignore_case_are_matched_in_one_direct_pass() {
+        let rules = set(vec![
+            rule("a", Action::Skip, &["*sample*.mkv", "**/Extras*/*"], false),
+            rule("b", Action::Skip, &["*Proof*.JPG", "Shots/*.png"], true),
+        ]);
+        assert_eq!(rules.basename_set.regex_owner, [0]);
+        assert_eq!(rules.basename_set.set_owner, [1]);
+        assert_eq!(rules.path_set.regex_owner, [0]);
+        assert_eq!(rules.path_set.set_owner, [1]);
+        let decided = |path: &str| decide(&rules, "t", path, 1);
+        assert_eq!(decided("T/My.SAMPLE.mkv").as_deref(), Some("a"));
+        assert_eq!(decided("T/extras1/x.nfo").as_deref(), Some("a"));
+        assert_eq!(decided("T/the.Proof.JPG").as_deref(), Some("b"));
+        assert_eq!(decided("T/the.proof.jpg"), None);
+        assert_eq!(decided("Shots/a.png").as_deref(), Some("b"));
+        assert_eq!(rules.glob_count(), 4);
     }
 
     mod matching_forms {
