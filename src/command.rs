@@ -84,6 +84,11 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
     match cli.command {
         Command::Check { lint, expect } => check(&config_path, lint, expect.as_deref(), env).await,
         Command::Explain {
+            task_json: Some(file),
+            torrent: None,
+            ..
+        } => explain_task_json(&file, &config_path, env),
+        Command::Explain {
             task_id,
             task_json,
             torrent,
@@ -91,7 +96,7 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         } => match load(&config_path, env) {
             Ok(config) => match (task_json, task_id, torrent) {
                 (_, _, Some(file)) => explain_torrent(&file, &config),
-                (Some(file), _, None) => explain_task_json(&file, &config),
+                (Some(file), _, None) => explain_task_json(&file, &config_path, env),
                 (None, Some(id), None) => explain_live(&config, account.as_deref(), &id, env).await,
                 (None, None, None) => Outcome::failure(
                     Exit::Failure,
@@ -388,20 +393,27 @@ async fn once_lists(
     load(path, env)
 }
 
-/// `explain --task-json`: the table goes straight to stdout, task by task (it is about as long
-/// as the JSON, which may be tens of megabytes).
-fn explain_task_json(file: &std::path::Path, config: &Config) -> Outcome {
+/// `explain --task-json`: the rules file is loaded while the task file is read and decoded
+/// (see [`crate::explain::explain_file`]); the tables go to stdout (about as long as the JSON,
+/// which may be tens of megabytes), not into the outcome.
+fn explain_task_json(
+    file: &std::path::Path,
+    config_path: &std::path::Path,
+    env: EnvLookup<'_>,
+) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    match crate::explain::explain_file(file, &config.rules, &mut out) {
-        Ok(()) => Outcome::success(String::new()),
+    let load_rules = || load(config_path, env).map(|config| config.rules);
+    match crate::explain::explain_file(file, load_rules, &mut out) {
+        Ok(Ok(())) => Outcome::success(String::new()),
         // A reader that went away (`| head`) wanted no more.
-        Err(crate::explain::ExplainError::Write { source })
+        Ok(Err(crate::explain::ExplainError::Write { source }))
             if source.kind() == std::io::ErrorKind::BrokenPipe =>
         {
             Outcome::success(String::new())
         }
-        Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Ok(Err(e)) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Err(config_failure) => config_failure,
     }
 }
 

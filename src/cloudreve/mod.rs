@@ -1068,18 +1068,64 @@ pub enum DocumentError {
         "expected a task object, an array of tasks, a list's data or a whole list answer (from GET /api/v4/workflow)"
     )]
     Shape,
+    /// The reader of a streamed document stopped taking tasks.
+    #[error("the reader stopped taking tasks")]
+    Stopped,
 }
 
 /// Reads tasks from a saved `GET /workflow` answer, a list's `data`, an array of tasks or a
 /// single task object, with the same one-pass decoder as the daemon's list.
 pub fn decode_task_document(bytes: &[u8]) -> Result<TaskList, DocumentError> {
-    match wire::list::decode_document(bytes).map_err(DocumentError::Json)? {
-        wire::list::Document::Tasks(list) => Ok(list),
+    let document = wire::list::decode_document(bytes, None).map_err(DocumentError::Json)?;
+    judge_document(document).map(|tasks| tasks.list)
+}
+
+/// A saved task document read by [`stream_task_document`].
+#[derive(Debug)]
+pub struct StreamedTasks {
+    /// The number of the array whose tasks, as handed over, are the document's tasks; `None`
+    /// when none of the tasks handed over are (the document is a single task, in `rest`).
+    pub array: Option<usize>,
+    /// The document's tasks that were not handed over (a single task), and every task of its
+    /// array that could not be read.
+    pub rest: TaskList,
+}
+
+/// [`decode_task_document`], handing every task of a `tasks` array to `each` as soon as it is
+/// decoded, with the number of its array (0 for the first), so that a reader can work on the
+/// tasks while the rest of the document is decoded.
+///
+/// Only once the whole document is judged is it known which array holds the document's tasks
+/// (almost always the one array; a later duplicate key replaces an earlier array, as in the
+/// list) or whether it is usable at all (a saved error answer is not): the answer names the
+/// array, and an error means no task handed over is the document's. `each` returning `Break`
+/// stops the decoding with [`DocumentError::Stopped`].
+pub fn stream_task_document(
+    bytes: &[u8],
+    each: &mut dyn FnMut(usize, crate::task::DownloadTask) -> std::ops::ControlFlow<()>,
+) -> Result<StreamedTasks, DocumentError> {
+    let mut stopped = false;
+    let mut tap = |array, task| {
+        let flow = each(array, task);
+        stopped |= flow.is_break();
+        flow
+    };
+    let decoded = wire::list::decode_document(bytes, Some(&mut tap));
+    if stopped {
+        return Err(DocumentError::Stopped);
+    }
+    let tasks = judge_document(decoded.map_err(DocumentError::Json)?)?;
+    Ok(StreamedTasks {
+        array: tasks.array,
+        rest: tasks.list,
+    })
+}
+
+fn judge_document(document: wire::list::Document) -> Result<wire::list::TaskArray, DocumentError> {
+    match document {
+        wire::list::Document::Tasks(tasks) => Ok(tasks),
         wire::list::Document::Answer(answer) => match answer.code {
-            Some(0) => answer
-                .into_page()
-                .map(|page| page.tasks)
-                .map_err(DocumentError::Incomplete),
+            Some(0) => answer.into_task_array().map_err(DocumentError::Incomplete),
             Some(code) => Err(DocumentError::Api {
                 code,
                 msg: answer.msg,
@@ -1278,5 +1324,50 @@ mod tests {
         );
         let client = Client::new(options).unwrap();
         assert!(!format!("{client:?}").contains("hunter22"));
+    }
+
+    /// Each array's tasks go to the reader numbered by array, and the answer names the array
+    /// that is the document's; a single task stays in the answer; a reader may stop early.
+    #[test]
+    fn a_streamed_document_names_its_array() {
+        let task = |id: &str| format!(r#"{{"id":"{id}","status":"processing"}}"#);
+        let (a, b, c) = (task("a"), task("b"), task("c"));
+        let cases = [
+            (format!("[{a},{b}]"), vec![(0, "a"), (0, "b")], Some(0)),
+            (
+                format!(r#"{{"tasks":[{a}],"tasks":[{b},{c}]}}"#),
+                vec![(0, "a"), (1, "b"), (1, "c")],
+                Some(1),
+            ),
+            (
+                format!(r#"{{"code":0,"data":{{"tasks":[{c}]}},"msg":""}}"#),
+                vec![(0, "c")],
+                Some(0),
+            ),
+            (a.clone(), vec![], None),
+        ];
+        for (document, handed, array) in cases {
+            let mut seen = Vec::new();
+            let streamed = stream_task_document(document.as_bytes(), &mut |n, task| {
+                seen.push((n, task.id.as_str().to_owned()));
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+            let handed: Vec<(usize, String)> =
+                handed.iter().map(|&(n, id)| (n, id.to_owned())).collect();
+            assert_eq!(seen, handed, "{document}");
+            assert_eq!(streamed.array, array, "{document}");
+            assert_eq!(streamed.rest.tasks.len(), usize::from(array.is_none()));
+        }
+        let mut seen = 0;
+        let stopped = stream_task_document(format!("[{a},{b},{c}]").as_bytes(), &mut |_, _| {
+            seen += 1;
+            std::ops::ControlFlow::Break(())
+        });
+        assert!(
+            matches!(stopped, Err(DocumentError::Stopped)),
+            "{stopped:?}"
+        );
+        assert_eq!(seen, 1);
     }
 }

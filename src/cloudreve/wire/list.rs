@@ -45,7 +45,7 @@ pub(in crate::cloudreve) struct ListAnswer {
 
 /// The `data` of a list answer.
 struct ListData {
-    tasks: Field<TaskList>,
+    tasks: Field<TaskArray>,
     next_token: Field<String>,
 }
 
@@ -60,6 +60,18 @@ pub(in crate::cloudreve) struct ListPage {
 impl ListAnswer {
     /// The page, or what makes this code-0 answer unusable as a complete list.
     pub(in crate::cloudreve) fn into_page(self) -> Result<ListPage, ListProblem> {
+        self.into_parts().map(|(tasks, next_token)| ListPage {
+            tasks: tasks.list,
+            next_token,
+        })
+    }
+
+    /// The page's tasks array, or what makes this code-0 answer unusable as a complete list.
+    pub(in crate::cloudreve) fn into_task_array(self) -> Result<TaskArray, ListProblem> {
+        self.into_parts().map(|(tasks, _)| tasks)
+    }
+
+    fn into_parts(self) -> Result<(TaskArray, Option<String>), ListProblem> {
         let data = match self.data {
             Field::Found(data) => data,
             Field::Missing => return Err(ListProblem::DataMissing),
@@ -77,16 +89,16 @@ impl ListAnswer {
             Field::Missing | Field::Null => None,
             Field::Wrong(kind) => return Err(ListProblem::CursorNotString(kind)),
         };
-        Ok(ListPage { tasks, next_token })
+        Ok((tasks, next_token))
     }
 }
 
 /// Decodes a list answer. Fails only on a body that is not one JSON object.
 pub(in crate::cloudreve) fn decode_list(bytes: &[u8]) -> Result<ListAnswer, DecodeProblem> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let mut scratch = FileScratch::new();
+    let mut decoding = Decoding::new(None);
     let answer = ObjectOr(AnswerHandler {
-        scratch: &mut scratch,
+        decoding: &mut decoding,
     })
     .deserialize(&mut deserializer)
     .and_then(|answer| deserializer.end().map(|()| answer))
@@ -110,17 +122,23 @@ pub(in crate::cloudreve) enum Document {
     /// A whole list answer (the envelope).
     Answer(ListAnswer),
     /// A list's `data` (`{"tasks": [...]}`), an array of tasks, or a single task.
-    Tasks(TaskList),
+    Tasks(TaskArray),
     /// A JSON value that is none of these.
     Other,
 }
 
 /// Decodes a saved task document: a list answer, its `data`, an array of tasks, or one task.
-pub(in crate::cloudreve) fn decode_document(bytes: &[u8]) -> Result<Document, DecodeProblem> {
+///
+/// With a tap, every task read from a `tasks` array goes to the tap as soon as it is decoded
+/// instead of into the array's list (see [`TaskTap`]).
+pub(in crate::cloudreve) fn decode_document(
+    bytes: &[u8],
+    tap: Option<TaskTap<'_>>,
+) -> Result<Document, DecodeProblem> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let mut scratch = FileScratch::new();
+    let mut decoding = Decoding::new(tap);
     DocumentSeed {
-        scratch: &mut scratch,
+        decoding: &mut decoding,
     }
     .deserialize(&mut deserializer)
     .and_then(|document| deserializer.end().map(|()| document))
@@ -463,7 +481,7 @@ struct TopLevel {
     msg: String,
     correlation_id: Option<String>,
     data: Option<Field<ListData>>,
-    tasks: Option<Field<TaskList>>,
+    tasks: Option<Field<TaskArray>>,
     pagination: Option<Field<Field<String>>>,
 }
 
@@ -473,7 +491,7 @@ impl TopLevel {
         &mut self,
         key: &[u8],
         map: &mut A,
-        scratch: &mut FileScratch,
+        decoding: &mut Decoding<'_>,
     ) -> Result<bool, A::Error> {
         match key {
             b"code" => {
@@ -496,16 +514,18 @@ impl TopLevel {
                 }
             }
             b"data" => {
-                self.data = Some(map.next_value_seed(ObjectOr(DataHandler { scratch }))?);
+                self.data = Some(map.next_value_seed(ObjectOr(DataHandler { decoding }))?);
             }
-            b"tasks" => self.tasks = Some(map.next_value_seed(ArrayOr(TasksHandler { scratch }))?),
+            b"tasks" => {
+                self.tasks = Some(map.next_value_seed(ArrayOr(TasksHandler { decoding }))?);
+            }
             b"pagination" => self.pagination = Some(map.next_value_seed(ObjectOr(Pagination))?),
             _ => return Ok(false),
         }
         Ok(true)
     }
 
-    fn data(tasks: Option<Field<TaskList>>, pagination: Option<Field<Field<String>>>) -> ListData {
+    fn data(tasks: Option<Field<TaskArray>>, pagination: Option<Field<Field<String>>>) -> ListData {
         ListData {
             tasks: tasks.unwrap_or(Field::Missing),
             next_token: match pagination {
@@ -518,17 +538,17 @@ impl TopLevel {
 }
 
 /// The envelope `{code, msg, data, correlation_id}`.
-struct AnswerHandler<'s> {
-    scratch: &'s mut FileScratch,
+struct AnswerHandler<'s, 't> {
+    decoding: &'s mut Decoding<'t>,
 }
 
-impl<'de> ObjectHandler<'de> for AnswerHandler<'_> {
+impl<'de> ObjectHandler<'de> for AnswerHandler<'_, '_> {
     type Output = ListAnswer;
 
     fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<ListAnswer, A::Error> {
         let mut top = TopLevel::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if !top.entry(&key, &mut map, self.scratch)? {
+            if !top.entry(&key, &mut map, self.decoding)? {
                 map.next_value::<IgnoredAny>()?;
             }
         }
@@ -542,11 +562,11 @@ impl<'de> ObjectHandler<'de> for AnswerHandler<'_> {
 }
 
 /// A list's `data`: `{tasks, pagination}`.
-struct DataHandler<'s> {
-    scratch: &'s mut FileScratch,
+struct DataHandler<'s, 't> {
+    decoding: &'s mut Decoding<'t>,
 }
 
-impl<'de> ObjectHandler<'de> for DataHandler<'_> {
+impl<'de> ObjectHandler<'de> for DataHandler<'_, '_> {
     type Output = ListData;
 
     fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<ListData, A::Error> {
@@ -556,7 +576,7 @@ impl<'de> ObjectHandler<'de> for DataHandler<'_> {
             match &*key {
                 b"tasks" => {
                     tasks = Some(map.next_value_seed(ArrayOr(TasksHandler {
-                        scratch: self.scratch,
+                        decoding: &mut *self.decoding,
                     }))?);
                 }
                 b"pagination" => pagination = Some(map.next_value_seed(ObjectOr(Pagination))?),
@@ -592,27 +612,77 @@ impl<'de> ObjectHandler<'de> for Pagination {
     }
 }
 
-/// The `tasks` array: every element read, a malformed one skipped.
-struct TasksHandler<'s> {
-    scratch: &'s mut FileScratch,
+/// Where a reader that wants each task as soon as it is decoded takes it, with the number of
+/// its `tasks` array in the document (0 for the first, counted wherever it is). The document's
+/// tasks are then those of the one array the decoded [`Document`] names (a later array with the
+/// same key replaces an earlier one, as in the list); `Break` stops the decoding with an error.
+pub(in crate::cloudreve) type TaskTap<'t> =
+    &'t mut dyn FnMut(usize, DownloadTask) -> std::ops::ControlFlow<()>;
+
+/// What one decoding carries through the document.
+struct Decoding<'t> {
+    scratch: FileScratch,
+    /// `tasks` arrays begun so far.
+    arrays: usize,
+    tap: Option<TaskTap<'t>>,
 }
 
-impl<'de> ArrayHandler<'de> for TasksHandler<'_> {
-    type Output = TaskList;
+impl<'t> Decoding<'t> {
+    fn new(tap: Option<TaskTap<'t>>) -> Self {
+        Self {
+            scratch: FileScratch::new(),
+            arrays: 0,
+            tap,
+        }
+    }
+}
 
-    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TaskList, A::Error> {
+/// The tasks of one `tasks` array (those that went to a tap are not in `list`), or of a
+/// document that is a single task.
+pub(in crate::cloudreve) struct TaskArray {
+    /// The tasks that stayed here, and every task that could not be read.
+    pub(in crate::cloudreve) list: TaskList,
+    /// The array's number, as given to the tap; `None` for a single task.
+    pub(in crate::cloudreve) array: Option<usize>,
+}
+
+/// The `tasks` array: every element read, a malformed one skipped.
+struct TasksHandler<'s, 't> {
+    decoding: &'s mut Decoding<'t>,
+}
+
+impl<'de> ArrayHandler<'de> for TasksHandler<'_, '_> {
+    type Output = TaskArray;
+
+    fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TaskArray, A::Error> {
+        let decoding = self.decoding;
+        let array = decoding.arrays;
+        decoding.arrays += 1;
         let mut list = TaskList::default();
-        if let Some(hint) = seq.size_hint() {
+        if decoding.tap.is_none()
+            && let Some(hint) = seq.size_hint()
+        {
             list.tasks.reserve(hint);
         }
+        let mut position = 0;
         while let Some(task) = seq.next_element_seed(ObjectOr(TaskHandler {
-            scratch: &mut *self.scratch,
+            scratch: &mut decoding.scratch,
         }))? {
-            let position = list.tasks.len() + list.skipped.len();
-            push_task(&mut list, task, position);
+            match (task, decoding.tap.as_deref_mut()) {
+                (Field::Found(Ok(task)), Some(tap)) => {
+                    if tap(array, task).is_break() {
+                        return Err(de::Error::custom("the reader stopped taking tasks"));
+                    }
+                }
+                (task, _) => push_task(&mut list, task, position),
+            }
+            position += 1;
         }
         list.tasks.shrink_to_fit();
-        Ok(list)
+        Ok(TaskArray {
+            list,
+            array: Some(array),
+        })
     }
 }
 
@@ -634,11 +704,11 @@ fn push_task(list: &mut TaskList, task: Field<Result<DownloadTask, SkippedTask>>
 }
 
 /// A saved document: whichever of the accepted shapes it turns out to be.
-struct DocumentSeed<'s> {
-    scratch: &'s mut FileScratch,
+struct DocumentSeed<'s, 't> {
+    decoding: &'s mut Decoding<'t>,
 }
 
-impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_> {
     type Value = Document;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Document, D::Error> {
@@ -646,7 +716,7 @@ impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for DocumentSeed<'_> {
+impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
     type Value = Document;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -655,7 +725,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document, A::Error> {
         TasksHandler {
-            scratch: self.scratch,
+            decoding: self.decoding,
         }
         .array(seq)
         .map(Document::Tasks)
@@ -667,8 +737,8 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
         let mut top = TopLevel::default();
         let mut task = TaskFields::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if !top.entry(&key, &mut map, self.scratch)?
-                && !task.entry(&key, &mut map, self.scratch)?
+            if !top.entry(&key, &mut map, self.decoding)?
+                && !task.entry(&key, &mut map, &mut self.decoding.scratch)?
             {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -688,7 +758,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
         } else if !matches!(task.id, Field::Missing) {
             let mut list = TaskList::default();
             push_task(&mut list, Field::Found(task.finish()), 0);
-            Document::Tasks(list)
+            Document::Tasks(TaskArray { list, array: None })
         } else {
             Document::Other
         })
@@ -1477,19 +1547,21 @@ mod tests {
         ];
         let counts: Vec<usize> = shapes
             .iter()
-            .map(|text| match decode_document(text.as_bytes()).unwrap() {
-                Document::Answer(answer) => answer.into_page().ok().unwrap().tasks.tasks.len(),
-                Document::Tasks(list) => list.tasks.len(),
-                Document::Other => 0,
-            })
+            .map(
+                |text| match decode_document(text.as_bytes(), None).unwrap() {
+                    Document::Answer(answer) => answer.into_page().ok().unwrap().tasks.tasks.len(),
+                    Document::Tasks(tasks) => tasks.list.tasks.len(),
+                    Document::Other => 0,
+                },
+            )
             .collect();
         assert_eq!(counts, [3, 1, 2, 1]);
         for other in [r#"{"name":"x"}"#, "7", r#""text""#, "null"] {
             assert!(
-                matches!(decode_document(other.as_bytes()), Ok(Document::Other)),
+                matches!(decode_document(other.as_bytes(), None), Ok(Document::Other)),
                 "{other}"
             );
         }
-        assert!(decode_document(b"{").is_err());
+        assert!(decode_document(b"{", None).is_err());
     }
 }

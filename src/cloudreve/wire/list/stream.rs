@@ -428,9 +428,9 @@ impl ListStream {
         if let Field::Found(data) = &mut answer.data {
             match &mut data.tasks {
                 Field::Found(tasks) => {
-                    let parsed = std::mem::replace(tasks, streamed);
-                    tasks.tasks.extend(parsed.tasks);
-                    tasks.skipped.extend(parsed.skipped);
+                    let parsed = std::mem::replace(&mut tasks.list, streamed);
+                    tasks.list.tasks.extend(parsed.tasks);
+                    tasks.list.skipped.extend(parsed.skipped);
                 }
                 // The tasks array was read, so a later duplicate key replaced it: as the
                 // parser of the whole body would, keep the last.
@@ -484,8 +484,8 @@ mod tests {
                     Field::Found(data) => match &data.tasks {
                         Field::Found(list) => format!(
                             "tasks {:?} skipped {:?} next {:?}",
-                            list.tasks,
-                            list.skipped,
+                            list.list.tasks,
+                            list.list.skipped,
                             match &data.next_token {
                                 Field::Found(t) => Some(t.clone()),
                                 _ => None,
