@@ -16,10 +16,11 @@
 //!   match the base name; see [`list`].
 //!
 //! Every glob of every rule is compiled into a set, so a file costs one look-up per set however
-//! many rules there are: base-name globs and path globs each have a `GlobSet`; a glob that
-//! ignores case is, where that is exact, matched as its lowercased twin against the lowercased
-//! name (see `matching_form`); `*.ext` and `**/name/**` globs that ignore case are looked up
-//! by the name's extension and by each folder of the path.
+//! many rules there are: base-name globs and path globs each have a `GlobSet` for the
+//! case-sensitive ones and one regex pass for those that ignore case (see `OwnedGlobs`); a glob
+//! that ignores case is, where that is exact, matched as its lowercased twin against the
+//! lowercased name (see `matching_form`); `*.ext` and `**/name/**` globs that ignore case are
+//! looked up by the name's extension and by each folder of the path.
 //! Patterns from lists join the base-name sets; their regexes form one more `RegexSet`,
 //! matched against the base name.
 
@@ -328,7 +329,7 @@ impl RuleSetError {
     }
 }
 
-/// All rules of a rules file, in order, with their globs compiled into two `GlobSet`s.
+/// All rules of a rules file, in order, with their globs compiled into sets by match target.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
