@@ -4,8 +4,8 @@
 //! 1. tick at scale: 1,000 tasks x 50 files and 10,000 tasks x 20 files; first tick (everything
 //!    to decide) and second tick (nothing to send): wall time, requests, and, for the same
 //!    work done by the release binary (`once`), CPU time and peak RSS, also on one core
-//!    (`taskset -c 0`); plus the cost of decoding the list JSON beside the cost of planning
-//!    and state;
+//!    (`taskset -c 0`), beside python3's `json.load` (its C decoder) of the same bytes; plus
+//!    the cost of decoding the list JSON beside the cost of planning and state;
 //! 2. start-up: from spawning the binary to its first request (median of 10);
 //! 3. reaction: from a magnet's metadata appearing to its PATCH, with a 30 s schedule;
 //! 4. idle footprint of `run` (30 s schedule, 10 tasks): RSS after a minute and CPU between
@@ -236,6 +236,7 @@ async fn tick_at_scale(n_tasks: usize, n_files: usize) {
     pinned_runs.sort();
     let pinned_once_cpu = pinned_runs[ONCE_RUNS / 2];
     let rss_target_mb = 1.5 * body.len() as f64 / 1e6 + 10.0;
+    let json_load_cpu = python_json_load_cpu(body.as_bytes()).await;
 
     println!(
         "tick at scale: {n_tasks} tasks x {n_files} files ({} files, list body {:.1} MB)",
@@ -290,6 +291,39 @@ async fn tick_at_scale(n_tasks: usize, n_files: usize) {
         ms(pinned_once_cpu),
         ms(pinned_once_cpu) * 1000.0 / n_tasks as f64
     );
+    match json_load_cpu {
+        Some(python) => println!(
+            "    beside python3's json.load of the same bytes, whole process (median of {ONCE_RUNS}): {:.1} ms CPU; the second `once` costs {:.2}x less",
+            ms(python),
+            python.as_secs_f64() / second_once_cpu.as_secs_f64()
+        ),
+        None => println!("    python3 not found: the json.load baseline is skipped"),
+    }
+}
+
+/// CPU time of a whole `python3` process that reads `body` with `json.load` (its C
+/// decoder), median of `ONCE_RUNS`; `None` without python3.
+async fn python_json_load_cpu(body: &[u8]) -> Option<Duration> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("list.json");
+    std::fs::write(&file, body).unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..ONCE_RUNS {
+        let (before, _) = children_usage();
+        let status = tokio::process::Command::new("python3")
+            .args([
+                "-c",
+                "import json, sys\nwith open(sys.argv[1], 'rb') as f: json.load(f)",
+            ])
+            .arg(&file)
+            .status()
+            .await
+            .ok()?;
+        assert!(status.success());
+        runs.push(children_usage().0.saturating_sub(before));
+    }
+    runs.sort();
+    Some(runs[ONCE_RUNS / 2])
 }
 
 /// Runs of the second `once`; the median is reported.
