@@ -107,9 +107,8 @@ fn explain_with<E>(
             }
             None => read_file(path).and_then(|bytes| {
                 decode(path, &bytes, &mut |array, task| {
-                    match drawn.last_mut() {
-                        Some(last) if last.array == array => {}
-                        _ => drawn.push(Drawn::new(array)),
+                    if drawn.last().is_none_or(|last| last.array != array) {
+                        drawn.push(Drawn::new(array));
                     }
                     if let Some(last) = drawn.last_mut() {
                         last.draw(&task, rules, &decided);

@@ -378,7 +378,7 @@ impl Plan {
         out
     }
 
-    /// [`Self::render`] appended to `out` (`explain` reuses one buffer from task to task).
+    /// [`Self::render`] appended to `out` (`explain` draws a batch of tasks into one text).
     pub fn render_into(&self, out: &mut String) {
         use crate::table::{Align, Cell, Table};
         let _ = writeln!(
