@@ -210,6 +210,9 @@ impl ListStream {
                         self.skeleton_byte(chunk.get(i).copied().unwrap_or_default());
                     i += 1;
                     if opened_tasks {
+                        // A repeated `tasks` key replaces the array before it, as in the
+                        // parser of the whole body.
+                        self.tasks = TaskList::default();
                         self.skeleton
                             .extend_from_slice(chunk.get(run..i).unwrap_or_default());
                         self.mode = Mode::Between {
@@ -528,6 +531,9 @@ mod tests {
             r#"{"code":0,"msg":"","data":{"tasks":null}}"#.to_owned(),
             r#"{"code":401,"msg":"Login required"}"#.to_owned(),
             r#"{"code":0,"data":{"tasks":[12345,"x",[2],true,{"id":"a"}]}}"#.to_owned(),
+            // A repeated key: the last array is the list, as for the whole-body parser.
+            format!(r#"{{"code":0,"data":{{"tasks":[{GOOD},{GOOD}],"tasks":[{{"id":"b"}}]}}}}"#),
+            format!(r#"{{"code":0,"data":{{"tasks":[{GOOD}],"tasks":null}}}}"#),
         ];
         for body in &bodies {
             let result = streamed(body);
