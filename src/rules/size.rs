@@ -348,6 +348,12 @@ mod tests {
         assert_eq!(ByteSize(1536).to_string(), "1.5 KiB");
         assert_eq!(ByteSize(1_503_238_553).to_string(), "1.3 GiB");
         assert_eq!(ByteSize(u64::MAX).to_string(), "16383.9 PiB");
+        // Tenths are cut, never rounded, at every unit.
+        assert_eq!(ByteSize(1023).to_string(), "1023 B");
+        assert_eq!(ByteSize(1024).to_string(), "1.0 KiB");
+        assert_eq!(ByteSize(10 * 1024 * 1024 - 1).to_string(), "9.9 MiB");
+        assert_eq!(ByteSize((1 << 40) * 3 / 2 - 1).to_string(), "1.4 TiB");
+        assert_eq!(ByteSize(1 << 50).to_string(), "1.0 PiB");
     }
 
     #[test]
