@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::mpsc::{SyncSender, TrySendError};
 
-use crate::cloudreve::{self, StreamedTasks};
+use crate::cloudreve::{self, StreamedTasks, TaskDocumentStream};
 use crate::plan::{self, Decided};
 use crate::rules::RuleSet;
 use crate::task::DownloadTask;
@@ -49,14 +49,23 @@ const BATCH_FILES: usize = 1024;
 /// the batch itself rather than wait.
 const BATCHES_AHEAD: usize = 4;
 
+/// The file is read in pieces of this size, decoded as they arrive.
+const PIECE: usize = 256 * 1024;
+
+/// A document the decoding thread cannot stream (it is not a list answer, so it is held whole
+/// until its end) is read whole instead once this much of it is held.
+const HELD_AT_MOST: usize = 1024 * 1024;
+
 /// Writes the plan of every task in the JSON file to `out`, as if nothing had been decided
 /// before, with the rules `load_rules` gives; `Err` is its error, the file then unexplained.
 ///
-/// Two threads share the work. One reads the file and decodes it with the daemon's own list
-/// decoder, handing the tasks over in batches as soon as they are decoded; this one loads the
-/// rules meanwhile, then plans and draws each batch. Decoding is the quicker half, so when the
-/// planner falls behind (the queue is full), the decoding thread plans and draws the next batch
-/// itself and hands over the text. Batches keep their order either way.
+/// Two threads share the work. One reads the file in pieces and decodes them as they arrive with
+/// the daemon's own list decoder, handing the tasks over in batches as soon as they are decoded;
+/// this one loads the rules meanwhile, then plans and draws each batch. Decoding is the quicker
+/// half, so when the planner falls behind (the queue is full), the decoding thread plans and
+/// draws the next batch itself and hands over the text. Batches keep their order either way.
+/// A document the pieces cannot be followed in (one that is not a list answer, or not valid
+/// JSON) is read again and decoded whole, what was drawn from it before being dropped.
 ///
 /// The tables are written out only once the whole document is judged, since only then is it
 /// known to be usable (a saved error answer is not) and which of its arrays holds its tasks. A
@@ -99,6 +108,10 @@ fn explain_with<E>(
                     drawn.push(match handed {
                         Handed::Tasks(batch) => Drawn::of(&batch, rules, &decided),
                         Handed::Drawn(tables) => tables,
+                        Handed::Restart => {
+                            drawn.clear();
+                            continue;
+                        }
                     });
                 }
                 thread
@@ -127,6 +140,8 @@ enum Handed {
     Tasks(Batch),
     /// Tasks the decoding thread planned and drew itself.
     Drawn(Drawn),
+    /// What was handed over so far is not the document's: it is decoded again from the start.
+    Restart,
 }
 
 /// Decoded tasks of one array.
@@ -142,7 +157,6 @@ fn decode_in_batches(
     rules: &OnceLock<RuleSet>,
     sender: &SyncSender<Handed>,
 ) -> Result<StreamedTasks, ExplainError> {
-    let bytes = read_file(path)?;
     let decided = Decided::new();
     let hand_over = |batch: Batch| {
         let handed = match sender.try_send(Handed::Tasks(batch)) {
@@ -162,40 +176,116 @@ fn decode_in_batches(
             Err(_) => ControlFlow::Break(()),
         }
     };
-    let mut batch = Batch {
-        array: 0,
-        tasks: Vec::new(),
+    let mut batcher = Batcher::new(&hand_over);
+    let streamed = stream_file(path, &mut |array, task| batcher.take(array, task))?;
+    let streamed = if let Some(streamed) = streamed {
+        streamed
+    } else {
+        // A planner that is gone has an error of its own to report.
+        sender.send(Handed::Restart).map_err(|_| stopped(path))?;
+        let bytes = read_file(path)?;
+        batcher = Batcher::new(&hand_over);
+        decode(path, &bytes, &mut |array, task| batcher.take(array, task))
     };
-    let mut files = 0;
-    let streamed = decode(path, &bytes, &mut |array, task| {
-        if array != batch.array && !batch.tasks.is_empty() {
-            files = 0;
-            let tasks = std::mem::take(&mut batch.tasks);
-            hand_over(Batch {
-                array: batch.array,
-                tasks,
-            })?;
+    batcher.finish();
+    streamed
+}
+
+/// Gathers tasks into batches of about [`BATCH_FILES`] files of one array.
+struct Batcher<'h, H> {
+    batch: Batch,
+    files: usize,
+    hand_over: &'h H,
+}
+
+impl<'h, H: Fn(Batch) -> ControlFlow<()>> Batcher<'h, H> {
+    fn new(hand_over: &'h H) -> Self {
+        Self {
+            batch: Batch {
+                array: 0,
+                tasks: Vec::new(),
+            },
+            files: 0,
+            hand_over,
         }
-        batch.array = array;
+    }
+
+    /// Adds a task of array `array`, handing the batch over when it is full or when the task
+    /// begins another array.
+    fn take(&mut self, array: usize, task: DownloadTask) -> ControlFlow<()> {
+        if array != self.batch.array && !self.batch.tasks.is_empty() {
+            self.hand_over()?;
+        }
+        self.batch.array = array;
         // A task counts as one file at least, so that empty tasks are batched too.
-        files += 1 + task
+        self.files += 1 + task
             .download
             .as_ref()
             .and_then(|download| download.files.as_ref())
             .map_or(0, Vec::len);
-        batch.tasks.push(task);
-        if files >= BATCH_FILES {
-            files = 0;
-            let tasks = std::mem::take(&mut batch.tasks);
-            hand_over(Batch { array, tasks })?;
+        self.batch.tasks.push(task);
+        if self.files >= BATCH_FILES {
+            self.hand_over()?;
         }
         ControlFlow::Continue(())
-    })?;
-    if !batch.tasks.is_empty() {
-        // A planner that is gone has an error of its own to report.
-        let _ = hand_over(batch);
     }
-    Ok(streamed)
+
+    fn hand_over(&mut self) -> ControlFlow<()> {
+        self.files = 0;
+        let tasks = std::mem::take(&mut self.batch.tasks);
+        (self.hand_over)(Batch {
+            array: self.batch.array,
+            tasks,
+        })
+    }
+
+    /// Hands over the last batch.
+    fn finish(mut self) {
+        if !self.batch.tasks.is_empty() {
+            // A planner that is gone has an error of its own to report.
+            let _ = self.hand_over();
+        }
+    }
+}
+
+/// Reads the file in pieces and decodes them as they arrive, each task to `each`. `None` when
+/// the document could not be followed that way and must be decoded whole.
+fn stream_file(
+    path: &Path,
+    each: &mut (dyn FnMut(usize, DownloadTask) -> ControlFlow<()> + Send),
+) -> Result<Option<Result<StreamedTasks, ExplainError>>, ExplainError> {
+    use std::io::Read as _;
+    let read_error = |source| ExplainError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let mut piece = vec![0; PIECE];
+    let mut stream = TaskDocumentStream::new(each);
+    loop {
+        match file.read(&mut piece) {
+            Ok(0) => break,
+            Ok(read) => stream.feed(piece.get(..read).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(e)),
+        }
+        if stream.held() > HELD_AT_MOST {
+            return Ok(None);
+        }
+    }
+    Ok(stream.finish().map(|streamed| {
+        streamed.map_err(|source| ExplainError::Decode {
+            path: path.to_owned(),
+            source,
+        })
+    }))
+}
+
+fn stopped(path: &Path) -> ExplainError {
+    ExplainError::Decode {
+        path: path.to_owned(),
+        source: cloudreve::DocumentError::Stopped,
+    }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, ExplainError> {
@@ -398,6 +488,18 @@ mod tests {
             "[]".to_owned(),
             r#"[{"id":"bad","status":7}]"#.to_owned(),
             format!("[{}]", tasks(0, 3)),
+            // Streamed, then found to hold a `data` the pieces cannot follow (its key written
+            // with escapes): decoded again, whole.
+            format!(
+                r#"{{"code":0,"data":{{"tasks":[{many}]}},"d\u0061ta":{{"tasks":[{}]}}}}"#,
+                tasks(500, 3)
+            ),
+            // Streamed, then given up on: its `tasks` at the top is too long to hold. The
+            // tasks of `data` are handed over twice, and explained once.
+            format!(
+                r#"{{"code":0,"data":{{"tasks":[{}]}},"tasks":[{many}]}}"#,
+                tasks(500, 20)
+            ),
         ];
         for document in documents {
             let (result, out, expected) = explain(&document);
@@ -432,6 +534,8 @@ mod tests {
             format!(r#"{{"data":{{"tasks":[{many}]}},"code":401,"msg":"login required"}}"#),
             format!(r#"{{"code":0,"data":{{"tasks":[{many}],"pagination":{{"next_token":7}}}}}}"#),
             format!("[{many}"),
+            format!(r#"{{"code":0,"data":{{"tasks":[{many}]}}"#),
+            format!(r#"{{"code":0,"data":{{"tasks":[{many},]}}}}"#),
         ] {
             let (result, out, _) = explain(&document);
             assert!(

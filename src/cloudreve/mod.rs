@@ -927,7 +927,7 @@ impl<T> Receive for Buffered<T> {
 /// Decodes the task list as it arrives (see `wire::list::ListStream`): the body is never held
 /// whole.
 #[derive(Default)]
-struct ListReceiver(wire::list::ListStream);
+struct ListReceiver(wire::list::ListStream<'static>);
 
 impl Receive for ListReceiver {
     type Output = (wire::list::ListPage, String);
@@ -1119,6 +1119,70 @@ pub fn stream_task_document(
         array: tasks.array,
         rest: tasks.list,
     })
+}
+
+/// A saved task document read piece by piece, as [`stream_task_document`] reads it whole: the
+/// document is never held whole when it is a list answer (its `data.tasks` elements are decoded
+/// as they complete), so reading and decoding overlap and memory stays small.
+///
+/// The pieces go through the same scanner as the list the daemon downloads (see
+/// `wire::list::ListStream`). It cannot follow everything the parser of the whole text
+/// accepts (a key written with escapes), and its errors are not positioned within the file:
+/// for such a document [`Self::finish`] answers `None`, and the caller decodes the whole text
+/// with [`stream_task_document`] instead, whose answer is then the document's. Tasks handed
+/// over before that are not the document's.
+pub struct TaskDocumentStream<'t> {
+    stream: wire::list::ListStream<'t>,
+}
+
+impl<'t> TaskDocumentStream<'t> {
+    /// A stream that hands every task of a `tasks` array to `each` as soon as it is decoded,
+    /// numbered as [`stream_task_document`] numbers them. Each array's tasks come in order;
+    /// only the arrays of a list's `data` come as they arrive, the others (a `tasks` array at
+    /// the top, a document that is an array) at the end.
+    pub fn new(
+        each: &'t mut (
+                    dyn FnMut(usize, crate::task::DownloadTask) -> std::ops::ControlFlow<()> + Send
+                ),
+    ) -> Self {
+        Self {
+            stream: wire::list::ListStream::with_tap(each),
+        }
+    }
+
+    /// Takes the next piece of the document.
+    pub fn feed(&mut self, piece: &[u8]) {
+        self.stream.feed(piece);
+    }
+
+    /// Bytes held for the end, outside the streamed arrays: the whole document so far when
+    /// it is not a list answer. A caller may give up streaming when it grows large.
+    pub fn held(&self) -> usize {
+        self.stream.skeleton().len()
+    }
+
+    /// What [`stream_task_document`] would answer for the document, or `None` when the stream
+    /// could not follow it (then the whole text must be decoded instead).
+    pub fn finish(self) -> Option<Result<StreamedTasks, DocumentError>> {
+        let streamed = match self.stream.finish_document() {
+            Ok(streamed) => streamed,
+            Err(wire::list::DocumentStreamError::Stopped) => {
+                return Some(Err(DocumentError::Stopped));
+            }
+            Err(wire::list::DocumentStreamError::Unfollowed) => return None,
+        };
+        Some(judge_document(streamed.document).map(|mut tasks| {
+            // The streamed array's place in the skeleton is empty: its tasks are here.
+            if tasks.array.is_some() && tasks.array == streamed.array {
+                tasks.list.tasks.extend(streamed.rest.tasks);
+                tasks.list.skipped.extend(streamed.rest.skipped);
+            }
+            StreamedTasks {
+                array: tasks.array,
+                rest: tasks.list,
+            }
+        }))
+    }
 }
 
 fn judge_document(document: wire::list::Document) -> Result<wire::list::TaskArray, DocumentError> {
@@ -1368,6 +1432,100 @@ mod tests {
             matches!(stopped, Err(DocumentError::Stopped)),
             "{stopped:?}"
         );
+        assert_eq!(seen, 1);
+    }
+
+    /// What a reader of the whole text sees: the tasks handed over, numbered, and the answer.
+    fn read_whole(document: &str) -> (Vec<(usize, String)>, String) {
+        let mut seen = Vec::new();
+        let answer = stream_task_document(document.as_bytes(), &mut |n, task| {
+            seen.push((n, format!("{task:?}")));
+            std::ops::ControlFlow::Continue(())
+        });
+        (seen, format!("{answer:?}"))
+    }
+
+    /// The tasks handed over, array by array, each array's in the order handed over.
+    fn by_array(
+        read: Option<(Vec<(usize, String)>, String)>,
+    ) -> Option<(Vec<(usize, String)>, String)> {
+        read.map(|(mut seen, answer)| {
+            seen.sort_by_key(|(n, _)| *n);
+            (seen, answer)
+        })
+    }
+
+    /// The same document fed in pieces of `size` bytes; `None` when the stream gave up on it.
+    fn read_in_pieces(document: &str, size: usize) -> Option<(Vec<(usize, String)>, String)> {
+        let mut seen = Vec::new();
+        let mut each = |n, task| {
+            seen.push((n, format!("{task:?}")));
+            std::ops::ControlFlow::Continue(())
+        };
+        let mut stream = TaskDocumentStream::new(&mut each);
+        for piece in document.as_bytes().chunks(size) {
+            stream.feed(piece);
+        }
+        let answer = stream.finish()?;
+        Some((seen, format!("{answer:?}")))
+    }
+
+    /// Fed in pieces of any size, a document gives the reader what decoding its whole text
+    /// gives, or is given up on (then read whole), but only when the scanner cannot follow it.
+    #[test]
+    fn a_document_read_in_pieces_gives_what_its_whole_text_gives() {
+        let task = |id: &str| {
+            format!(
+                r#"{{"id":"{id}","status":"processing","summary":{{"props":{{"download":{{"name":"T","files":[{{"index":1,"name":"T/a\"],{{.mkv","size":5,"selected":true}}]}}}}}}}}"#
+            )
+        };
+        let (a, b, c) = (task("a"), task("b"), task("c"));
+        let followed = [
+            format!(r#"{{"code":0,"msg":"","data":{{"tasks":[{a},{b}]}}}}"#),
+            format!(r#"{{"code":0,"data":{{"tasks":[{a}],"tasks":[{b},{c}]}}}}"#),
+            format!(r#"{{"code":0,"data":{{"tasks":[{a}],"tasks":null}}}}"#),
+            format!(r#"{{"code":0,"data":{{"tasks":[{a},7,{{"id":"bad","status":1}}]}}}}"#),
+            format!(r#"{{"tasks":[{a}],"data":{{"tasks":[{b}]}},"tasks":[{c}]}}"#),
+            format!(r#"{{"data":{{"tasks":[{a}]}},"code":0,"data":{{"tasks":[{b}]}}}}"#),
+            format!(r#"{{"data":{{"tasks":[{a}]}},"code":401,"msg":"login required"}}"#),
+            format!(r#"{{"code":0,"data":{{"tasks":[{a}],"pagination":{{"next_token":7}}}}}}"#),
+            format!(r#"{{"data":{{"tasks":[{a}]}},"id":"t","status":"processing"}}"#),
+            format!(" [ {a} , {b} ] "),
+            a.clone(),
+            "[]".to_owned(),
+            "7".to_owned(),
+        ];
+        for document in &followed {
+            let whole = by_array(Some(read_whole(document)));
+            for size in (1..=9).chain([document.len()]) {
+                let pieces = by_array(read_in_pieces(document, size));
+                assert_eq!(pieces, whole, "pieces of {size}: {document}");
+            }
+        }
+        let given_up = [
+            // A key written with escapes: its array is numbered by the parser alone.
+            format!(r#"{{"code":0,"d\u0061ta":{{"tasks":[{a}]}},"data":{{"tasks":[{b}]}}}}"#),
+            format!(r#"{{"code":0,"data":{{"t\u0061sks":[{a}],"tasks":[{b}]}}}}"#),
+            // Not valid JSON: the parser of the whole text says where.
+            format!(r#"{{"code":0,"data":{{"tasks":[{a},]}}}}"#),
+            format!(r#"{{"code":0,"data":{{"tasks":[{a}"#),
+            r#"{"code":0,"data":{"tasks":[]}} x"#.to_owned(),
+        ];
+        for document in &given_up {
+            assert!(
+                read_in_pieces(document, 5).is_none() && read_in_pieces(document, 4096).is_none(),
+                "{document}"
+            );
+        }
+        // A reader may stop early.
+        let mut seen = 0;
+        let mut each = |_, _| {
+            seen += 1;
+            std::ops::ControlFlow::Break(())
+        };
+        let mut stream = TaskDocumentStream::new(&mut each);
+        stream.feed(format!(r#"{{"code":0,"data":{{"tasks":[{a},{b},{c}]}}}}"#).as_bytes());
+        assert!(matches!(stream.finish(), Some(Err(DocumentError::Stopped))));
         assert_eq!(seen, 1);
     }
 }

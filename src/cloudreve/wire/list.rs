@@ -29,7 +29,7 @@ use crate::task::{
     TaskKind, TaskList, TaskStatus,
 };
 
-pub(in crate::cloudreve) use stream::{ListStream, StreamError};
+pub(in crate::cloudreve) use stream::{DocumentStreamError, ListStream, StreamError};
 
 /// A list answer as decoded, before its completeness is judged by the caller.
 pub(in crate::cloudreve) struct ListAnswer {
@@ -135,6 +135,14 @@ pub(in crate::cloudreve) fn decode_document(
     bytes: &[u8],
     tap: Option<TaskTap<'_>>,
 ) -> Result<Document, DecodeProblem> {
+    decode_document_counted(bytes, tap).map(|(document, _)| document)
+}
+
+/// [`decode_document`], and how many `tasks` arrays it numbered.
+fn decode_document_counted(
+    bytes: &[u8],
+    tap: Option<TaskTap<'_>>,
+) -> Result<(Document, usize), DecodeProblem> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let mut decoding = Decoding::new(tap);
     DocumentSeed {
@@ -142,6 +150,7 @@ pub(in crate::cloudreve) fn decode_document(
     }
     .deserialize(&mut deserializer)
     .and_then(|document| deserializer.end().map(|()| document))
+    .map(|document| (document, decoding.arrays))
     .map_err(|e| DecodeProblem::from(&e))
 }
 

@@ -13,12 +13,25 @@
 //! (an empty element, a stray comma, a mismatched bracket), so no body that is not valid JSON
 //! is accepted. A key written with escapes is not recognised: its array then stays in the
 //! skeleton and is decoded there, whole.
+//!
+//! `explain --task-json` reads saved documents the same way, with a tap: each streamed task goes
+//! to the reader at once, numbered by `tasks` array as the parser of the whole document numbers
+//! them, and the skeleton is decoded as a document ([`super::decode_document`]). A document it
+//! cannot follow exactly (not valid JSON, or an array whose key is written with escapes, which
+//! would shift the numbers) is refused as a whole, and the caller decodes the whole text.
 
 use serde::de::{Deserialize, DeserializeSeed, Deserializer};
 
-use super::{Field, FileScratch, ListAnswer, ObjectOr, TaskHandler, decode_list, push_task};
+use super::{
+    Document, Field, FileScratch, ListAnswer, ObjectOr, TaskHandler, decode_document_counted,
+    decode_list, push_task,
+};
 use crate::cloudreve::error::DecodeProblem;
 use crate::task::{DownloadTask, SkippedTask, TaskList};
+
+/// A [`super::TaskTap`] that can go to another thread with the stream.
+pub(in crate::cloudreve) type SendTap<'t> =
+    &'t mut (dyn FnMut(usize, DownloadTask) -> std::ops::ControlFlow<()> + Send);
 
 /// One element of the tasks array, for `serde_json`'s stream deserializer, which reports where
 /// the element ended.
@@ -42,6 +55,26 @@ impl<'de> Deserialize<'de> for TaskElement {
         SCRATCH.set(scratch);
         element
     }
+}
+
+/// Where the tasks of streamed arrays go.
+enum Destination<'t> {
+    /// Into the stream's list.
+    List,
+    /// To a tap (only the elements that are not tasks stay in the list).
+    Tap(SendTap<'t>),
+    /// The tap asked for no more tasks: the rest is not read.
+    Stopped,
+}
+
+/// A streamed document, before it is judged.
+pub(in crate::cloudreve) struct StreamedDocument {
+    /// The skeleton, decoded: the streamed arrays in it are empty.
+    pub(in crate::cloudreve) document: Document,
+    /// The tasks of the last streamed array that did not go to the tap.
+    pub(in crate::cloudreve) rest: TaskList,
+    /// The number of the last streamed array, if any was streamed.
+    pub(in crate::cloudreve) array: Option<usize>,
 }
 
 /// Where the scanner is.
@@ -80,8 +113,19 @@ pub(in crate::cloudreve) enum StreamError {
     },
 }
 
-/// A list answer being decoded as it arrives.
-pub(in crate::cloudreve) struct ListStream {
+/// Why a streamed document was not decoded.
+#[derive(Debug, PartialEq, Eq)]
+pub(in crate::cloudreve) enum DocumentStreamError {
+    /// The tap asked for no more tasks.
+    Stopped,
+    /// Not followed: it is not valid JSON (the parser of the whole text says where), or the
+    /// skeleton holds a `tasks` array the scanner did not see (its key written with escapes),
+    /// so the numbers given to the tap may not be the parser's.
+    Unfollowed,
+}
+
+/// A list answer (or a saved task document) being decoded as it arrives.
+pub(in crate::cloudreve) struct ListStream<'t> {
     mode: Mode,
     /// Open containers (0 = outside any).
     depth: usize,
@@ -100,14 +144,24 @@ pub(in crate::cloudreve) struct ListStream {
     skeleton: Vec<u8>,
     /// The start of the current element, from earlier chunks.
     element: Vec<u8>,
+    /// The tasks of the last streamed array (with a tap, only those that could not be read).
     tasks: TaskList,
+    /// Elements of the last streamed array so far.
+    position: usize,
+    /// Where the tasks of streamed arrays go.
+    destination: Destination<'t>,
+    /// `tasks` arrays begun so far, counted as the parser of the whole document counts them
+    /// for a tap: a document that is an array, `tasks` at the top and `tasks` in `data`.
+    arrays: usize,
+    /// The number of the last streamed array.
+    array: Option<usize>,
     scratch: FileScratch,
     error: Option<StreamError>,
     /// Bytes received so far.
     received: usize,
 }
 
-impl Default for ListStream {
+impl Default for ListStream<'_> {
     fn default() -> Self {
         Self {
             mode: Mode::Skeleton,
@@ -122,6 +176,10 @@ impl Default for ListStream {
             skeleton: Vec::new(),
             element: Vec::new(),
             tasks: TaskList::default(),
+            position: 0,
+            destination: Destination::List,
+            arrays: 0,
+            array: None,
             scratch: FileScratch::new(),
             error: None,
             received: 0,
@@ -129,7 +187,16 @@ impl Default for ListStream {
     }
 }
 
-impl ListStream {
+impl<'t> ListStream<'t> {
+    /// A stream that hands each task of a `tasks` array to `tap` as soon as it is decoded,
+    /// numbered as [`super::decode_document`] numbers them; see [`Self::finish_document`].
+    pub(in crate::cloudreve) fn with_tap(tap: SendTap<'t>) -> Self {
+        Self {
+            destination: Destination::Tap(tap),
+            ..Self::default()
+        }
+    }
+
     /// Bytes received so far.
     pub(in crate::cloudreve) fn received(&self) -> usize {
         self.received
@@ -142,7 +209,7 @@ impl ListStream {
 
     /// Takes the next piece of the body.
     pub(in crate::cloudreve) fn feed(&mut self, chunk: &[u8]) {
-        if self.error.is_some() {
+        if self.error.is_some() || self.stopped() {
             self.received += chunk.len();
             return;
         }
@@ -154,7 +221,7 @@ impl ListStream {
                 Mode::Element if self.element.is_empty() => {
                     i = self.start_element(chunk, i);
                     run = i;
-                    if self.error.is_some() {
+                    if self.error.is_some() || self.stopped() {
                         break;
                     }
                 }
@@ -178,7 +245,7 @@ impl ListStream {
                     };
                     let closing = chunk.get(end).copied();
                     self.finish_element(chunk.get(run..end).unwrap_or_default());
-                    if self.error.is_some() {
+                    if self.error.is_some() || self.stopped() {
                         break;
                     }
                     if closing == Some(b']') {
@@ -213,6 +280,9 @@ impl ListStream {
                         // A repeated `tasks` key replaces the array before it, as in the
                         // parser of the whole body.
                         self.tasks = TaskList::default();
+                        self.position = 0;
+                        self.array = Some(self.arrays);
+                        self.arrays += 1;
                         self.skeleton
                             .extend_from_slice(chunk.get(run..i).unwrap_or_default());
                         self.mode = Mode::Between {
@@ -224,7 +294,7 @@ impl ListStream {
             }
         }
         self.received += chunk.len();
-        if self.error.is_some() {
+        if self.error.is_some() || self.stopped() {
             return;
         }
         let rest = chunk.get(run..).unwrap_or_default();
@@ -248,8 +318,7 @@ impl ListStream {
             && (values.byte_offset() < rest.len()
                 || matches!(rest.first(), Some(b'{' | b'[' | b'"')))
         {
-            let index = self.tasks.tasks.len() + self.tasks.skipped.len();
-            push_task(&mut self.tasks, task, index);
+            self.take(task);
             self.mode = Mode::AfterElement;
             return start + values.byte_offset();
         }
@@ -304,7 +373,7 @@ impl ListStream {
 
     /// Decodes one complete element: its start from earlier chunks, then `tail`.
     fn finish_element(&mut self, tail: &[u8]) {
-        let index = self.tasks.tasks.len() + self.tasks.skipped.len();
+        let index = self.position;
         let bytes: &[u8] = if self.element.is_empty() {
             tail
         } else {
@@ -318,7 +387,7 @@ impl ListStream {
         .deserialize(&mut deserializer)
         .and_then(|task| deserializer.end().map(|()| task));
         match decoded {
-            Ok(task) => push_task(&mut self.tasks, task, index),
+            Ok(task) => self.take(task),
             Err(e) => {
                 self.error = Some(StreamError::Element {
                     index,
@@ -327,6 +396,26 @@ impl ListStream {
             }
         }
         self.element.clear();
+    }
+
+    /// A decoded element: to the tap if it is a task and there is one, else kept.
+    fn take(&mut self, task: Field<Result<DownloadTask, SkippedTask>>) {
+        let position = self.position;
+        self.position += 1;
+        match (task, &mut self.destination) {
+            (Field::Found(Ok(task)), Destination::Tap(tap)) => {
+                if tap(self.array.unwrap_or(0), task).is_break() {
+                    self.destination = Destination::Stopped;
+                }
+            }
+            (Field::Found(Ok(_)), Destination::Stopped) => {}
+            (task, _) => push_task(&mut self.tasks, task, position),
+        }
+    }
+
+    /// The tap asked for no more tasks.
+    fn stopped(&self) -> bool {
+        matches!(self.destination, Destination::Stopped)
     }
 
     fn close_tasks(&mut self) {
@@ -385,6 +474,16 @@ impl ListStream {
                     && self.in_data
                     && in_object(1)
                     && self.key.get(1).is_some_and(|k| k == b"tasks");
+                // Arrays the parser will number in the skeleton: the document itself, or
+                // `tasks` at its top.
+                if byte == b'['
+                    && (depth == 0
+                        || depth == 1
+                            && in_object(0)
+                            && self.key.first().is_some_and(|k| k == b"tasks"))
+                {
+                    self.arrays += 1;
+                }
                 if byte == b'{'
                     && depth == 1
                     && in_object(0)
@@ -410,6 +509,31 @@ impl ListStream {
             _ => {}
         }
         false
+    }
+
+    /// The document: the skeleton decoded (its tasks to the tap too), with the tasks of the
+    /// last streamed array that did not go to the tap, and that array's number.
+    pub(in crate::cloudreve) fn finish_document(
+        mut self,
+    ) -> Result<StreamedDocument, DocumentStreamError> {
+        let tap = match std::mem::replace(&mut self.destination, Destination::List) {
+            Destination::Stopped => return Err(DocumentStreamError::Stopped),
+            Destination::Tap(tap) => Some(tap as _),
+            Destination::List => None,
+        };
+        if self.error.is_some() || self.mode != Mode::Skeleton {
+            return Err(DocumentStreamError::Unfollowed);
+        }
+        let (document, arrays) = decode_document_counted(&self.skeleton, tap)
+            .map_err(|_| DocumentStreamError::Unfollowed)?;
+        if arrays != self.arrays {
+            return Err(DocumentStreamError::Unfollowed);
+        }
+        Ok(StreamedDocument {
+            document,
+            rest: self.tasks,
+            array: self.array,
+        })
     }
 
     /// The answer: the skeleton decoded, with the streamed tasks in its `data.tasks`.
