@@ -664,13 +664,14 @@ impl OwnedGlobs {
                 &regex_automata::Input::new(subject.as_bytes()),
                 patterns,
             );
-            if !patterns.is_empty() {
-                owners.extend(
-                    patterns
-                        .iter()
-                        .map(|pattern| self.regex_owner[pattern.as_usize()]),
-                );
-            }
+            // The set walks every pattern's slot; it stops once all that matched are found.
+            let matched = patterns.len();
+            owners.extend(
+                patterns
+                    .iter()
+                    .take(matched)
+                    .map(|pattern| self.regex_owner[pattern.as_usize()]),
+            );
         }
     }
 }
