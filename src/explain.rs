@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
 
 use crate::cloudreve::{self, StreamedTasks, TaskDocumentStream};
 use crate::plan::{self, Decided};
@@ -45,8 +46,8 @@ pub enum ExplainError {
 /// files: one wake-up per batch, not per task.
 const BATCH_FILES: usize = 1024;
 
-/// Batches waiting for the planner at most. When the queue is full, the decoding thread draws
-/// the batch itself rather than wait.
+/// Batches waiting for the planner at most. When this many wait, the decoding thread draws the
+/// next batch itself rather than queue it.
 const BATCHES_AHEAD: usize = 4;
 
 /// The file is read in pieces of this size, decoded as they arrive.
@@ -62,15 +63,17 @@ const HELD_AT_MOST: usize = 1024 * 1024;
 /// Two threads share the work. One reads the file in pieces and decodes them as they arrive with
 /// the daemon's own list decoder, handing the tasks over in batches as soon as they are decoded;
 /// this one loads the rules meanwhile, then plans and draws each batch. Decoding is the quicker
-/// half, so when the planner falls behind (the queue is full), the decoding thread plans and
-/// draws the next batch itself and hands over the text. Batches keep their order either way.
-/// A document the pieces cannot be followed in (one that is not a list answer, or not valid
-/// JSON) is read again and decoded whole, what was drawn from it before being dropped.
+/// half, so when the planner falls behind (a few batches wait), the decoding thread plans and
+/// draws the next batch itself and hands over the text; it never waits for the planner.
+/// Batches keep their order either way. A document the pieces cannot be followed in (one that
+/// is not a list answer, or not valid JSON) is read again and decoded whole, what was drawn
+/// from it before being dropped.
 ///
 /// The tables are written out only once the whole document is judged, since only then is it
 /// known to be usable (a saved error answer is not) and which of its arrays holds its tasks. A
 /// task that cannot be read is named with the reason and the others are explained. Without a
-/// second thread, all of it happens on this one, each task drawn as it is decoded.
+/// second thread, all of it happens on this one, each task drawn as it is decoded from the
+/// whole text.
 pub fn explain_file<E>(
     path: &Path,
     load_rules: impl FnOnce() -> Result<RuleSet, E>,
@@ -87,13 +90,19 @@ fn explain_with<E>(
     ahead: Option<usize>,
 ) -> Result<Result<(), ExplainError>, E> {
     let loaded = OnceLock::new();
+    let waiting = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Handed>(ahead.unwrap_or(0));
+        let (sender, receiver) = std::sync::mpsc::channel::<Handed>();
+        let queue = Queue {
+            sender,
+            waiting: &waiting,
+            ahead: ahead.unwrap_or(0),
+        };
         let shared = &loaded;
         let decoding_thread = match ahead {
             Some(_) => std::thread::Builder::new()
                 .name("explain-decode".to_owned())
-                .spawn_scoped(scope, move || decode_in_batches(path, shared, &sender))
+                .spawn_scoped(scope, move || decode_in_batches(path, shared, &queue))
                 .ok(),
             None => None,
         };
@@ -106,7 +115,10 @@ fn explain_with<E>(
             Some(thread) => {
                 for handed in receiver {
                     drawn.push(match handed {
-                        Handed::Tasks(batch) => Drawn::of(&batch, rules, &decided),
+                        Handed::Tasks(batch) => {
+                            waiting.fetch_sub(1, Ordering::Relaxed);
+                            Drawn::of(&batch, rules, &decided)
+                        }
                         Handed::Drawn(tables) => tables,
                         Handed::Restart => {
                             drawn.clear();
@@ -134,6 +146,16 @@ fn explain_with<E>(
     })
 }
 
+/// The decoding thread's way to the planner. The queue never blocks the decoding thread: with
+/// `ahead` batches waiting (a count that only steers who draws; the order is the channel's), it
+/// draws the next batch itself, once the rules are loaded.
+struct Queue<'w> {
+    sender: Sender<Handed>,
+    /// Batches of tasks sent and not yet taken by the planner.
+    waiting: &'w AtomicUsize,
+    ahead: usize,
+}
+
 /// What the decoding thread hands to the planner.
 enum Handed {
     /// Tasks to plan and draw.
@@ -155,24 +177,22 @@ struct Batch {
 fn decode_in_batches(
     path: &Path,
     rules: &OnceLock<RuleSet>,
-    sender: &SyncSender<Handed>,
+    queue: &Queue<'_>,
 ) -> Result<StreamedTasks, ExplainError> {
     let decided = Decided::new();
     let hand_over = |batch: Batch| {
-        let handed = match sender.try_send(Handed::Tasks(batch)) {
-            Ok(()) => return ControlFlow::Continue(()),
-            // The planner is gone (the rules did not load): nobody wants the rest.
-            Err(TrySendError::Disconnected(_)) => return ControlFlow::Break(()),
-            Err(TrySendError::Full(handed)) => handed,
-        };
-        let handed = match (handed, rules.get()) {
-            (Handed::Tasks(batch), Some(rules)) => {
+        let handed = match rules.get() {
+            Some(rules) if queue.waiting.load(Ordering::Relaxed) >= queue.ahead => {
                 Handed::Drawn(Drawn::of(&batch, rules, &decided))
             }
-            (handed, _) => handed,
+            _ => {
+                queue.waiting.fetch_add(1, Ordering::Relaxed);
+                Handed::Tasks(batch)
+            }
         };
-        match sender.send(handed) {
+        match queue.sender.send(handed) {
             Ok(()) => ControlFlow::Continue(()),
+            // The planner is gone (the rules did not load): nobody wants the rest.
             Err(_) => ControlFlow::Break(()),
         }
     };
@@ -182,7 +202,10 @@ fn decode_in_batches(
         streamed
     } else {
         // A planner that is gone has an error of its own to report.
-        sender.send(Handed::Restart).map_err(|_| stopped(path))?;
+        queue
+            .sender
+            .send(Handed::Restart)
+            .map_err(|_| stopped(path))?;
         let bytes = read_file(path)?;
         batcher = Batcher::new(&hand_over);
         decode(path, &bytes, &mut |array, task| batcher.take(array, task))
