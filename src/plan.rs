@@ -342,12 +342,15 @@ impl Plan {
         };
         out.push_str("{\"files\":[");
         for (n, change) in changes.iter().enumerate() {
-            let comma = if n > 0 { "," } else { "" };
-            let _ = write!(
-                out,
-                "{comma}{{\"index\":{},\"download\":{}}}",
-                change.index, change.download
-            );
+            // As `write!` would draw it, without the formatting machinery (`explain` draws a
+            // body per task).
+            out.push_str(if n > 0 { ",{\"index\":" } else { "{\"index\":" });
+            out.push_str(itoa::Buffer::new().format(change.index));
+            out.push_str(if change.download {
+                ",\"download\":true}"
+            } else {
+                ",\"download\":false}"
+            });
         }
         out.push_str("]}");
         true
@@ -566,6 +569,10 @@ mod tests {
                     download: true
                 },
             ]
+        );
+        assert_eq!(
+            plan.patch_body().unwrap(),
+            r#"{"files":[{"index":4,"download":false},{"index":5,"download":true}]}"#
         );
     }
 

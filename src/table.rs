@@ -119,28 +119,55 @@ impl<'a> Table<'a> {
 
     /// [`Self::render`] appended to `out`, with no allocation per cell or line.
     pub fn render_into(&self, out: &mut String) {
+        let columns = self.headers.len();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| text_width(h)).collect();
         // A last column aligned left is never padded: its width is not needed.
         let measured = match self.aligns.last() {
-            Some(Align::Left) => widths.len().saturating_sub(1),
-            _ => widths.len(),
+            Some(Align::Left) => columns.saturating_sub(1),
+            _ => columns,
         };
+        // Each measured cell's width, measured once (a size is drawn to be measured).
+        let mut cell_widths = Vec::with_capacity(self.cells.len());
+        // The text's length: the padded columns, the separators, the unpadded last cells.
+        let mut length = 0;
         for row in self.rows() {
-            for (width, cell) in widths.iter_mut().zip(row).take(measured) {
-                *width = (*width).max(cell.width());
+            for (column, cell) in row.iter().enumerate() {
+                if column < measured {
+                    let width = cell.width();
+                    cell_widths.push(width);
+                    if let Some(widest) = widths.get_mut(column) {
+                        *widest = (*widest).max(width);
+                    }
+                } else if let Cell::Text(text) = cell {
+                    length += text.len();
+                } else {
+                    length += cell.width();
+                }
             }
         }
+        let line: usize = widths.iter().take(measured).sum::<usize>() + 2 * columns;
+        out.reserve(length + line * (self.cells.len() / columns.max(1) + 1));
         let header: Vec<Cell<'a>> = self.headers.iter().map(|h| Cell::Text(h)).collect();
-        for row in std::iter::once(header.as_slice()).chain(self.rows()) {
+        let header_widths: Vec<usize> = self.headers.iter().map(|h| text_width(h)).collect();
+        let measured_rows =
+            std::iter::once(header_widths.as_slice()).chain(cell_widths.chunks(measured.max(1)));
+        for (row, row_widths) in std::iter::once(header.as_slice())
+            .chain(self.rows())
+            .zip(measured_rows.chain(std::iter::repeat(&[][..])))
+        {
             let start = out.len();
             for (column, cell) in row.iter().enumerate() {
                 let last = column + 1 == row.len();
                 let padding = || {
+                    let width = row_widths
+                        .get(column)
+                        .copied()
+                        .unwrap_or_else(|| cell.width());
                     widths
                         .get(column)
                         .copied()
                         .unwrap_or(0)
-                        .saturating_sub(cell.width())
+                        .saturating_sub(width)
                 };
                 if column > 0 {
                     out.push_str("  ");
@@ -157,9 +184,16 @@ impl<'a> Table<'a> {
                     }
                 }
             }
-            // No trailing blanks, as when the last cells are empty.
-            let kept = out[start..].trim_end().len();
-            out.truncate(start + kept);
+            // No trailing blanks, as when the last cells are empty (looked for only after a
+            // byte that may end one: most lines end in a letter).
+            if out
+                .as_bytes()
+                .last()
+                .is_some_and(|&byte| byte == b' ' || byte.is_ascii_control() || !byte.is_ascii())
+            {
+                let kept = out.get(start..).map_or(0, |line| line.trim_end().len());
+                out.truncate(start + kept);
+            }
             out.push('\n');
         }
     }
