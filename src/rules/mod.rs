@@ -814,6 +814,9 @@ fn place_path_globs(
 struct NameList {
     /// `(name, owning rule)`, sorted by name.
     entries: Vec<(NameKey<Box<[u8]>>, usize)>,
+    /// Bit `n` set when an entry is `n` bytes long (bit 127: 127 bytes or more): most names
+    /// looked up (a torrent's folders) have no entry of their length and are not searched.
+    lengths: u128,
 }
 
 impl NameList {
@@ -828,6 +831,7 @@ impl NameList {
             NameKey::Long(bytes) => NameKey::Long(bytes.into()),
         };
         self.entries.insert(at, (owned, rule_idx));
+        self.lengths |= length_bit(name.len());
     }
 
     fn is_empty(&self) -> bool {
@@ -840,6 +844,9 @@ impl NameList {
 
     /// Appends the owner of every entry that is `name` to `owners`.
     fn hits_into(&self, name: &[u8], owners: &mut Vec<usize>) {
+        if self.lengths & length_bit(name.len()) == 0 {
+            return;
+        }
         let name = NameKey::of(name);
         let start = self
             .entries
@@ -853,6 +860,11 @@ impl NameList {
                 .map(|&(_, owner)| owner),
         );
     }
+}
+
+/// The bit of [`NameList::lengths`] for a name of `len` bytes.
+fn length_bit(len: usize) -> u128 {
+    1 << len.min(127)
 }
 
 /// A name as compared in a [`NameList`]: up to 8 bytes packed into an integer (most extensions
@@ -1300,6 +1312,33 @@ mod tests {
             rule("b", Action::Skip, &["*.txt"], true),
         ]);
         assert_eq!(rules.glob_count(), 3);
+    }
+
+    /// A name list finds names of every length, those of 127 bytes and more included (their
+    /// lengths share one bit), and only the names it holds.
+    #[test]
+    fn a_name_list_finds_names_of_every_length() {
+        let names: Vec<String> = [0, 1, 7, 8, 9, 16, 126, 127, 128, 300]
+            .iter()
+            .map(|&len| "x".repeat(len))
+            .collect();
+        let mut list = NameList::default();
+        for (owner, name) in names.iter().enumerate() {
+            list.add(name, owner);
+        }
+        for (owner, name) in names.iter().enumerate() {
+            let mut owners = Vec::new();
+            list.hits_into(name.as_bytes(), &mut owners);
+            assert_eq!(owners, [owner], "{} bytes", name.len());
+        }
+        for len in [2, 129, 200] {
+            let mut owners = Vec::new();
+            list.hits_into("x".repeat(len).as_bytes(), &mut owners);
+            assert!(owners.is_empty(), "{len} bytes");
+        }
+        let mut owners = Vec::new();
+        list.hits_into(b"y", &mut owners);
+        assert!(owners.is_empty());
     }
 
     /// Globs that ignore case are matched by regex in any case; they skip globset's machinery
