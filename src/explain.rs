@@ -201,7 +201,7 @@ fn decode_in_batches(
     let streamed = if let Some(streamed) = streamed {
         streamed
     } else {
-        // A planner that is gone has an error of its own to report.
+        // A planner that is gone (the rules did not load) reports that, not this.
         queue
             .sender
             .send(Handed::Restart)

@@ -62,8 +62,8 @@ fn text_width(text: &str) -> usize {
 /// A header row and data rows. Columns are separated by two spaces; the last column is never
 /// padded, so a long path leaves no trailing blanks.
 ///
-/// Cells borrow what they show, so a table of 50,000 rows allocates its cell list and nothing
-/// per cell.
+/// Cells borrow what they show, so a table of 50,000 rows allocates its cell list (and, to draw
+/// it, one list of the cells' widths) and nothing per cell.
 #[derive(Debug, Clone)]
 pub struct Table<'a> {
     headers: Vec<&'a str>,
