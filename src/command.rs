@@ -88,17 +88,17 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
             torrent: None,
             ..
         } => explain_task_json(&file, &config_path, env),
+        // `--task-json` without `--torrent` was taken above.
         Command::Explain {
             task_id,
-            task_json,
             torrent,
             account,
+            ..
         } => match load(&config_path, env) {
-            Ok(config) => match (task_json, task_id, torrent) {
-                (_, _, Some(file)) => explain_torrent(&file, &config),
-                (Some(file), _, None) => explain_task_json(&file, &config_path, env),
-                (None, Some(id), None) => explain_live(&config, account.as_deref(), &id, env).await,
-                (None, None, None) => Outcome::failure(
+            Ok(config) => match (task_id, torrent) {
+                (_, Some(file)) => explain_torrent(&file, &config),
+                (Some(id), None) => explain_live(&config, account.as_deref(), &id, env).await,
+                (None, None) => Outcome::failure(
                     Exit::Failure,
                     "error: give a TASK_ID or --task-json FILE".to_owned(),
                 ),

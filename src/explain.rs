@@ -42,6 +42,22 @@ pub enum ExplainError {
     },
 }
 
+impl ExplainError {
+    fn read(path: &Path, source: std::io::Error) -> Self {
+        Self::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    fn decode(path: &Path, source: cloudreve::DocumentError) -> Self {
+        Self::Decode {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
 /// Tasks are handed from the decoding thread to the planner in batches of about this many
 /// files: one wake-up per batch, not per task.
 const BATCH_FILES: usize = 1024;
@@ -205,7 +221,7 @@ fn decode_in_batches(
         queue
             .sender
             .send(Handed::Restart)
-            .map_err(|_| stopped(path))?;
+            .map_err(|_| ExplainError::decode(path, cloudreve::DocumentError::Stopped))?;
         let bytes = read_file(path)?;
         batcher = Batcher::new(&hand_over);
         decode(path, &bytes, &mut |array, task| batcher.take(array, task))
@@ -278,10 +294,7 @@ fn stream_file(
     each: &mut (dyn FnMut(usize, DownloadTask) -> ControlFlow<()> + Send),
 ) -> Result<Option<Result<StreamedTasks, ExplainError>>, ExplainError> {
     use std::io::Read as _;
-    let read_error = |source| ExplainError::Read {
-        path: path.to_owned(),
-        source,
-    };
+    let read_error = |source| ExplainError::read(path, source);
     let mut file = std::fs::File::open(path).map_err(read_error)?;
     let mut piece = vec![0; PIECE];
     let mut stream = TaskDocumentStream::new(each);
@@ -296,26 +309,13 @@ fn stream_file(
             return Ok(None);
         }
     }
-    Ok(stream.finish().map(|streamed| {
-        streamed.map_err(|source| ExplainError::Decode {
-            path: path.to_owned(),
-            source,
-        })
-    }))
-}
-
-fn stopped(path: &Path) -> ExplainError {
-    ExplainError::Decode {
-        path: path.to_owned(),
-        source: cloudreve::DocumentError::Stopped,
-    }
+    Ok(stream
+        .finish()
+        .map(|streamed| streamed.map_err(|source| ExplainError::decode(path, source))))
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, ExplainError> {
-    std::fs::read(path).map_err(|source| ExplainError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| ExplainError::read(path, source))
 }
 
 fn decode(
@@ -323,10 +323,8 @@ fn decode(
     bytes: &[u8],
     each: &mut dyn FnMut(usize, DownloadTask) -> ControlFlow<()>,
 ) -> Result<StreamedTasks, ExplainError> {
-    cloudreve::stream_task_document(bytes, each).map_err(|source| ExplainError::Decode {
-        path: path.to_owned(),
-        source,
-    })
+    cloudreve::stream_task_document(bytes, each)
+        .map_err(|source| ExplainError::decode(path, source))
 }
 
 /// Writes out the explanation of the judged document: the tasks that could not be read, then

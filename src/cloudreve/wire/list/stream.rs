@@ -209,7 +209,7 @@ impl<'t> ListStream<'t> {
 
     /// Takes the next piece of the body.
     pub(in crate::cloudreve) fn feed(&mut self, chunk: &[u8]) {
-        if self.error.is_some() || self.stopped() {
+        if self.halted() {
             self.received += chunk.len();
             return;
         }
@@ -221,7 +221,7 @@ impl<'t> ListStream<'t> {
                 Mode::Element if self.element.is_empty() => {
                     i = self.start_element(chunk, i);
                     run = i;
-                    if self.error.is_some() || self.stopped() {
+                    if self.halted() {
                         break;
                     }
                 }
@@ -245,7 +245,7 @@ impl<'t> ListStream<'t> {
                     };
                     let closing = chunk.get(end).copied();
                     self.finish_element(chunk.get(run..end).unwrap_or_default());
-                    if self.error.is_some() || self.stopped() {
+                    if self.halted() {
                         break;
                     }
                     if closing == Some(b']') {
@@ -294,7 +294,7 @@ impl<'t> ListStream<'t> {
             }
         }
         self.received += chunk.len();
-        if self.error.is_some() || self.stopped() {
+        if self.halted() {
             return;
         }
         let rest = chunk.get(run..).unwrap_or_default();
@@ -413,9 +413,9 @@ impl<'t> ListStream<'t> {
         }
     }
 
-    /// The tap asked for no more tasks.
-    fn stopped(&self) -> bool {
-        matches!(self.destination, Destination::Stopped)
+    /// Nothing more is read: the stream failed, or the tap asked for no more tasks.
+    fn halted(&self) -> bool {
+        self.error.is_some() || matches!(self.destination, Destination::Stopped)
     }
 
     fn close_tasks(&mut self) {
