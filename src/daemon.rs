@@ -422,7 +422,8 @@ impl Daemon {
                 if e.needs_operator() {
                     tracing::error!(error = %e, "cannot sign in to Cloudreve; fix the account or config");
                     let event = match e {
-                        cloudreve::Error::RefreshTokenRejected { .. } => {
+                        cloudreve::Error::RefreshTokenRejected { .. }
+                        | cloudreve::Error::OAuthTokenRejected { .. } => {
                             OperatorEvent::TokenRejected {
                                 message: e.to_string(),
                             }

@@ -179,6 +179,27 @@ pub enum Error {
         /// The file the operator must update.
         file: std::path::PathBuf,
     },
+    /// The OAuth token of an account was rejected: revoked, expired, or cut off by a password or
+    /// email change, a removed grant or a disabled client. Only a new `login` helps.
+    #[error(
+        "the OAuth token of account {account} was rejected by Cloudreve (40020): it expired or was revoked (a password or email change, the app's access removed, or the client disabled); run `cloudreve-autoselect login --account {account}` and restart the daemon"
+    )]
+    OAuthTokenRejected {
+        /// The account whose token it is.
+        account: String,
+    },
+    /// The OAuth token lacks the scope a route needs (40089, Cloudreve 4.16.1 and later).
+    #[error(
+        "{endpoint}: the OAuth token lacks the scope {scope} (40089, correlation id {correlation_id}); add {scope} to the OAuth client's scopes in Cloudreve's dashboard (Admin, OAuth clients) and run `cloudreve-autoselect login` again"
+    )]
+    ScopeMissing {
+        /// e.g. `PATCH /workflow/download/kku7`.
+        endpoint: String,
+        /// The scope to add.
+        scope: &'static str,
+        /// The server's correlation id, or ours.
+        correlation_id: String,
+    },
     /// An earlier sign-in was refused; the daemon waits before trying again.
     #[error(
         "sign-in as {email} was refused {seconds_ago}s ago ({problem}); next attempt in {retry_in_secs}s"
@@ -389,6 +410,8 @@ impl Error {
             | Self::Api { .. }
             | Self::SignIn { .. }
             | Self::RefreshTokenRejected { .. }
+            | Self::OAuthTokenRejected { .. }
+            | Self::ScopeMissing { .. }
             | Self::SignInBackoff { .. } => false,
         }
     }
@@ -406,7 +429,9 @@ impl Error {
             Self::Api { .. } => "api_error",
             Self::SignIn { .. }
             | Self::RefreshTokenRejected { .. }
+            | Self::OAuthTokenRejected { .. }
             | Self::SignInBackoff { .. } => "sign_in_refused",
+            Self::ScopeMissing { .. } => "scope_missing",
         }
     }
 
@@ -427,7 +452,11 @@ impl Error {
     pub fn needs_operator(&self) -> bool {
         matches!(
             self,
-            Self::SignIn { .. } | Self::SignInBackoff { .. } | Self::RefreshTokenRejected { .. }
+            Self::SignIn { .. }
+                | Self::SignInBackoff { .. }
+                | Self::RefreshTokenRejected { .. }
+                | Self::OAuthTokenRejected { .. }
+                | Self::ScopeMissing { .. }
         )
     }
 }

@@ -10,6 +10,8 @@
 
 mod error;
 mod fetch;
+mod oauth;
+mod token_store;
 mod wire;
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use url::Url;
 
 pub use error::{DecodeCategory, DecodeProblem, Error, JsonKind, ListProblem, SignInProblem};
 pub use fetch::{DownloadError, DownloadOptions, Downloader, redacted};
+pub use oauth::{Authorization, CodeExchange, ExchangeError, OAuthSupport, RandomError, SCOPES};
+pub use token_store::{StoreError, TokenStore};
 
 use crate::task::{SelectionChange, TaskId, TaskList};
 
@@ -52,6 +56,16 @@ pub enum Credentials {
         store: Option<std::path::PathBuf>,
         /// The file the operator puts a new token into (named in the error when it is rejected).
         source_file: std::path::PathBuf,
+    },
+    /// A scoped OAuth token obtained by `login` ([`TokenStore`]). Every rotation is written back
+    /// to `store` with its new expiry; a rejected token is never replaced by a password.
+    OAuth {
+        /// The grant to start from.
+        token: TokenStore,
+        /// Where the rotations are kept (mode 0600).
+        store: std::path::PathBuf,
+        /// The account, named in the error when the token is rejected.
+        account: String,
     },
 }
 
@@ -133,7 +147,8 @@ impl ClientOptions {
 /// How far a failed PATCH got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// It certainly never reached the server (connect error, or sign-in failed first).
+    /// It certainly was not applied: it never reached the server (connect error, or sign-in
+    /// failed first), or the server refused it before acting (40089, a missing scope).
     NotSent,
     /// The server answered (with an error code or status): what it applied is its word.
     Answered,
@@ -156,6 +171,8 @@ struct Session {
     access: SecretString,
     refresh: SecretString,
     access_expires: DateTime<Utc>,
+    /// When the refresh token expires, if the server said.
+    refresh_expires: Option<DateTime<Utc>>,
     /// When the access token must be refreshed proactively.
     refresh_at: DateTime<Utc>,
 }
@@ -178,6 +195,8 @@ pub struct Client {
     http: reqwest::Client,
     options: ClientOptions,
     auth: Mutex<AuthState>,
+    /// The OAuth grant as last rotated (`oauth_grant`).
+    newest_grant: std::sync::Mutex<Option<TokenStore>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -238,6 +257,7 @@ impl Client {
         let http = builder.build().map_err(BuildError::Http)?;
         let seed = match &options.credentials {
             Credentials::RefreshToken { token, .. } => Some(token.clone()),
+            Credentials::OAuth { token, .. } => Some(token.refresh_token.clone()),
             Credentials::Password(_) => None,
         };
         Ok(Self {
@@ -248,6 +268,7 @@ impl Client {
                 refusal: None,
                 seed,
             }),
+            newest_grant: std::sync::Mutex::new(None),
         })
     }
 
@@ -359,7 +380,8 @@ impl Client {
         let token = self.access_token(false).await.map_err(not_sent)?;
         let classify = |error: Error| {
             let delivery = match &error {
-                Error::Connect { .. } => Delivery::NotSent,
+                // 40089 is the scope check, before the route does anything.
+                Error::Connect { .. } | Error::ScopeMissing { .. } => Delivery::NotSent,
                 Error::Timeout { .. } | Error::Transport { .. } => Delivery::Unknown,
                 _ => Delivery::Answered,
             };
@@ -476,7 +498,7 @@ impl Client {
                 Ok(session) => {
                     let token = session.access.clone();
                     tracing::debug!(access_expires = %session.access_expires, "access token refreshed");
-                    self.store_refresh_token(&session.refresh);
+                    self.keep_rotation(&session.refresh, session.refresh_expires);
                     if auth.seed.is_some() {
                         auth.seed = Some(session.refresh.clone());
                     }
@@ -485,16 +507,12 @@ impl Client {
                 }
                 Err(Error::Api { code: 40020, .. }) if auth.seed.is_some() => {
                     auth.session = None;
-                    let source_file = match &self.options.credentials {
-                        Credentials::RefreshToken { source_file, .. } => source_file.clone(),
-                        Credentials::Password(_) => std::path::PathBuf::new(),
-                    };
                     auth.refusal = Some(Refusal {
                         problem: SignInProblem::RefreshTokenRejected,
                         at: now,
                         wait: self.options.sign_in_backoff,
                     });
-                    return Err(Error::RefreshTokenRejected { file: source_file });
+                    return Err(self.token_rejected());
                 }
                 Err(Error::Api { code: 40020, .. }) => {
                     tracing::info!(
@@ -514,11 +532,10 @@ impl Client {
             }
         }
         // A rejected refresh token is not retried (only a restart reads a new one), so no
-        // back-off message may promise a next attempt.
-        if let Credentials::RefreshToken { source_file, .. } = &self.options.credentials {
-            return Err(Error::RefreshTokenRejected {
-                file: source_file.clone(),
-            });
+        // back-off message may promise a next attempt. An OAuth account never falls back to a
+        // password: it was given none.
+        if auth.seed.is_some() {
+            return Err(self.token_rejected());
         }
         if let Some(refusal) = &auth.refusal {
             let elapsed = now.signed_duration_since(refusal.at);
@@ -561,23 +578,6 @@ impl Client {
                 })
             }
             Err(e) => Err(e),
-        }
-    }
-
-    /// Keeps the newest refresh token on disk (mode 0600) when the credentials ask for it.
-    fn store_refresh_token(&self, token: &SecretString) {
-        let Credentials::RefreshToken {
-            store: Some(path), ..
-        } = &self.options.credentials
-        else {
-            return;
-        };
-        if let Err(e) = crate::durable::write_atomically_with_mode(
-            path,
-            token.expose_secret().as_bytes(),
-            0o600,
-        ) {
-            tracing::warn!(path = %path.display(), error = %e, "could not keep the rotated refresh token; a restart will start from the configured one");
         }
     }
 
@@ -662,6 +662,7 @@ impl Client {
             access: SecretString::from(token.access_token),
             refresh: SecretString::from(token.refresh_token),
             access_expires,
+            refresh_expires: wire::parse_time(&token.refresh_expires),
             refresh_at: access_expires - margin,
         }
     }
@@ -866,6 +867,13 @@ impl AnswerHead<'_> {
     }
 
     fn api(&self, code: i64, msg: String, correlation_id: Option<String>) -> Error {
+        if code == 40089 {
+            return Error::ScopeMissing {
+                endpoint: self.endpoint.to_owned(),
+                scope: oauth::scope_for(self.endpoint),
+                correlation_id: correlation_id.unwrap_or_else(|| self.correlation_id.to_owned()),
+            };
+        }
         Error::Api {
             endpoint: self.endpoint.to_owned(),
             code,

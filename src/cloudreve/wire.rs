@@ -57,6 +57,8 @@ pub(super) struct TokenPair {
     pub(super) refresh_token: String,
     #[serde(default)]
     pub(super) access_expires: String,
+    #[serde(default)]
+    pub(super) refresh_expires: String,
 }
 
 /// Parses Cloudreve's RFC 3339 timestamps (variable fractional digits, any offset).
