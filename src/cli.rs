@@ -99,4 +99,18 @@ pub enum Command {
         #[arg(long, value_parser = humantime::parse_duration)]
         max_age: Option<std::time::Duration>,
     },
+    /// Get a scoped OAuth token in a browser and store it for the daemon: prints the authorize
+    /// URL, waits (10 minutes at most) for the browser's redirect to 127.0.0.1, or for the
+    /// redirected address pasted on standard input (a browser on another machine).
+    Login {
+        /// The account to log in [default: the first account].
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
+        /// Also try to open the URL with xdg-open.
+        #[arg(long)]
+        open: bool,
+        /// Finish a `login` started earlier: the address the browser was redirected to.
+        #[arg(long, value_name = "URL")]
+        code: Option<String>,
+    },
 }

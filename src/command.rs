@@ -16,6 +16,8 @@ use crate::notify::{self, DeliveryOptions, Notifiers};
 use crate::sink::TickSink;
 use crate::state::StateStore;
 
+pub mod oauth;
+
 /// How the process exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -111,10 +113,15 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         Command::Stats { json } => stats(&config_path, json, env),
         Command::NotifyTest => notify_test(&config_path, env).await,
         Command::Healthcheck { max_age } => healthcheck(&config_path, max_age, env),
+        Command::Login {
+            account,
+            open,
+            code,
+        } => crate::login::command(&config_path, account.as_deref(), open, code, env).await,
     }
 }
 
-fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config, Outcome> {
+pub(crate) fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config, Outcome> {
     match config::load(path, env) {
         Ok(config) => {
             for warning in &config.warnings {
@@ -192,6 +199,16 @@ async fn check(
             .collect();
         let _ = write!(out, "; accounts: {}", accounts.join(", "));
     }
+    let now = chrono::Utc::now();
+    let mut sign_in = Vec::new();
+    for account in &config.accounts {
+        let (line, warning) = oauth::describe_credential(account, env, now);
+        sign_in.push(line);
+        if let Some(warning) = warning {
+            let _ = writeln!(warnings, "warning: {warning}");
+        }
+    }
+    let _ = write!(out, "; sign-in: {}", sign_in.join(", "));
     if !config.notify.is_empty() {
         let names: Vec<&str> = config.notify.iter().map(|n| n.name.as_str()).collect();
         let _ = write!(out, "; notifiers {}", names.join(", "));
@@ -531,6 +548,21 @@ pub enum SetupError {
         #[source]
         source: std::io::Error,
     },
+    /// The OAuth token store is missing or unreadable.
+    #[error(transparent)]
+    OAuthStore(#[from] crate::cloudreve::StoreError),
+    /// The OAuth token store is not this account's.
+    #[error(
+        "the OAuth token store {path} {what}; run `cloudreve-autoselect login --account {account}`"
+    )]
+    OAuthMismatch {
+        /// The store.
+        path: PathBuf,
+        /// What differs.
+        what: String,
+        /// The account.
+        account: String,
+    },
     /// The refresh-token file is empty.
     #[error(
         "server.refresh_token_file {path} is empty; paste the refresh token from the browser's local storage into it"
@@ -677,6 +709,8 @@ pub fn account_client_options(
     let server = &account.server;
     let named = account.name != config::DEFAULT_ACCOUNT;
     let credentials = match &server.refresh_token_file {
+        // An OAuth account uses its token only, never a password found in the environment.
+        _ if server.oauth.is_some() => oauth::credentials_of(account, env)?,
         Some(file) => {
             let store = refresh_token_store(&account.state_file);
             Credentials::RefreshToken {
@@ -704,12 +738,19 @@ pub fn account_client_options(
             Err(e) => return Err(e.into()),
         },
     };
+    let mut options = connection_options(account)?;
+    options.credentials = credentials;
+    Ok(options)
+}
+
+/// Client options for one account without its credentials: CA certificates, timeouts.
+pub fn connection_options(account: &config::Account) -> Result<ClientOptions, SetupError> {
+    let server = &account.server;
     let mut options = ClientOptions::new(
         server.api_base.clone(),
         server.email.clone(),
         SecretString::from(String::new()),
     );
-    options.credentials = credentials;
     if let Some(ca_file) = &server.ca_file {
         options.extra_roots_pem = std::fs::read(ca_file).map_err(|source| SetupError::Read {
             key: "server.ca_file",
@@ -802,6 +843,17 @@ fn build_daemons(
     Ok((daemons, metrics))
 }
 
+/// The servers of OAuth accounts, asked their version: OAuth needs 4.12 (exit 78 otherwise),
+/// and before 4.16.1 the token is not limited (a warning at every start).
+async fn check_servers(daemons: &[Arc<Daemon>]) -> Result<(), Outcome> {
+    for daemon in daemons {
+        oauth::check_server(daemon.client(), daemon.account())
+            .await
+            .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
+    }
+    Ok(())
+}
+
 async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
     let config = match load(path, env) {
         Ok(config) => config,
@@ -816,6 +868,9 @@ async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outc
         Ok((daemons, _)) => daemons.into_iter().map(Arc::new).collect(),
         Err(outcome) => return outcome,
     };
+    if let Err(outcome) = check_servers(&daemons).await {
+        return outcome;
+    }
     // Every account at once: one slow server does not hold up the others.
     let reports = tick_all(&daemons).await;
     let notified_by = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -902,6 +957,9 @@ async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outco
             ),
             Err(outcome) => return outcome,
         };
+    if let Err(outcome) = check_servers(&daemons).await {
+        return outcome;
+    }
     if let (Some(listen), Some(metrics), Some(first)) = (
         config.metrics.as_ref().map(|m| m.listen),
         metrics,

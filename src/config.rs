@@ -34,6 +34,7 @@ mod lint;
 pub mod lists;
 mod metrics;
 mod notify;
+mod oauth;
 mod paths;
 mod raw;
 mod schedule;
@@ -46,6 +47,10 @@ pub use credentials::{
 pub use expect::{load_expect_file, parse_expect_file};
 pub use metrics::MetricsConfig;
 pub use notify::{NotifierConfig, NotifyEvent, NotifyKind, NotifySecret, NotifyTarget};
+pub use oauth::{
+    CLIENT_SECRET_CREDENTIAL, ClientSecretError, DEFAULT_REDIRECT_PORT, OAuthSettings,
+    TOKEN_CREDENTIAL, default_token_file, resolve_client_secret,
+};
 pub use paths::{default_config_path, default_state_file, default_state_file_for};
 pub use schedule::Schedule;
 
@@ -195,6 +200,8 @@ pub struct ServerConfig {
     pub retries: u32,
     /// Sign in with this refresh token instead of a password (two-factor or captcha sites).
     pub refresh_token_file: Option<PathBuf>,
+    /// Sign in with a scoped OAuth token obtained by `login` (no password is then used).
+    pub oauth: Option<OAuthSettings>,
     /// Extra trusted CA certificates (PEM), added to the system's.
     pub ca_file: Option<PathBuf>,
     /// Accept any TLS certificate (dangerous; needs `allow_insecure`).

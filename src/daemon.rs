@@ -854,6 +854,7 @@ fn server_differences(
             "refresh_token_file",
             a.refresh_token_file != b.refresh_token_file,
         ),
+        ("oauth_client_id/token_file", a.oauth != b.oauth),
         ("timeout", a.timeout != b.timeout),
         ("connect_timeout", a.connect_timeout != b.connect_timeout),
         ("retries", a.retries != b.retries),

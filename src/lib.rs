@@ -32,6 +32,7 @@ pub mod expect;
 pub mod explain;
 pub mod healthcheck;
 pub mod list_fetch;
+pub mod login;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;

@@ -262,7 +262,9 @@ impl Client {
             return Err(ExchangeError::Refused {
                 error: answer.error,
                 description: answer.error_description,
-                correlation_id: answer.correlation_id.unwrap_or_else(|| correlation_id.clone()),
+                correlation_id: answer
+                    .correlation_id
+                    .unwrap_or_else(|| correlation_id.clone()),
             });
         }
         if let Ok(envelope) = serde_json::from_slice::<super::wire::EnvelopeHead>(&body)
@@ -481,13 +483,38 @@ mod tests {
 
     #[test]
     fn versions_say_whether_scopes_hold() {
-        assert!(matches!(OAuthSupport::of("4.0.0"), OAuthSupport::Unavailable { .. }));
-        assert!(matches!(OAuthSupport::of("4.11.9"), OAuthSupport::Unavailable { .. }));
-        assert!(matches!(OAuthSupport::of("4.12.0"), OAuthSupport::NotEnforced { .. }));
-        assert!(matches!(OAuthSupport::of("4.16.0-pro"), OAuthSupport::NotEnforced { .. }));
-        assert!(matches!(OAuthSupport::of("4.16.1"), OAuthSupport::Enforced { .. }));
-        assert!(matches!(OAuthSupport::of("4.18.0-pro"), OAuthSupport::Enforced { .. }));
-        assert!(matches!(OAuthSupport::of("garbage"), OAuthSupport::Unavailable { .. }));
-        assert!(OAuthSupport::of("4.14.0").to_string().contains("full-access"));
+        assert!(matches!(
+            OAuthSupport::of("4.0.0"),
+            OAuthSupport::Unavailable { .. }
+        ));
+        assert!(matches!(
+            OAuthSupport::of("4.11.9"),
+            OAuthSupport::Unavailable { .. }
+        ));
+        assert!(matches!(
+            OAuthSupport::of("4.12.0"),
+            OAuthSupport::NotEnforced { .. }
+        ));
+        assert!(matches!(
+            OAuthSupport::of("4.16.0-pro"),
+            OAuthSupport::NotEnforced { .. }
+        ));
+        assert!(matches!(
+            OAuthSupport::of("4.16.1"),
+            OAuthSupport::Enforced { .. }
+        ));
+        assert!(matches!(
+            OAuthSupport::of("4.18.0-pro"),
+            OAuthSupport::Enforced { .. }
+        ));
+        assert!(matches!(
+            OAuthSupport::of("garbage"),
+            OAuthSupport::Unavailable { .. }
+        ));
+        assert!(
+            OAuthSupport::of("4.14.0")
+                .to_string()
+                .contains("full-access")
+        );
     }
 }

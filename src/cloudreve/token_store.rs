@@ -57,7 +57,9 @@ struct StoreFile {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The file could not be read.
-    #[error("could not read the OAuth token store {path}: {source}; run `cloudreve-autoselect login`")]
+    #[error(
+        "could not read the OAuth token store {path}: {source}; run `cloudreve-autoselect login`"
+    )]
     Read {
         /// The file.
         path: PathBuf,
@@ -90,7 +92,9 @@ pub enum StoreError {
         version: u32,
     },
     /// The file holds no refresh token.
-    #[error("the OAuth token store {path} holds no refresh token; run `cloudreve-autoselect login`")]
+    #[error(
+        "the OAuth token store {path} holds no refresh token; run `cloudreve-autoselect login`"
+    )]
     Empty {
         /// The file.
         path: PathBuf,
@@ -199,7 +203,11 @@ mod tests {
         TokenStore {
             site: "https://cloud.example/".to_owned(),
             client_id: "5b0e1f5e-3f7a-4c43-9d44-6f6a8a0f4b1e".to_owned(),
-            scopes: vec!["openid".into(), "offline_access".into(), "Workflow.Write".into()],
+            scopes: vec![
+                "openid".into(),
+                "offline_access".into(),
+                "Workflow.Write".into(),
+            ],
             refresh_token: SecretString::from("secret-refresh".to_owned()),
             refresh_expires: DateTime::parse_from_rfc3339("2027-03-01T00:00:00Z")
                 .ok()

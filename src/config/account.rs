@@ -42,6 +42,10 @@ pub(super) struct RawAccount {
     ca_file: Option<Spanned<String>>,
     accept_invalid_certs: Option<Spanned<bool>>,
     allow_insecure: Option<bool>,
+    oauth_client_id: Option<Spanned<String>>,
+    oauth_client_secret_file: Option<Spanned<String>>,
+    oauth_redirect_port: Option<Spanned<i64>>,
+    token_file: Option<Spanned<String>>,
 }
 
 /// The state file of a named account: `state.json` becomes `state.<name>.json` beside it.
@@ -132,6 +136,10 @@ impl Checker<'_> {
                 ca_file: table.ca_file,
                 accept_invalid_certs: table.accept_invalid_certs,
                 allow_insecure: table.allow_insecure,
+                oauth_client_id: table.oauth_client_id,
+                oauth_client_secret_file: table.oauth_client_secret_file,
+                oauth_redirect_port: table.oauth_redirect_port,
+                token_file: table.token_file,
             };
             // The [server] checks, with their problems renamed to this table's keys.
             let before = self.problems.len();

@@ -97,6 +97,7 @@ impl<'a> Checker<'a> {
             );
         }
         let password = self.password(&raw);
+        let oauth = self.oauth(&raw);
         let refresh_token_file =
             self.path(raw.refresh_token_file.as_ref(), "server.refresh_token_file");
         let ca_file = self.path(raw.ca_file.as_ref(), "server.ca_file");
@@ -160,6 +161,7 @@ impl<'a> Checker<'a> {
             connect_timeout,
             retries,
             refresh_token_file,
+            oauth,
             ca_file,
             accept_invalid_certs: raw
                 .accept_invalid_certs

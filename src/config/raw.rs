@@ -45,6 +45,10 @@ pub(super) struct RawServer {
     pub(super) ca_file: Option<Spanned<String>>,
     pub(super) accept_invalid_certs: Option<Spanned<bool>>,
     pub(super) allow_insecure: Option<bool>,
+    pub(super) oauth_client_id: Option<Spanned<String>>,
+    pub(super) oauth_client_secret_file: Option<Spanned<String>>,
+    pub(super) oauth_redirect_port: Option<Spanned<i64>>,
+    pub(super) token_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -1,0 +1,219 @@
+//! OAuth accounts in the commands: where an account's token store is (its `token_file`, the
+//! `oauth-token` credential, or beside the state file), the credentials the client starts
+//! from, what `check` says about each account's credential, and the server-version check at
+//! start (no OAuth before 4.12; scopes not enforced before 4.16.1).
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::{SetupError, fingerprint, refresh_token_store};
+use crate::cloudreve::{Client, Credentials, OAuthSupport, TokenStore};
+use crate::config::{self, Account, EnvLookup, OAuthSettings};
+
+/// A token within this many days of its expiry is a warning (`check`, heartbeat, notification).
+pub const EXPIRY_WARNING_DAYS: i64 = 7;
+
+/// Where an account's OAuth grant is read from and its rotations written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLocation {
+    /// The file read at start.
+    pub read: PathBuf,
+    /// The file every rotation is written to (the same file, except for a read-only
+    /// credential, whose rotations are kept beside the state file).
+    pub write: PathBuf,
+}
+
+/// The credential name of an account's token store.
+fn token_credential(account: &str) -> String {
+    if account == config::DEFAULT_ACCOUNT {
+        config::TOKEN_CREDENTIAL.to_owned()
+    } else {
+        format!("{account}.{}", config::TOKEN_CREDENTIAL)
+    }
+}
+
+/// Where `login` writes an account's token store: its `token_file`, else beside its state file.
+pub fn login_token_file(account: &Account, settings: &OAuthSettings) -> PathBuf {
+    settings
+        .token_file
+        .clone()
+        .unwrap_or_else(|| config::default_token_file(&account.state_file))
+}
+
+/// Where the daemon reads the grant: `token_file`; else the `oauth-token` credential (systemd
+/// `LoadCredential=`, a Docker secret), whose rotations are kept under a name derived from the
+/// delivered token, as for the `refresh-token` credential; else the file `login` writes beside
+/// the state file.
+pub fn token_location(
+    account: &Account,
+    settings: &OAuthSettings,
+    env: EnvLookup<'_>,
+) -> Result<TokenLocation, SetupError> {
+    if let Some(file) = &settings.token_file {
+        return Ok(TokenLocation {
+            read: file.clone(),
+            write: file.clone(),
+        });
+    }
+    if let Some(delivered) = config::credential_file(&token_credential(&account.name), env) {
+        let grant = TokenStore::read(&delivered)?;
+        let mut kept = refresh_token_store(&account.state_file).into_os_string();
+        kept.push(format!(
+            ".oauth-{:016x}.json",
+            fingerprint(secrecy::ExposeSecret::expose_secret(&grant.refresh_token))
+        ));
+        let kept = PathBuf::from(kept);
+        return Ok(TokenLocation {
+            read: if kept.exists() {
+                kept.clone()
+            } else {
+                delivered
+            },
+            write: kept,
+        });
+    }
+    let file = config::default_token_file(&account.state_file);
+    Ok(TokenLocation {
+        read: file.clone(),
+        write: file,
+    })
+}
+
+/// The credentials of an OAuth account: its stored grant, checked against the configured
+/// client and site.
+pub fn oauth_credentials(
+    account: &Account,
+    settings: &OAuthSettings,
+    env: EnvLookup<'_>,
+) -> Result<Credentials, SetupError> {
+    let location = token_location(account, settings, env)?;
+    let token = TokenStore::read(&location.read)?;
+    check_grant(account, settings, &token, &location.read)?;
+    Ok(Credentials::OAuth {
+        token,
+        store: location.write,
+        account: account.name.clone(),
+    })
+}
+
+/// [`oauth_credentials`] for an account whose table names an OAuth client.
+pub fn credentials_of(account: &Account, env: EnvLookup<'_>) -> Result<Credentials, SetupError> {
+    match &account.server.oauth {
+        Some(settings) => oauth_credentials(account, settings, env),
+        None => Err(SetupError::AccountCredentials {
+            account: account.name.clone(),
+        }),
+    }
+}
+
+/// A grant issued to another client or site is not this account's.
+fn check_grant(
+    account: &Account,
+    settings: &OAuthSettings,
+    token: &TokenStore,
+    path: &Path,
+) -> Result<(), SetupError> {
+    let what = if token.client_id != settings.client_id {
+        format!(
+            "was issued to OAuth client {}, not the configured {}",
+            token.client_id, settings.client_id
+        )
+    } else if token.site != account.server.url.as_str() {
+        format!(
+            "is for the site {}, not the configured {}",
+            token.site, account.server.url
+        )
+    } else {
+        return Ok(());
+    };
+    Err(SetupError::OAuthMismatch {
+        path: path.to_owned(),
+        what,
+        account: account.name.clone(),
+    })
+}
+
+/// How `check` describes an account's credential, and a warning when it needs attention soon.
+pub fn describe_credential(
+    account: &Account,
+    env: EnvLookup<'_>,
+    now: DateTime<Utc>,
+) -> (String, Option<String>) {
+    let server = &account.server;
+    let Some(settings) = &server.oauth else {
+        let kind = if server.refresh_token_file.is_some() {
+            "refresh token (full access)"
+        } else {
+            "password (full access)"
+        };
+        return (format!("{} by {kind}", account.name), None);
+    };
+    let grant = token_location(account, settings, env).and_then(|location| {
+        let token = TokenStore::read(&location.read)?;
+        check_grant(account, settings, &token, &location.read)?;
+        Ok(token)
+    });
+    match grant {
+        Ok(token) => {
+            let expires = token.refresh_expires.map_or_else(
+                || "expiry unknown".to_owned(),
+                |t| format!("expires {}", t.format("%Y-%m-%d %H:%M UTC")),
+            );
+            let warning = token
+                .expires_within(now, EXPIRY_WARNING_DAYS)
+                .then(|| expiry_warning(&account.name, &token, now));
+            (
+                format!(
+                    "{} by OAuth token (scopes {}; {expires})",
+                    account.name,
+                    token.scope_text()
+                ),
+                warning,
+            )
+        }
+        Err(e) => (
+            format!("{} by OAuth token (not usable)", account.name),
+            Some(format!("account {}: {e}", account.name)),
+        ),
+    }
+}
+
+/// The warning for a token close to its expiry.
+pub fn expiry_warning(account: &str, token: &TokenStore, now: DateTime<Utc>) -> String {
+    let left = token
+        .refresh_expires
+        .map_or(0, |t| t.signed_duration_since(now).num_hours().max(0));
+    format!(
+        "account {account}: the OAuth token expires in {} days {} hours (a running daemon renews it with every refresh; a stopped one does not); run `cloudreve-autoselect login --account {account}` if the daemon stays stopped",
+        left / 24,
+        left % 24
+    )
+}
+
+/// At start: the server's version for an OAuth account. Before 4.12 there is no OAuth (an
+/// error); before 4.16.1 the token is not limited (a warning, at every start).
+pub async fn check_server(client: &Client, account: &str) -> Result<(), String> {
+    if client.oauth_grant().is_none() {
+        return Ok(());
+    }
+    match client.oauth_support().await {
+        Ok(support @ OAuthSupport::Unavailable { .. }) => {
+            Err(format!("account {account}: {support}"))
+        }
+        Ok(support @ OAuthSupport::NotEnforced { .. }) => {
+            tracing::warn!(account, "{support}");
+            Ok(())
+        }
+        Ok(OAuthSupport::Enforced { version }) => {
+            tracing::info!(account, version, "OAuth scopes are enforced by this server");
+            Ok(())
+        }
+        Err(e) => {
+            // The ticks will report an unreachable server; the version is asked again at the
+            // next start.
+            tracing::warn!(account, error = %e, "could not ask the server its version (GET /site/ping); whether it enforces OAuth scopes is unknown");
+            Ok(())
+        }
+    }
+}
