@@ -1151,7 +1151,7 @@ mod tests {
                 token.expose_secret().to_owned(),
                 store.clone().unwrap_or_default(),
             ),
-            Credentials::Password(_) => panic!("expected a refresh token"),
+            _ => panic!("expected a refresh token"),
         }
     }
 

@@ -10,6 +10,7 @@
 
 mod gate;
 mod model;
+mod oauth;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use gate::Gate;
 pub use model::{Backend, Caller, EmuFile, EmulatorOptions, TaskSpec, UserStatus};
 use model::{Model, decode_task_id};
+pub use oauth::OAuthClient;
 
 /// Which requests a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +117,7 @@ struct Shared {
     random_faults: Mutex<Option<RandomFaults>>,
     log: Mutex<Vec<RecordedRequest>>,
     holds: Mutex<Vec<(Route, Arc<gate::Hold>)>>,
+    oauth: Mutex<oauth::OAuthState>,
 }
 
 /// Faults drawn at random, reproducibly (a seeded xorshift generator).
@@ -166,6 +169,7 @@ impl Emulator {
             random_faults: Mutex::new(None),
             log: Mutex::new(Vec::new()),
             holds: Mutex::new(Vec::new()),
+            oauth: Mutex::new(oauth::OAuthState::default()),
         });
         let stop = CancellationToken::new();
         let app = Router::new()
@@ -515,11 +519,20 @@ async fn handle(
         hold.wait().await;
     }
     if !path.starts_with("/api/v4/") {
-        return not_found_text();
+        return oauth::page(&shared, &path, uri.query().unwrap_or(""))
+            .unwrap_or_else(not_found_text);
     }
     // CurrentUser middleware: a refresh token used as an access token fails every route.
     if caller == Caller::RefreshAsAccess {
         return err(40020, "Invalid token type", &correlation_id);
+    }
+    if let Some(response) = oauth::api(&shared, method.as_str(), &path, &body, &correlation_id) {
+        return response;
+    }
+    if let Some(response) = route
+        .and_then(|route| oauth::enforce(&shared, route, authorization.as_deref(), &correlation_id))
+    {
+        return response;
     }
     let Some(route) = route else {
         return if method == Method::DELETE && path.starts_with("/api/v4/workflow/download/") {
@@ -529,7 +542,7 @@ async fn handle(
         };
     };
     let response = match route {
-        Route::Ping => ok(Some(json!("4.0.0"))),
+        Route::Ping => ok(Some(json!(oauth::version(&shared)))),
         Route::SignIn => sign_in(&shared, &body, &correlation_id),
         Route::Refresh => refresh(&shared, &body, &correlation_id),
         Route::List => list(&shared, caller, uri.query().unwrap_or(""), &correlation_id),

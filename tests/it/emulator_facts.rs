@@ -76,7 +76,7 @@ async fn ping_sign_in_and_token_types() {
     let raw = Raw::new(&emu);
     assert_eq!(
         raw.json("GET", "/site/ping", None, None).await,
-        json!({"code": 0, "data": "4.0.0", "msg": ""})
+        json!({"code": 0, "data": "4.18.0", "msg": ""})
     );
     let token = raw.sign_in().await;
     let access = token["access_token"].as_str().unwrap();
