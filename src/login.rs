@@ -239,16 +239,30 @@ impl Redirect {
     }
 }
 
+/// The client secret of an account's OAuth client (from its file or credential, never the
+/// command line).
+pub fn client_secret(
+    config: &Config,
+    account: Option<&str>,
+    env: EnvLookup<'_>,
+) -> Result<SecretString, LoginError> {
+    let target = target(config, account)?;
+    Ok(config::resolve_client_secret(
+        target.settings,
+        &target.account.name,
+        env,
+    )?)
+}
+
 /// Runs a login to its end: listen, show the URL, wait, check, exchange, store. Returns what to
 /// tell the user.
 pub async fn login(
     config: &Config,
     account: Option<&str>,
-    env: EnvLookup<'_>,
+    secret: SecretString,
     interaction: Interaction,
 ) -> Result<String, LoginError> {
     let target = target(config, account)?;
-    let secret = config::resolve_client_secret(target.settings, &target.account.name, env)?;
     let client = Client::new(connection_options(target.account)?)?;
     let authorization = Authorization::new()?;
     let redirect_uri = target.settings.redirect_uri();
@@ -311,11 +325,10 @@ pub async fn login(
 pub async fn finish_with_code(
     config: &Config,
     account: Option<&str>,
-    env: EnvLookup<'_>,
+    secret: SecretString,
     address: &str,
 ) -> Result<String, LoginError> {
     let target = target(config, account)?;
-    let secret = config::resolve_client_secret(target.settings, &target.account.name, env)?;
     let path = pending_file(&target.token_file);
     let text = std::fs::read_to_string(&path).map_err(|source| LoginError::NoPending {
         path: path.clone(),
@@ -435,8 +448,12 @@ pub async fn command(
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
+    let secret = match client_secret(&config, account, env) {
+        Ok(secret) => secret,
+        Err(e) => return failure(&e),
+    };
     let result = match code {
-        Some(address) => finish_with_code(&config, account, env, &address).await,
+        Some(address) => finish_with_code(&config, account, secret, &address).await,
         None => {
             let (sender, pasted) = mpsc::channel(4);
             // A blocking reader: it ends with the process.
@@ -466,7 +483,7 @@ pub async fn command(
             login(
                 &config,
                 account,
-                env,
+                secret,
                 Interaction {
                     show_url,
                     pasted,
@@ -482,11 +499,15 @@ pub async fn command(
             stdout,
             stderr: String::new(),
         },
-        Err(e) => Outcome {
-            exit: e.exit(),
-            stdout: String::new(),
-            stderr: format!("error: {e}\n"),
-        },
+        Err(e) => failure(&e),
+    }
+}
+
+fn failure(error: &LoginError) -> Outcome {
+    Outcome {
+        exit: error.exit(),
+        stdout: String::new(),
+        stderr: format!("error: {error}\n"),
     }
 }
 

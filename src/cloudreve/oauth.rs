@@ -456,7 +456,7 @@ mod tests {
     fn the_challenge_is_rfc_7636s_s256() {
         // RFC 7636, appendix B.
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mJ0kHSGrzUWy6hD1ZCmLp-Zu3UVRU4"),
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         let a = Authorization::new().unwrap();

@@ -400,6 +400,26 @@ impl Emulator {
             scopes.map(|s| s.iter().map(|s| (*s).to_owned()).collect());
     }
 
+    /// A grant issued directly, as if the user had consented to `scopes` for client `id`:
+    /// its refresh token (for tests that need a grant `login` would refuse).
+    pub fn issue_oauth_token(&self, id: &str, scopes: &[&str]) -> String {
+        let mut model = lock(&self.shared.model);
+        let pair = model.token_pair(None);
+        let family = model.next_family;
+        drop(model);
+        lock(&self.shared.oauth).families.insert(
+            family,
+            (
+                id.to_owned(),
+                scopes.iter().map(|s| (*s).to_owned()).collect(),
+            ),
+        );
+        pair["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// The scopes the family of a token was granted, if it came from an OAuth exchange.
     pub fn oauth_scopes_of(&self, token: &str) -> Option<Vec<String>> {
         let family = lock(&self.shared.model).tokens.get(token)?.family;
