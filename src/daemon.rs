@@ -98,6 +98,8 @@ pub struct TickReport {
     pub dry_run: bool,
     /// How long the tick took.
     pub duration: Duration,
+    /// What needs attention soon, though the tick went well (an OAuth token near its expiry).
+    pub warnings: Vec<String>,
 }
 
 impl TickReport {
@@ -247,7 +249,8 @@ pub fn heartbeat_path(state_file: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The heartbeat's status word: `ok`, `degraded` (the server or a task failed; the daemon
+/// The heartbeat's status word: `ok`, `warning` (all went well, but something needs attention
+/// soon: an OAuth token near its expiry), `degraded` (the server or a task failed; the daemon
 /// tries again by itself) or `needs-operator` (only a person can fix it).
 pub fn heartbeat_line(report: &TickReport, now: chrono::DateTime<chrono::Utc>) -> String {
     let (status, detail) = if let Some(reason) = report.needs_operator() {
@@ -256,6 +259,8 @@ pub fn heartbeat_line(report: &TickReport, now: chrono::DateTime<chrono::Utc>) -
         ("degraded", e.to_string())
     } else if report.failed() > 0 {
         ("degraded", format!("{} task(s) failed", report.failed()))
+    } else if !report.warnings.is_empty() {
+        ("warning", report.warnings.join("; "))
     } else {
         ("ok", report.summary())
     };
@@ -441,6 +446,20 @@ impl Daemon {
                 return;
             }
         };
+        // An OAuth token near its expiry: a warning in the heartbeat, one notification per
+        // incident, kept open while it holds.
+        let expiring = self
+            .client
+            .oauth_grant()
+            .and_then(|grant| grant.expiry_warning(&self.account, chrono::Utc::now()));
+        if let Some(message) = &expiring {
+            tracing::warn!("{message}");
+            report.warnings.push(message.clone());
+            let event = OperatorEvent::TokenExpiring {
+                message: message.clone(),
+            };
+            open_incident(&mut state, event, report);
+        }
         for skipped in &list.skipped {
             tracing::warn!(task = skipped.id.as_deref().unwrap_or("(unreadable id)"), reason = %skipped.reason, "task skipped: the list shows it malformed");
         }
@@ -487,7 +506,12 @@ impl Daemon {
             self.mark_progress(true);
         }
         if report.error.is_none() && report.needs_operator().is_none() {
-            let closed = state.close_incidents();
+            let kept: &[&str] = if expiring.is_some() {
+                &["token_expiring"]
+            } else {
+                &[]
+            };
+            let closed = state.close_incidents_except(kept);
             if !closed.is_empty() {
                 tracing::info!(incidents = %closed.join(","), "recovered");
                 report

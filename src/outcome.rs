@@ -132,6 +132,11 @@ pub enum OperatorEvent {
         /// What to fix.
         message: String,
     },
+    /// The OAuth token expires within a week.
+    TokenExpiring {
+        /// What to do.
+        message: String,
+    },
     /// The state file could not be written.
     StateNotWritable {
         /// What failed.
@@ -150,6 +155,7 @@ impl OperatorEvent {
         match self {
             Self::SignInRefused { .. } => "sign_in_refused",
             Self::TokenRejected { .. } => "token_rejected",
+            Self::TokenExpiring { .. } => "token_expiring",
             Self::StateNotWritable { .. } => "state_not_writable",
             Self::Recovered { .. } => "recovered",
         }
@@ -160,6 +166,7 @@ impl OperatorEvent {
         match self {
             Self::SignInRefused { message }
             | Self::TokenRejected { message }
+            | Self::TokenExpiring { message }
             | Self::StateNotWritable { message } => message.clone(),
             Self::Recovered { kinds } => format!("recovered from {}", kinds.join(", ")),
         }

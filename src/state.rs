@@ -494,9 +494,20 @@ impl StateStore {
 
     /// Closes every open incident; returns the kinds that were open.
     pub fn close_incidents(&mut self) -> Vec<String> {
-        let closed: Vec<String> = std::mem::take(&mut self.document.incidents)
-            .into_keys()
-            .collect();
+        self.close_incidents_except(&[])
+    }
+
+    /// Closes every open incident but those of the `kept` kinds, which still hold; returns the
+    /// kinds closed.
+    pub fn close_incidents_except(&mut self, kept: &[&str]) -> Vec<String> {
+        let mut closed = Vec::new();
+        self.document.incidents.retain(|kind, _| {
+            let keep = kept.contains(&kind.as_str());
+            if !keep {
+                closed.push(kind.clone());
+            }
+            keep
+        });
         self.dirty |= !closed.is_empty();
         closed
     }

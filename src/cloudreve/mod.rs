@@ -29,7 +29,7 @@ use url::Url;
 pub use error::{DecodeCategory, DecodeProblem, Error, JsonKind, ListProblem, SignInProblem};
 pub use fetch::{DownloadError, DownloadOptions, Downloader, redacted};
 pub use oauth::{Authorization, CodeExchange, ExchangeError, OAuthSupport, RandomError, SCOPES};
-pub use token_store::{StoreError, TokenStore};
+pub use token_store::{EXPIRY_WARNING_DAYS, StoreError, TokenStore};
 
 use crate::task::{SelectionChange, TaskId, TaskList};
 

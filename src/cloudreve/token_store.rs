@@ -10,6 +10,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+/// A token within this many days of its expiry is a warning (`check`, the heartbeat, a
+/// notification).
+pub const EXPIRY_WARNING_DAYS: i64 = 7;
+
 /// The format version this build writes and reads.
 const STORE_VERSION: u32 = 1;
 
@@ -187,6 +191,21 @@ impl TokenStore {
     pub fn expires_within(&self, now: DateTime<Utc>, days: i64) -> bool {
         self.refresh_expires
             .is_some_and(|expires| expires <= now + TimeDelta::days(days))
+    }
+
+    /// The warning for a token within [`EXPIRY_WARNING_DAYS`] of its expiry, if it is.
+    pub fn expiry_warning(&self, account: &str, now: DateTime<Utc>) -> Option<String> {
+        if !self.expires_within(now, EXPIRY_WARNING_DAYS) {
+            return None;
+        }
+        let left = self
+            .refresh_expires
+            .map_or(0, |t| t.signed_duration_since(now).num_hours().max(0));
+        Some(format!(
+            "account {account}: the OAuth token expires in {} days {} hours (each refresh renews it, but only for the client's refresh-token lifetime, and a stopped daemon renews nothing); run `cloudreve-autoselect login --account {account}` before then, or lengthen the client's refresh-token lifetime",
+            left / 24,
+            left % 24
+        ))
     }
 
     /// The scopes, space-separated, as OAuth writes them.

@@ -11,9 +11,6 @@ use super::{SetupError, fingerprint, refresh_token_store};
 use crate::cloudreve::{Client, Credentials, OAuthSupport, TokenStore};
 use crate::config::{self, Account, EnvLookup, OAuthSettings};
 
-/// A token within this many days of its expiry is a warning (`check`, heartbeat, notification).
-pub const EXPIRY_WARNING_DAYS: i64 = 7;
-
 /// Where an account's OAuth grant is read from and its rotations written to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenLocation {
@@ -160,9 +157,7 @@ pub fn describe_credential(
                 || "expiry unknown".to_owned(),
                 |t| format!("expires {}", t.format("%Y-%m-%d %H:%M UTC")),
             );
-            let warning = token
-                .expires_within(now, EXPIRY_WARNING_DAYS)
-                .then(|| expiry_warning(&account.name, &token, now));
+            let warning = token.expiry_warning(&account.name, now);
             (
                 format!(
                     "{} by OAuth token (scopes {}; {expires})",
@@ -177,18 +172,6 @@ pub fn describe_credential(
             Some(format!("account {}: {e}", account.name)),
         ),
     }
-}
-
-/// The warning for a token close to its expiry.
-pub fn expiry_warning(account: &str, token: &TokenStore, now: DateTime<Utc>) -> String {
-    let left = token
-        .refresh_expires
-        .map_or(0, |t| t.signed_duration_since(now).num_hours().max(0));
-    format!(
-        "account {account}: the OAuth token expires in {} days {} hours (a running daemon renews it with every refresh; a stopped one does not); run `cloudreve-autoselect login --account {account}` if the daemon stays stopped",
-        left / 24,
-        left % 24
-    )
 }
 
 /// At start: the server's version for an OAuth account. Before 4.12 there is no OAuth (an

@@ -670,6 +670,49 @@ async fn the_credential_directory_delivers_the_store_and_expiry_is_warned_a_week
     );
 }
 
+#[tokio::test]
+async fn a_token_near_its_expiry_warns_in_the_heartbeat_and_notifies_once() {
+    let site = Site::new(&FULL).await;
+    site.emu.add_task(support::show(Backend::Aria2));
+    // The admin gave the client a short refresh-token lifetime: each rotation lasts 3 days.
+    site.emu
+        .update_options(|o| o.refresh_ttl = Duration::from_secs(3 * 86_400));
+    write_store(
+        &site,
+        site.emu.issue_oauth_token(&site.client_id, &SCOPES),
+        &SCOPES,
+    );
+    let daemon = site.daemon();
+    let first = daemon.tick().await;
+    assert_eq!(first.patched(), 1, "{first:?}");
+    assert_eq!(first.warnings.len(), 1, "{first:?}");
+    assert!(
+        first.warnings[0].contains("the OAuth token expires in 2 days"),
+        "{:?}",
+        first.warnings
+    );
+    let kinds: Vec<&str> = first.events.iter().map(|e| e.kind()).collect();
+    assert_eq!(kinds, ["token_expiring"]);
+    let line = cloudreve_autoselect::daemon::heartbeat_line(&first, chrono::Utc::now());
+    assert!(
+        line.contains(" warning: account default: the OAuth token expires"),
+        "{line}"
+    );
+    // Still near: no second notification, and no recovery either.
+    site.emu.expire_access_tokens();
+    let second = daemon.tick().await;
+    assert_eq!(second.warnings.len(), 1);
+    assert!(second.events.is_empty(), "{:?}", second.events);
+    // A rotation with a long lifetime clears it.
+    site.emu
+        .update_options(|o| o.refresh_ttl = Duration::from_secs(90 * 86_400));
+    site.emu.expire_access_tokens();
+    let third = daemon.tick().await;
+    assert!(third.warnings.is_empty(), "{:?}", third.warnings);
+    let kinds: Vec<&str> = third.events.iter().map(|e| e.kind()).collect();
+    assert_eq!(kinds, ["recovered"]);
+}
+
 #[test]
 fn store_paths_do_not_clash_with_the_refresh_token_store() {
     let state = Path::new("/s/state.json");
