@@ -199,16 +199,7 @@ async fn check(
             .collect();
         let _ = write!(out, "; accounts: {}", accounts.join(", "));
     }
-    let now = chrono::Utc::now();
-    let mut sign_in = Vec::new();
-    for account in &config.accounts {
-        let (line, warning) = oauth::describe_credential(account, env, now);
-        sign_in.push(line);
-        if let Some(warning) = warning {
-            let _ = writeln!(warnings, "warning: {warning}");
-        }
-    }
-    let _ = write!(out, "; sign-in: {}", sign_in.join(", "));
+    oauth::describe_credentials(&config, env, &mut out, &mut warnings);
     if !config.notify.is_empty() {
         let names: Vec<&str> = config.notify.iter().map(|n| n.name.as_str()).collect();
         let _ = write!(out, "; notifiers {}", names.join(", "));

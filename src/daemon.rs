@@ -446,20 +446,7 @@ impl Daemon {
                 return;
             }
         };
-        // An OAuth token near its expiry: a warning in the heartbeat, one notification per
-        // incident, kept open while it holds.
-        let expiring = self
-            .client
-            .oauth_grant()
-            .and_then(|grant| grant.expiry_warning(&self.account, chrono::Utc::now()));
-        if let Some(message) = &expiring {
-            tracing::warn!("{message}");
-            report.warnings.push(message.clone());
-            let event = OperatorEvent::TokenExpiring {
-                message: message.clone(),
-            };
-            open_incident(&mut state, event, report);
-        }
+        let expiring = self.token_expiry(&mut state, report);
         for skipped in &list.skipped {
             tracing::warn!(task = skipped.id.as_deref().unwrap_or("(unreadable id)"), reason = %skipped.reason, "task skipped: the list shows it malformed");
         }
@@ -636,6 +623,17 @@ impl Daemon {
                 }
             },
         }
+    }
+
+    /// An OAuth token near its expiry: a warning in the heartbeat and one notification per
+    /// incident (kept open while it holds). Whether it is near.
+    fn token_expiry(&self, state: &mut StateStore, report: &mut TickReport) -> Option<()> {
+        let grant = self.client.oauth_grant()?;
+        let message = grant.expiry_warning(&self.account, chrono::Utc::now())?;
+        tracing::warn!("{message}");
+        report.warnings.push(message.clone());
+        open_incident(state, OperatorEvent::TokenExpiring { message }, report);
+        Some(())
     }
 
     fn write_heartbeat(&self, report: &TickReport) {

@@ -156,10 +156,19 @@ pub fn pending_file(token_file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// What a running login tells its user.
+#[derive(Debug)]
+pub enum Prompt<'a> {
+    /// The authorize URL, once the listener is ready.
+    Url(&'a Url),
+    /// A pasted line that is not an address with a code (the login keeps waiting).
+    NotAnAddress,
+}
+
 /// How a running login meets its user.
 pub struct Interaction {
-    /// Told the authorize URL once the listener is ready.
-    pub show_url: Box<dyn FnOnce(&Url) + Send>,
+    /// Told what the user must know.
+    pub tell: Box<dyn FnMut(Prompt<'_>) + Send>,
     /// Addresses the user pastes (the browser ran elsewhere).
     pub pasted: mpsc::Receiver<String>,
     /// The longest wait.
@@ -286,7 +295,8 @@ pub async fn login(
         &target.settings.client_id,
         &redirect_uri,
     );
-    (interaction.show_url)(&url);
+    let mut tell = interaction.tell;
+    tell(Prompt::Url(&url));
     let mut pasted = interaction.pasted;
     let redirect = tokio::time::timeout(interaction.wait, async {
         loop {
@@ -295,7 +305,7 @@ pub async fn login(
                 Some(line) = pasted.recv() => match Redirect::of_url(&line) {
                     Some(redirect) => return redirect,
                     None if line.trim().is_empty() => {}
-                    None => eprintln!("{}", LoginError::NoCode),
+                    None => tell(Prompt::NotAnAddress),
                 },
             }
         }
@@ -452,46 +462,33 @@ pub async fn command(
         Ok(secret) => secret,
         Err(e) => return failure(&e),
     };
-    let result = match code {
-        Some(address) => finish_with_code(&config, account, secret, &address).await,
-        None => {
-            let (sender, pasted) = mpsc::channel(4);
-            // A blocking reader: it ends with the process.
-            let _ = std::thread::Builder::new()
-                .name("login-stdin".to_owned())
-                .spawn(move || {
-                    for line in std::io::stdin().lines() {
-                        let Ok(line) = line else { break };
-                        if sender.blocking_send(line).is_err() {
-                            break;
-                        }
+    let result = if let Some(address) = code {
+        finish_with_code(&config, account, secret, &address).await
+    } else {
+        let (sender, pasted) = mpsc::channel(4);
+        // A blocking reader: it ends with the process.
+        let _ = std::thread::Builder::new()
+            .name("login-stdin".to_owned())
+            .spawn(move || {
+                for line in std::io::stdin().lines() {
+                    let Ok(line) = line else { break };
+                    if sender.blocking_send(line).is_err() {
+                        break;
                     }
-                });
-            let show_url = Box::new(move |url: &Url| {
-                eprintln!(
-                    "Open this address in a browser, sign in to Cloudreve and allow the access:\n\n  {url}\n\nWaiting up to 10 minutes for the browser to come back to 127.0.0.1. If the browser runs on another machine, its last page will not load: copy that page's address (http://127.0.0.1:…/callback?code=…) and paste it here, or run `cloudreve-autoselect login --code 'ADDRESS'`."
-                );
-                if open {
-                    let _ = std::process::Command::new("xdg-open")
-                        .arg(url.as_str())
-                        .stdin(std::process::Stdio::null())
-                        .stdout(std::process::Stdio::null())
-                        .stderr(std::process::Stdio::null())
-                        .spawn();
                 }
             });
-            login(
-                &config,
-                account,
-                secret,
-                Interaction {
-                    show_url,
-                    pasted,
-                    wait: CODE_LIFETIME,
-                },
-            )
-            .await
-        }
+        let tell = Box::new(move |prompt: Prompt<'_>| tell_terminal(&prompt, open));
+        login(
+            &config,
+            account,
+            secret,
+            Interaction {
+                tell,
+                pasted,
+                wait: CODE_LIFETIME,
+            },
+        )
+        .await
     };
     match result {
         Ok(stdout) => Outcome {
@@ -500,6 +497,30 @@ pub async fn command(
             stderr: String::new(),
         },
         Err(e) => failure(&e),
+    }
+}
+
+/// Tells the terminal's user (the one place `login` prints before it ends).
+#[expect(
+    clippy::print_stderr,
+    reason = "login talks to its user while it waits; its result goes through main as usual"
+)]
+fn tell_terminal(prompt: &Prompt<'_>, open: bool) {
+    match prompt {
+        Prompt::Url(url) => {
+            eprintln!(
+                "Open this address in a browser, sign in to Cloudreve and allow the access:\n\n  {url}\n\nWaiting up to 10 minutes for the browser to come back to 127.0.0.1. If the browser runs on another machine, its last page will not load: copy that page's address (http://127.0.0.1:…/callback?code=…) and paste it here, or run `cloudreve-autoselect login --code 'ADDRESS'`."
+            );
+            if open {
+                let _ = std::process::Command::new("xdg-open")
+                    .arg(url.as_str())
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
+            }
+        }
+        Prompt::NotAnAddress => eprintln!("{}", LoginError::NoCode),
     }
 }
 

@@ -471,10 +471,6 @@ impl Client {
     }
 
     /// A usable access token: signs in, or refreshes when forced or close to expiry.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "one state machine (session, refresh, fallback, back-off, sign-in) under one lock reads best in one place"
-    )]
     async fn access_token(&self, force_refresh: bool) -> Result<SecretString, Error> {
         let mut auth = self.auth.lock().await;
         let now = (self.options.clock)();

@@ -199,58 +199,7 @@ impl Client {
             .append_pair("code_verifier", exchange.verifier.expose_secret())
             .append_pair("redirect_uri", exchange.redirect_uri)
             .finish();
-        let url = self
-            .options
-            .api_base
-            .join("session/oauth/token")
-            .map_err(|_| super::missing_data(TOKEN_ENDPOINT))?;
-        let correlation_id = uuid::Uuid::new_v4().to_string();
-        let transport = |source: reqwest::Error| {
-            if source.is_connect() {
-                Error::Connect {
-                    endpoint: TOKEN_ENDPOINT.to_owned(),
-                    detail: error::cause_chain(&source),
-                    source,
-                }
-            } else if source.is_timeout() {
-                Error::Timeout {
-                    endpoint: TOKEN_ENDPOINT.to_owned(),
-                    correlation_id: correlation_id.clone(),
-                }
-            } else {
-                Error::Transport {
-                    endpoint: TOKEN_ENDPOINT.to_owned(),
-                    correlation_id: correlation_id.clone(),
-                    detail: error::cause_chain(&source),
-                    source,
-                }
-            }
-        };
-        let mut response = self
-            .http
-            .post(url)
-            .header(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            )
-            .header("X-Cr-Correlation-Id", correlation_id.as_str())
-            .body(form)
-            .send()
-            .await
-            .map_err(&transport)?;
-        let status = response.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(&transport)? {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_ANSWER {
-                return Err(Error::BodyTooLarge {
-                    endpoint: TOKEN_ENDPOINT.to_owned(),
-                    limit: MAX_ANSWER,
-                    correlation_id: correlation_id.clone(),
-                }
-                .into());
-            }
-        }
+        let (status, body, correlation_id) = self.post_token_form(form).await?;
         let head = super::AnswerHead {
             endpoint: TOKEN_ENDPOINT,
             status,
@@ -309,6 +258,66 @@ impl Client {
                 .filter(|s| *s > 0)
                 .map(|s| now + TimeDelta::seconds(s)),
         })
+    }
+
+    /// Posts the exchange's form; the answer's status and body (at most [`MAX_ANSWER`] bytes)
+    /// and the correlation id sent.
+    async fn post_token_form(
+        &self,
+        form: String,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>, String), Error> {
+        let url = self
+            .options
+            .api_base
+            .join("session/oauth/token")
+            .map_err(|_| super::missing_data(TOKEN_ENDPOINT))?;
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let transport = |source: reqwest::Error| {
+            if source.is_connect() {
+                Error::Connect {
+                    endpoint: TOKEN_ENDPOINT.to_owned(),
+                    detail: error::cause_chain(&source),
+                    source,
+                }
+            } else if source.is_timeout() {
+                Error::Timeout {
+                    endpoint: TOKEN_ENDPOINT.to_owned(),
+                    correlation_id: correlation_id.clone(),
+                }
+            } else {
+                Error::Transport {
+                    endpoint: TOKEN_ENDPOINT.to_owned(),
+                    correlation_id: correlation_id.clone(),
+                    detail: error::cause_chain(&source),
+                    source,
+                }
+            }
+        };
+        let mut response = self
+            .http
+            .post(url)
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            )
+            .header("X-Cr-Correlation-Id", correlation_id.as_str())
+            .body(form)
+            .send()
+            .await
+            .map_err(&transport)?;
+        let status = response.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(&transport)? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_ANSWER {
+                return Err(Error::BodyTooLarge {
+                    endpoint: TOKEN_ENDPOINT.to_owned(),
+                    limit: MAX_ANSWER,
+                    correlation_id: correlation_id.clone(),
+                });
+            }
+        }
+        Ok((status, body, correlation_id))
     }
 
     /// What the server's version means for OAuth (`GET /site/ping`).

@@ -131,6 +131,29 @@ fn check_grant(
     })
 }
 
+/// For `check`: `; sign-in: NAME by KIND, ...` appended to `out`, and a warning line per
+/// credential that needs attention (an unusable or nearly expired OAuth token).
+pub fn describe_credentials(
+    config: &config::Config,
+    env: EnvLookup<'_>,
+    out: &mut String,
+    warnings: &mut String,
+) {
+    let now = Utc::now();
+    let mut lines = Vec::new();
+    for account in &config.accounts {
+        let (line, warning) = describe_credential(account, env, now);
+        lines.push(line);
+        if let Some(warning) = warning {
+            warnings.push_str("warning: ");
+            warnings.push_str(&warning);
+            warnings.push('\n');
+        }
+    }
+    out.push_str("; sign-in: ");
+    out.push_str(&lines.join(", "));
+}
+
 /// How `check` describes an account's credential, and a warning when it needs attention soon.
 pub fn describe_credential(
     account: &Account,

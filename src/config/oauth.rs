@@ -256,6 +256,7 @@ mod tests {
 
     #[test]
     fn the_client_secret_comes_from_a_file_or_a_credential() {
+        use secrecy::ExposeSecret as _;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bob.oauth-client-secret"), "s3cret\n").unwrap();
         let settings = OAuthSettings {
@@ -266,7 +267,6 @@ mod tests {
         };
         let dir_text = dir.path().to_string_lossy().into_owned();
         let env = |name: &str| (name == "CREDENTIALS_DIRECTORY").then(|| dir_text.clone());
-        use secrecy::ExposeSecret as _;
         let secret = resolve_client_secret(&settings, "bob", &env).unwrap();
         assert_eq!(secret.expose_secret(), "s3cret");
         let err = resolve_client_secret(&settings, "default", &env).unwrap_err();

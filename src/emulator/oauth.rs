@@ -126,9 +126,8 @@ fn redirect(location: &str) -> Response {
 }
 
 fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
-    let mut url = match url::Url::parse(uri) {
-        Ok(url) => url,
-        Err(_) => return uri.to_owned(),
+    let Ok(mut url) = url::Url::parse(uri) else {
+        return uri.to_owned();
     };
     {
         let mut query = url.query_pairs_mut();
@@ -147,7 +146,7 @@ pub(super) fn page(shared: &Shared, path: &str, query: &str) -> Option<Response>
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    let param = |name: &str| params.get(name).map(String::as_str).unwrap_or("");
+    let param = |name: &str| params.get(name).map_or("", String::as_str);
     let mut oauth = lock(&shared.oauth);
     if !version_at_least(&oauth.version, (4, 12, 0)) {
         return None;
@@ -231,7 +230,7 @@ pub(super) fn api(
 
 fn exchange(shared: &Shared, body: &[u8], correlation_id: &str) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    let field = |name: &str| form.get(name).map_or("", String::as_str);
     if ["client_id", "client_secret", "grant_type", "code"]
         .iter()
         .any(|name| field(name).is_empty())

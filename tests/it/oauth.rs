@@ -104,6 +104,7 @@ struct Running {
 async fn start_login(site: &Site, wait: Duration) -> Running {
     let config = site.config();
     let (url_sender, url_receiver) = oneshot::channel();
+    let mut url_sender = Some(url_sender);
     let (paste, pasted) = mpsc::channel(4);
     let secret = login::client_secret(&config, None, &|_: &str| None).unwrap();
     let done = tokio::spawn(async move {
@@ -112,8 +113,12 @@ async fn start_login(site: &Site, wait: Duration) -> Running {
             None,
             secret,
             Interaction {
-                show_url: Box::new(move |url| {
-                    let _ = url_sender.send(url.to_string());
+                tell: Box::new(move |prompt| {
+                    if let login::Prompt::Url(url) = prompt
+                        && let Some(sender) = url_sender.take()
+                    {
+                        let _ = sender.send(url.to_string());
+                    }
                 }),
                 pasted,
                 wait,
@@ -691,7 +696,11 @@ async fn a_token_near_its_expiry_warns_in_the_heartbeat_and_notifies_once() {
         "{:?}",
         first.warnings
     );
-    let kinds: Vec<&str> = first.events.iter().map(|e| e.kind()).collect();
+    let kinds: Vec<&str> = first
+        .events
+        .iter()
+        .map(cloudreve_autoselect::outcome::OperatorEvent::kind)
+        .collect();
     assert_eq!(kinds, ["token_expiring"]);
     let line = cloudreve_autoselect::daemon::heartbeat_line(&first, chrono::Utc::now());
     assert!(
@@ -709,7 +718,11 @@ async fn a_token_near_its_expiry_warns_in_the_heartbeat_and_notifies_once() {
     site.emu.expire_access_tokens();
     let third = daemon.tick().await;
     assert!(third.warnings.is_empty(), "{:?}", third.warnings);
-    let kinds: Vec<&str> = third.events.iter().map(|e| e.kind()).collect();
+    let kinds: Vec<&str> = third
+        .events
+        .iter()
+        .map(cloudreve_autoselect::outcome::OperatorEvent::kind)
+        .collect();
     assert_eq!(kinds, ["recovered"]);
 }
 
