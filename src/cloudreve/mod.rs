@@ -6,7 +6,9 @@
 //!
 //! Token handling follows Cloudreve's source: the access token is refreshed ahead of
 //! `access_expires`; a body code 401 triggers one refresh and one retry; a refresh answered with
-//! 40020 falls back to password sign-in; the refresh token is never sent as `Authorization`.
+//! 40020 falls back to password sign-in for a password account, and is an error naming what to do
+//! for a refresh-token or OAuth account (which has no password to fall back to); the refresh token
+//! is never sent as `Authorization`. OAuth (`oauth`) adds the code exchange and the token store.
 
 mod error;
 mod fetch;
