@@ -192,7 +192,8 @@ pub struct WebhookFile {
 pub struct WebhookIncident {
     /// `error` or `recovered`.
     pub event: &'static str,
-    /// `sign_in_refused`, `token_rejected`, `state_not_writable`, or `recovered`.
+    /// `sign_in_refused`, `token_rejected`, `token_expiring`, `state_not_writable`, or
+    /// `recovered`.
     pub kind: String,
     /// For people.
     pub message: String,

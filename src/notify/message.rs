@@ -370,6 +370,7 @@ fn incident_words(kind: &str) -> &str {
         "sign_in_refused" => "sign-in refused",
         "token_rejected" => "refresh token rejected",
         "state_not_writable" => "state file not writable",
+        "token_expiring" => "OAuth token expires soon",
         other => other,
     }
 }
@@ -560,5 +561,19 @@ mod tests {
             "[nas] Needs attention: state file not writable; Deselected 1 file (10 B) in 1 task"
         );
         assert_eq!(digest.severity(), Some(NotifyEvent::Error));
+    }
+
+    #[test]
+    fn an_oauth_token_near_its_expiry_is_an_incident_in_words() {
+        let report = report(
+            Vec::new(),
+            vec![OperatorEvent::TokenExpiring {
+                message: "account default: the OAuth token expires in 2 days 3 hours".into(),
+            }],
+        );
+        let digest =
+            Digest::from_report("nas", &report, &NotifyEvent::DEFAULT, |_, _| true).unwrap();
+        assert_eq!(digest.title(""), "[nas] Needs attention: OAuth token expires soon");
+        assert!(digest.body().contains("expires in 2 days 3 hours"), "{}", digest.body());
     }
 }
