@@ -573,7 +573,14 @@ mod tests {
         );
         let digest =
             Digest::from_report("nas", &report, &NotifyEvent::DEFAULT, |_, _| true).unwrap();
-        assert_eq!(digest.title(""), "[nas] Needs attention: OAuth token expires soon");
-        assert!(digest.body().contains("expires in 2 days 3 hours"), "{}", digest.body());
+        assert_eq!(
+            digest.title(""),
+            "[nas] Needs attention: OAuth token expires soon"
+        );
+        assert!(
+            digest.body().contains("expires in 2 days 3 hours"),
+            "{}",
+            digest.body()
+        );
     }
 }

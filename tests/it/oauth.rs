@@ -726,6 +726,39 @@ async fn a_token_near_its_expiry_warns_in_the_heartbeat_and_notifies_once() {
     assert_eq!(kinds, ["recovered"]);
 }
 
+#[tokio::test]
+async fn login_for_an_account_without_a_client_or_secret_is_a_config_error() {
+    let emu = support::emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    std::fs::write(&path, support::config_text(&emu.base_url(), RULES)).unwrap();
+    let output = support::run_binary(&["--config", path.to_str().unwrap(), "login"], &[]).await;
+    assert_eq!(output.status.code(), Some(78));
+    assert!(
+        support::stderr(&output).contains("account default names no OAuth client"),
+        "{}",
+        support::stderr(&output)
+    );
+    // A client without its secret: never asked for on the command line.
+    let site = Site::new(&FULL).await;
+    std::fs::remove_file(site.dir.path().join("client-secret")).unwrap();
+    let output = support::run_binary(&site.args("login"), &[]).await;
+    assert_eq!(output.status.code(), Some(78));
+    assert!(
+        support::stderr(&output).contains("could not read the OAuth client secret"),
+        "{}",
+        support::stderr(&output)
+    );
+    // And the daemon without a token store says to log in.
+    let output = support::run_binary(&site.args("once"), &[]).await;
+    assert_eq!(output.status.code(), Some(78));
+    assert!(
+        support::stderr(&output).contains("run `cloudreve-autoselect login`"),
+        "{}",
+        support::stderr(&output)
+    );
+}
+
 #[test]
 fn store_paths_do_not_clash_with_the_refresh_token_store() {
     let state = Path::new("/s/state.json");
