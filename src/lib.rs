@@ -31,6 +31,7 @@ pub mod emulator;
 pub mod expect;
 pub mod explain;
 pub mod healthcheck;
+pub mod http;
 pub mod list_fetch;
 pub mod metrics;
 pub mod notify;

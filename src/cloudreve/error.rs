@@ -77,6 +77,14 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The server answered with a redirect the trust policy refuses (see `crate::http`).
+    #[error("{endpoint}: {refused}")]
+    Redirect {
+        /// e.g. `POST /session/token`.
+        endpoint: String,
+        /// Both addresses, why, and what to put in `server.url`.
+        refused: crate::http::RefusedRedirect,
+    },
     /// The request timed out.
     #[error("{endpoint}: request timed out (correlation id {correlation_id})")]
     Timeout {
@@ -384,6 +392,7 @@ impl Error {
             Self::Connect { .. } | Self::Timeout { .. } | Self::Transport { .. } => true,
             Self::NotJson { status, .. } => *status >= 500,
             Self::BodyTooLarge { .. }
+            | Self::Redirect { .. }
             | Self::Decode { .. }
             | Self::ListIncomplete { .. }
             | Self::Api { .. }
@@ -398,6 +407,7 @@ impl Error {
         match self {
             Self::Connect { .. } => "connect_error",
             Self::Timeout { .. } => "timeout",
+            Self::Redirect { .. } => "redirect_refused",
             Self::Transport { .. } => "transport_error",
             Self::NotJson { .. } => "http_error",
             Self::BodyTooLarge { .. } => "body_too_large",
