@@ -368,8 +368,10 @@ async fn a_notification_follows_no_redirect_and_its_error_shows_no_path() {
                     Arc::new(move |_: &str, _: &str| location(status, &to)),
                 )
                 .await;
-                let transport =
-                    cloudreve_autoselect::notify::Transport::new(Default::default()).unwrap();
+                let transport = cloudreve_autoselect::notify::Transport::new(
+                    cloudreve_autoselect::notify::Timeouts::default(),
+                )
+                .unwrap();
                 if pki.is_some() {
                     // The platform's roots only: a private CA is Cloudreve's, never a notifier's.
                     let request = OutboundRequest {
