@@ -28,6 +28,7 @@ pub mod demo;
 pub mod durable;
 #[cfg(feature = "demo")]
 pub mod emulator;
+pub mod escape;
 pub mod expect;
 pub mod explain;
 pub mod healthcheck;

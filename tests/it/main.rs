@@ -15,6 +15,7 @@ mod expect;
 mod hand;
 mod lists;
 mod metrics;
+mod names;
 mod notify;
 mod redirects;
 mod reload;
