@@ -14,6 +14,10 @@ use crate::sink::DEFAULT_ACCOUNT;
 /// Above this many tasks a message lists counts per event instead of one line per task.
 pub const GROUP_ABOVE: usize = 10;
 
+/// Above this many bytes of task lines (long names, long errors) a message lists counts per
+/// event instead, as above [`GROUP_ABOVE`] tasks: below ntfy's cut, so no line is cut in two.
+pub const LINES_MAX_BYTES: usize = 3000;
+
 /// One file a change deselected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeselectedFile {
@@ -275,10 +279,17 @@ impl Digest {
                 self.account
             ));
         }
-        if self.tasks.len() > GROUP_ABOVE {
+        let task_lines: Vec<String> = if self.tasks.len() > GROUP_ABOVE {
+            Vec::new()
+        } else {
+            self.tasks.iter().map(task_line).collect()
+        };
+        if self.tasks.len() > GROUP_ABOVE
+            || task_lines.iter().map(String::len).sum::<usize>() > LINES_MAX_BYTES
+        {
             self.grouped_lines(&mut lines);
         } else {
-            lines.extend(self.tasks.iter().map(task_line));
+            lines.extend(task_lines);
         }
         for incident in &self.incidents {
             lines.push(incident.message.clone());
@@ -472,6 +483,18 @@ mod tests {
             "Some.Show.S01: 2 files (50.0 MiB) by junk, samples"
         );
         assert_eq!(digest.bytes_saved(), 52_428_831);
+    }
+
+    #[test]
+    fn long_task_lines_become_counts() {
+        let long = "n".repeat(LINES_MAX_BYTES);
+        let report = report(vec![changed("a", &long, &[("a.exe", 10, "junk")])], vec![]);
+        let digest =
+            Digest::from_report("default", &report, &NotifyEvent::DEFAULT, |_, _| true).unwrap();
+        assert_eq!(
+            digest.body(),
+            "1 task: deselected 1 file (10 B); by rule: junk 1 (10 B)"
+        );
     }
 
     #[test]
