@@ -13,6 +13,7 @@ mod emulator_facts;
 mod endurance;
 mod expect;
 mod hand;
+mod list_budget;
 mod lists;
 mod metrics;
 mod names;
