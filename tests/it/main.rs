@@ -16,6 +16,7 @@ mod hand;
 mod list_budget;
 mod lists;
 mod metrics;
+mod metrics_flood;
 mod names;
 mod notify;
 mod redirects;
