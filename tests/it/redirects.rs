@@ -182,6 +182,9 @@ async fn a_sign_in_redirected_elsewhere_sends_nothing_there_and_names_both_addre
                 text.contains(&format!("put {}/ in server.url", other.base)),
                 "{text}"
             );
+            if pki.is_some() {
+                assert!(text.contains("it leaves https for plain http"), "{text}");
+            }
             assert!(!text.contains(support::PASSWORD), "{text}");
             assert_eq!(server.seen().len(), 1, "one sign-in, no retry");
             assert_eq!(other.seen(), Vec::<String>::new(), "{status} {text}");
