@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use crate::config::NotifyEvent;
 use crate::daemon::TickReport;
+use crate::escape::Escaped;
 use crate::outcome::{OperatorEvent, TaskOutcome, TaskResult};
 use crate::rules::ByteSize;
 use crate::sink::DEFAULT_ACCOUNT;
@@ -353,7 +354,7 @@ fn task_line(task: &TaskEntry) -> String {
             rules.dedup();
             let mut line = format!(
                 "{}: {} ({}) by {}",
-                task.name,
+                Escaped(&task.name),
                 plural(deselected.len(), "file", "files"),
                 ByteSize(task.bytes_saved()),
                 if rules.is_empty() {
@@ -369,10 +370,10 @@ fn task_line(task: &TaskEntry) -> String {
         }
         TaskDetail::Refused { files } => format!(
             "{}: left alone, the rules would deselect all {}",
-            task.name,
+            Escaped(&task.name),
             plural(*files, "file", "files")
         ),
-        TaskDetail::Failed { error } => format!("{}: not changed: {error}", task.name),
+        TaskDetail::Failed { error } => format!("{}: not changed: {error}", Escaped(&task.name)),
     }
 }
 
@@ -483,6 +484,17 @@ mod tests {
             "Some.Show.S01: 2 files (50.0 MiB) by junk, samples"
         );
         assert_eq!(digest.bytes_saved(), 52_428_831);
+    }
+
+    #[test]
+    fn a_task_name_with_controls_is_escaped_in_the_text() {
+        let report = report(
+            vec![changed("a", "A\u{1b}[2J\nB", &[("a.exe", 10, "junk")])],
+            vec![],
+        );
+        let digest =
+            Digest::from_report("default", &report, &NotifyEvent::DEFAULT, |_, _| true).unwrap();
+        assert_eq!(digest.body(), "A\\u{1b}[2J\\nB: 1 file (10 B) by junk");
     }
 
     #[test]
