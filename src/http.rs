@@ -134,7 +134,7 @@ pub struct RefusedRedirect {
 
 /// Builds a client by the policy in the module documentation.
 pub fn client(settings: &Settings<'_>) -> Result<reqwest::Client, BuildError> {
-    crate::cloudreve::install_crypto_provider();
+    install_crypto_provider();
     let (redirects, setting, suggest) = (settings.redirects, settings.setting, settings.suggest);
     #[expect(
         clippy::disallowed_methods,
@@ -175,7 +175,7 @@ pub fn client(settings: &Settings<'_>) -> Result<reqwest::Client, BuildError> {
         ));
     if !settings.extra_roots_pem.is_empty() {
         let roots = reqwest::Certificate::from_pem_bundle(settings.extra_roots_pem)
-            .map_err(|e| BuildError::CaFile(crate::cloudreve::cause_chain(&e)))?;
+            .map_err(|e| BuildError::CaFile(cause_chain(&e)))?;
         if roots.is_empty() {
             return Err(BuildError::CaFile(
                 "no -----BEGIN CERTIFICATE----- block found".to_owned(),
@@ -187,6 +187,26 @@ pub fn client(settings: &Settings<'_>) -> Result<reqwest::Client, BuildError> {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     builder.build().map_err(BuildError::Http)
+}
+
+/// Installs the process-wide rustls crypto provider (ring). Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// An error and its causes on one line: `a: b: c`.
+pub(crate) fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The refused redirect behind a reqwest error, if that is what it is.

@@ -370,20 +370,7 @@ pub(crate) fn body_excerpt(bytes: &[u8]) -> String {
     format!("body starts {masked:?}")
 }
 
-/// An error and its causes on one line: `a: b: c`.
-pub(crate) fn cause_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use crate::http::cause_chain;
 
 impl Error {
     /// Transient errors may succeed if the same request is sent again.

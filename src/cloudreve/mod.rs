@@ -24,7 +24,6 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use url::Url;
 
-pub(crate) use error::cause_chain;
 pub use error::{DecodeCategory, DecodeProblem, Error, JsonKind, ListProblem, SignInProblem};
 pub use fetch::{DownloadError, DownloadOptions, Downloader, redacted};
 
@@ -195,10 +194,7 @@ impl std::fmt::Debug for Client {
 /// Building the HTTP client failed (TLS set-up).
 pub use crate::http::BuildError;
 
-/// Installs the process-wide rustls crypto provider (ring). Safe to call more than once.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::http::install_crypto_provider;
 
 impl Client {
     /// Builds the client with its timeouts, user agent and TLS settings.
