@@ -317,11 +317,25 @@ async fn fetch_in_memory(
                     match crate::list_fetch::fetch(&downloader, &url).await {
                         Ok(text) => fetched.push((url, text)),
                         Err(e) => {
-                            let _ = writeln!(
-                                errors,
-                                "error: list {}: never fetched, and fetching it now failed: {e}",
-                                crate::cloudreve::redacted(&url)
-                            );
+                            let copy = config.lists.iter().find_map(|list| match &list.source {
+                                ListSource::Url { url: u, cache, .. } if *u == url => {
+                                    cache.exists().then_some(cache)
+                                }
+                                _ => None,
+                            });
+                            let _ = match copy {
+                                Some(cache) => writeln!(
+                                    errors,
+                                    "error: list {}: fetching it now failed, so the copy at {} stays in force: {e}",
+                                    crate::cloudreve::redacted(&url),
+                                    cache.display()
+                                ),
+                                None => writeln!(
+                                    errors,
+                                    "error: list {}: never fetched, and fetching it now failed: {e}",
+                                    crate::cloudreve::redacted(&url)
+                                ),
+                            };
                         }
                     }
                 }

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cloudreve::{self, Client, Delivery};
 use crate::config::Config;
+use crate::escape::Escaped;
 use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult};
 use crate::plan::{self, FileAction, Outcome, Plan};
 use crate::rules::RuleSet;
@@ -448,7 +449,7 @@ impl Daemon {
         };
         let expiring = self.token_expiry(&mut state, report);
         for skipped in &list.skipped {
-            tracing::warn!(task = skipped.id.as_deref().unwrap_or("(unreadable id)"), reason = %skipped.reason, "task skipped: the list shows it malformed");
+            tracing::warn!(task = %Escaped(skipped.id.as_deref().unwrap_or("(unreadable id)")), reason = %skipped.reason, "task skipped: the list shows it malformed");
         }
         report.seen = list.tasks.len();
         // A skipped task is still listed; one without a readable id makes pruning unsafe.
@@ -528,12 +529,12 @@ impl Daemon {
     ) -> TaskResult {
         for file in &plan.files {
             if let Some(rule) = file.verdict.rule() {
-                tracing::debug!(index = file.index, path = %file.path, size = file.size.bytes(), %rule, action = ?file.action, "file decided");
+                tracing::debug!(index = file.index, path = %Escaped(&file.path), size = file.size.bytes(), %rule, action = ?file.action, "file decided");
             }
         }
         match &plan.outcome {
             Outcome::Ineligible(reason) => {
-                tracing::debug!(task = %plan.task_name, %reason, "task left alone");
+                tracing::debug!(task = %Escaped(&plan.task_name), %reason, "task left alone");
                 return if reason.is_metadata_pending() {
                     TaskResult::WaitingForMetadata
                 } else {
@@ -546,9 +547,9 @@ impl Daemon {
                 let first_time = settings.dry_run || state.mark_refused(&plan.task_id);
                 let reason = plan.reason_for_nothing().unwrap_or_default();
                 if first_time {
-                    tracing::warn!(task = %plan.task_name, "{reason}");
+                    tracing::warn!(task = %Escaped(&plan.task_name), "{reason}");
                 } else {
-                    tracing::debug!(task = %plan.task_name, "{reason}");
+                    tracing::debug!(task = %Escaped(&plan.task_name), "{reason}");
                 }
                 return TaskResult::Refused {
                     first_time,
@@ -560,20 +561,20 @@ impl Daemon {
         let touched = changed_files(plan);
         if settings.dry_run {
             if let Some(body) = plan.patch_body() {
-                tracing::info!(task = %plan.task_name, deselected = touched.iter().filter(|f| !f.download).count(), selected = touched.iter().filter(|f| f.download).count(), rules = %rules_of(&touched), %body, "dry run: would change the selection");
+                tracing::info!(task = %Escaped(&plan.task_name), deselected = touched.iter().filter(|f| !f.download).count(), selected = touched.iter().filter(|f| f.download).count(), rules = %rules_of(&touched), %body, "dry run: would change the selection");
                 return TaskResult::Changed { files: touched };
             }
             return TaskResult::NoChange;
         }
         // Write ahead: every decision of this task is durable before anything is sent.
         if let Err(e) = state.decide(&plan.task_id, &plan.decisions()) {
-            tracing::error!(task = %plan.task_name, error = %e, "could not record the decisions; nothing sent for this task");
+            tracing::error!(task = %Escaped(&plan.task_name), error = %e, "could not record the decisions; nothing sent for this task");
             return TaskResult::StateNotWritable {
                 error: e.to_string(),
             };
         }
         let Some(changes) = plan.changes() else {
-            tracing::debug!(task = %plan.task_name, "nothing to send");
+            tracing::debug!(task = %Escaped(&plan.task_name), "nothing to send");
             return TaskResult::NoChange;
         };
         let deselected = touched.iter().filter(|f| !f.download).count();
@@ -585,7 +586,7 @@ impl Daemon {
                     .iter()
                     .filter(|f| !f.download)
                     .fold(0u64, |sum, f| sum.saturating_add(f.size));
-                tracing::info!(task = %plan.task_name, deselected, selected, bytes_deselected = bytes, %rules, "selection changed");
+                tracing::info!(task = %Escaped(&plan.task_name), deselected, selected, bytes_deselected = bytes, %rules, "selection changed");
                 for file in touched.iter().filter(|f| !f.download) {
                     state.count_deselected(&file.rule, 1, file.size);
                 }
@@ -596,10 +597,10 @@ impl Daemon {
                     let indices: Vec<u64> = changes.iter().map(|c| c.index).collect();
                     match state.retract(&plan.task_id, &indices) {
                         Ok(()) => {
-                            tracing::warn!(task = %plan.task_name, error = %e, "could not reach Cloudreve for the PATCH; nothing was sent, the next tick tries again");
+                            tracing::warn!(task = %Escaped(&plan.task_name), error = %e, "could not reach Cloudreve for the PATCH; nothing was sent, the next tick tries again");
                         }
                         Err(state_error) => {
-                            tracing::error!(task = %plan.task_name, error = %e, %state_error, "the PATCH was not sent and could not be withdrawn from the state; these files stay decided and are not sent again");
+                            tracing::error!(task = %Escaped(&plan.task_name), error = %e, %state_error, "the PATCH was not sent and could not be withdrawn from the state; these files stay decided and are not sent again");
                         }
                     }
                     TaskResult::Retry {
@@ -607,15 +608,15 @@ impl Daemon {
                     }
                 }
                 Delivery::Answered if e.error.api_code() == Some(404) => {
-                    tracing::info!(task = %plan.task_name, "task finished or left the monitor phase before its PATCH; nothing to do");
+                    tracing::info!(task = %Escaped(&plan.task_name), "task finished or left the monitor phase before its PATCH; nothing to do");
                     TaskResult::Finished
                 }
                 Delivery::Answered | Delivery::Unknown => {
                     let files: Vec<String> = touched
                         .iter()
-                        .map(|f| format!("{} ({})", f.index, f.path))
+                        .map(|f| format!("{} ({})", f.index, Escaped(&f.path)))
                         .collect();
-                    tracing::warn!(task = %plan.task_name, error = %e, files = %files.join(", "), "the PATCH may not have been applied; these files count as decided and are not sent again: check them in Cloudreve's web UI");
+                    tracing::warn!(task = %Escaped(&plan.task_name), error = %e, files = %files.join(", "), "the PATCH may not have been applied; these files count as decided and are not sent again: check them in Cloudreve's web UI");
                     TaskResult::Uncertain {
                         files: touched,
                         error: e.to_string(),

@@ -351,7 +351,7 @@ fn write(
         let _ = writeln!(
             head,
             "task {} skipped: {}",
-            skipped.id.as_deref().unwrap_or("with an unreadable id"),
+            crate::escape::Escaped(skipped.id.as_deref().unwrap_or("with an unreadable id")),
             skipped.reason
         );
     }
@@ -457,7 +457,8 @@ mod tests {
         let list = cloudreve::decode_task_document(bytes).unwrap();
         let mut text = String::new();
         for skipped in &list.skipped {
-            let id = skipped.id.as_deref().unwrap_or("with an unreadable id");
+            let id =
+                crate::escape::Escaped(skipped.id.as_deref().unwrap_or("with an unreadable id"));
             let _ = writeln!(text, "task {id} skipped: {}", skipped.reason);
         }
         if list.tasks.is_empty() {

@@ -28,9 +28,11 @@ pub mod demo;
 pub mod durable;
 #[cfg(feature = "demo")]
 pub mod emulator;
+pub mod escape;
 pub mod expect;
 pub mod explain;
 pub mod healthcheck;
+pub mod http;
 pub mod list_fetch;
 pub mod login;
 pub mod metrics;

@@ -4,9 +4,11 @@
 //! the way an edited rules file does: the rules watch sees the cache change and reloads before
 //! the next tick.
 //!
-//! A failed fetch keeps the last good copy and warns; it is tried again after
-//! `min(refresh, 5 minutes)`. A copy that is not UTF-8 text or holds no usable pattern counts
-//! as a failed fetch (an empty answer or an HTML error page must not switch a rule off).
+//! A failed fetch keeps the last good copy and warns once (the same failure again is logged at
+//! debug level); it is tried again after `min(refresh, 5 minutes)`. A copy that is not UTF-8
+//! text, holds no usable pattern or exceeds the compile budget (`rules::budget`) counts as a
+//! failed fetch (an empty answer or an HTML error page must not switch a rule off, and a list
+//! that would take gigabytes to compile must not reach the cache).
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -111,6 +113,14 @@ pub enum ListFetchError {
         /// Lines that could not be used.
         problems: usize,
     },
+    /// The answer would cost too much to compile (`rules::budget`): the last good copy stays.
+    #[error("{} {reason}", redacted(url))]
+    OverBudget {
+        /// The list.
+        url: Url,
+        /// Which budget, by how much.
+        reason: String,
+    },
     /// The cache could not be written.
     #[error("could not keep the copy of {} at {}: {source}", redacted(url), path.display())]
     Cache {
@@ -141,7 +151,16 @@ pub async fn fetch(downloader: &Downloader, url: &Url) -> Result<String, ListFet
     let bytes = downloader.get(url).await?;
     let text =
         String::from_utf8(bytes).map_err(|_| ListFetchError::NotText { url: url.clone() })?;
+    // Compiled under the budget before it can replace the last good copy: a list that would
+    // cost too much never reaches the cache (the case it is compiled with does not change its
+    // cost by much; the rules compile the copy again with theirs).
     let compiled = compile(&text, false);
+    if let Some(reason) = compiled.over_budget {
+        return Err(ListFetchError::OverBudget {
+            url: url.clone(),
+            reason: format!("exceeds the compile budget: {reason}"),
+        });
+    }
     if compiled.pattern_count() == 0 {
         return Err(ListFetchError::NoPattern {
             url: url.clone(),
@@ -179,6 +198,28 @@ pub async fn refresh(downloader: &Downloader, list: &UrlList) -> Result<Refreshe
         }
     })?;
     Ok(Refreshed::Updated)
+}
+
+/// The failure last reported per list, so that the same one again (a poisoned list is fetched
+/// again every 5 minutes) is not repeated at warn level.
+#[derive(Debug, Default)]
+pub struct Reported(Vec<(Url, String)>);
+
+impl Reported {
+    /// Whether `failure` of `url` differs from the one last reported (and is now the last).
+    pub fn is_new(&mut self, url: &Url, failure: String) -> bool {
+        if self.0.iter().any(|(u, last)| u == url && *last == failure) {
+            return false;
+        }
+        self.clear(url);
+        self.0.push((url.clone(), failure));
+        true
+    }
+
+    /// `url` succeeded: its next failure is reported.
+    pub fn clear(&mut self, url: &Url) {
+        self.0.retain(|(u, _)| u != url);
+    }
 }
 
 /// Whether a list has no copy, or one older than its `refresh`.
@@ -250,6 +291,7 @@ async fn refresh_loop(
     };
     // When each list failed last, so that it is tried again sooner than its interval.
     let mut failed_at: Vec<(Url, tokio::time::Instant)> = Vec::new();
+    let mut reported = Reported::default();
     loop {
         let current = lists.borrow_and_update().clone();
         let now = tokio::time::Instant::now();
@@ -270,14 +312,18 @@ async fn refresh_loop(
             };
             match result {
                 Ok(Refreshed::Updated) => {
+                    reported.clear(&list.url);
                     tracing::info!(rule = %list.rule, url = %redacted(&list.url), "shared list fetched; the rules reload before the next tick");
                 }
                 Ok(Refreshed::Unchanged) => {
+                    reported.clear(&list.url);
                     tracing::debug!(rule = %list.rule, url = %redacted(&list.url), "shared list unchanged");
                 }
                 Err(e) => {
                     let kept = list.cache.exists();
-                    if kept {
+                    if !reported.is_new(&list.url, e.to_string()) {
+                        tracing::debug!(rule = %list.rule, error = %e, "shared list still failing");
+                    } else if kept {
                         tracing::warn!(rule = %list.rule, error = %e, "could not refresh a shared list; keeping the last good copy");
                     } else {
                         tracing::error!(rule = %list.rule, error = %e, "could not fetch a shared list; its rule stays inactive until it can");
@@ -301,5 +347,24 @@ async fn refresh_loop(
                 }
             } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_failure_of_a_list_is_reported_once() {
+        let a: Url = "https://lists.example/a.txt".parse().unwrap();
+        let b: Url = "https://lists.example/b.txt".parse().unwrap();
+        let mut reported = Reported::default();
+        assert!(reported.is_new(&a, "too large".into()));
+        assert!(!reported.is_new(&a, "too large".into()));
+        assert!(reported.is_new(&b, "too large".into()));
+        assert!(reported.is_new(&a, "HTTP 500".into()));
+        assert!(!reported.is_new(&a, "HTTP 500".into()));
+        reported.clear(&a);
+        assert!(reported.is_new(&a, "HTTP 500".into()));
     }
 }

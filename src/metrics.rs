@@ -1,6 +1,7 @@
 //! The Prometheus endpoint (`[metrics] listen`): a [`TickSink`] that counts what every tick
 //! did, a hook that counts the requests to Cloudreve, and an HTTP server for `/metrics` in the
-//! Prometheus text format (version 0.0.4), built with `prometheus-client`.
+//! Prometheus text format (version 0.0.4), built with `prometheus-client`; the server is bounded
+//! (a connection cap, a header-read timeout: see `server.rs`).
 //!
 //! Every series carries the `account` label, except the notifiers' (a notifier serves every
 //! account; they carry `notifier`); rule names, route templates and result labels are the only
@@ -10,11 +11,6 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
 use prometheus_client::metrics::MetricType;
@@ -23,13 +19,15 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tokio_util::sync::CancellationToken;
 
 use crate::cloudreve::RequestObserver;
+
+mod server;
 use crate::daemon::TickReport;
 use crate::notify::DeliveryStats;
 use crate::outcome::TaskResult;
 use crate::sink::TickSink;
+pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, connection_cap, serve};
 
 /// The prefix of every metric name.
 pub const PREFIX: &str = "cloudreve_autoselect";
@@ -350,36 +348,4 @@ impl TickSink for Metrics {
                 .set(now);
         }
     }
-}
-
-async fn scrape(State(metrics): State<Arc<Metrics>>) -> Response {
-    match metrics.encode() {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
-            )],
-            text,
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "could not encode the metrics\n",
-        )
-            .into_response(),
-    }
-}
-
-/// Serves `/metrics` on `listener` until `shutdown` is cancelled.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(metrics);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
 }

@@ -1,7 +1,8 @@
 //! Plain-text tables whose columns are as wide as their widest cell, for `explain` and the dry
 //! run. Pure: no I/O.
 //!
-//! Width is counted in characters, which lines up every Latin, Cyrillic or Greek name; a wide
+//! Text cells are written through [`crate::escape`]: a path from a torrent cannot move the
+//! cursor or forge a line. Width is counted in characters of the escaped text, which lines up every Latin, Cyrillic or Greek name; a wide
 //! (East Asian) character counts as one, so such a cell may push its row by a column or two.
 
 use crate::rules::ByteSize;
@@ -30,7 +31,7 @@ impl Cell<'_> {
     /// The width in characters.
     fn width(&self) -> usize {
         match self {
-            Self::Text(text) => text_width(text),
+            Self::Text(text) => crate::escape::escaped_width(text),
             Self::Number(n) => n.checked_ilog10().map_or(1, |log| log as usize + 1),
             Self::Size(size) => size.human_len(),
         }
@@ -38,7 +39,7 @@ impl Cell<'_> {
 
     fn write_into(&self, out: &mut String) {
         match self {
-            Self::Text(text) => out.push_str(text),
+            Self::Text(text) => crate::escape::push_escaped(out, text),
             Self::Number(n) => out.push_str(itoa::Buffer::new().format(*n)),
             Self::Size(size) => size.push_human(out),
         }
@@ -241,6 +242,19 @@ mod tests {
             "12  disguised-executables  1.3 GiB  b/c",
             " 3  süß",
             " 0                         1.5 MiB",
+        ];
+        assert_eq!(table.render(), format!("{}\n", expected.join("\n")));
+    }
+
+    #[test]
+    fn a_name_with_controls_is_escaped_and_measured_escaped() {
+        let mut table = Table::new(&[("path", Align::Left), ("n", Align::Right)]);
+        table.push([Cell::Text("a\u{1b}[2J\rb\nINFO x"), Cell::Number(1)]);
+        table.push([Cell::Text("plain"), Cell::Number(22)]);
+        let expected = [
+            "path                    n",
+            "a\\u{1b}[2J\\rb\\nINFO x   1",
+            "plain                  22",
         ];
         assert_eq!(table.render(), format!("{}\n", expected.join("\n")));
     }

@@ -22,9 +22,10 @@ impl TaskId {
     }
 }
 
+/// Shown with controls escaped (the id comes from the server); [`TaskId::as_str`] is the id.
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        crate::escape::Escaped(&self.0).fmt(f)
     }
 }
 

@@ -402,7 +402,7 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
             .or_else(|| in_aria2.clone())
             .unwrap_or(Verdict::Untouched);
         let rule = verdict.rule().map_or("-", crate::rules::RuleName::as_str);
-        let mut path = file.path.clone();
+        let mut path = crate::escape::Escaped(&file.path).to_string();
         if file.padding {
             path.push_str("  (padding file, BEP 47)");
         }

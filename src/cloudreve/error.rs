@@ -77,6 +77,14 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The server answered with a redirect the trust policy refuses (see `crate::http`).
+    #[error("{endpoint}: {refused}")]
+    Redirect {
+        /// e.g. `POST /session/token`.
+        endpoint: String,
+        /// Both addresses, why, and what to put in `server.url`.
+        refused: crate::http::RefusedRedirect,
+    },
     /// The request timed out.
     #[error("{endpoint}: request timed out (correlation id {correlation_id})")]
     Timeout {
@@ -383,20 +391,7 @@ pub(crate) fn body_excerpt(bytes: &[u8]) -> String {
     format!("body starts {masked:?}")
 }
 
-/// An error and its causes on one line: `a: b: c`.
-pub(crate) fn cause_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use crate::http::cause_chain;
 
 impl Error {
     /// Transient errors may succeed if the same request is sent again.
@@ -405,6 +400,7 @@ impl Error {
             Self::Connect { .. } | Self::Timeout { .. } | Self::Transport { .. } => true,
             Self::NotJson { status, .. } => *status >= 500,
             Self::BodyTooLarge { .. }
+            | Self::Redirect { .. }
             | Self::Decode { .. }
             | Self::ListIncomplete { .. }
             | Self::Api { .. }
@@ -421,6 +417,7 @@ impl Error {
         match self {
             Self::Connect { .. } => "connect_error",
             Self::Timeout { .. } => "timeout",
+            Self::Redirect { .. } => "redirect_refused",
             Self::Transport { .. } => "transport_error",
             Self::NotJson { .. } => "http_error",
             Self::BodyTooLarge { .. } => "body_too_large",

@@ -1,8 +1,7 @@
-//! Plain downloads beside the Cloudreve API (shared pattern lists): a GET over the same careful
-//! HTTP stack as the Cloudreve client (connect and whole-request timeouts, the extra CA
-//! certificates of `server.ca_file`, `HTTPS_PROXY`/`NO_PROXY` as reqwest reads them, a user
-//! agent) with a cap on the body. It lives here because this module is the only one that
-//! imports reqwest.
+//! Plain downloads beside the Cloudreve API (shared pattern lists): a GET over a client built by
+//! `crate::http` (its timeouts, user agent, proxies and redirect policy: a few redirects within
+//! the list's origin, never to another one; the extra CA certificates of `server.ca_file`, never
+//! `allow_insecure`) with a cap on the body.
 
 use std::time::Duration;
 
@@ -34,6 +33,9 @@ pub enum DownloadError {
         /// What went wrong, with its causes.
         detail: String,
     },
+    /// The server answered with a redirect the trust policy refuses (see `crate::http`).
+    #[error("GET {0}")]
+    Redirect(crate::http::RefusedRedirect),
     /// The server answered with an error status.
     #[error("GET {} answered HTTP {status}", redacted(url))]
     Status {
@@ -72,41 +74,31 @@ pub struct Downloader {
 impl Downloader {
     /// Builds the client with its timeouts, user agent and extra CA certificates.
     pub fn new(options: &DownloadOptions) -> Result<Self, BuildError> {
-        super::install_crypto_provider();
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "the one other place that builds an HTTP client, with the same timeouts and TLS settings as Client::new"
-        )]
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .pool_max_idle_per_host(1)
-            .user_agent(concat!(
-                env!("CARGO_PKG_NAME"),
-                "/",
-                env!("CARGO_PKG_VERSION")
-            ));
-        if !options.extra_roots_pem.is_empty() {
-            let roots = reqwest::Certificate::from_pem_bundle(&options.extra_roots_pem)
-                .map_err(|e| BuildError::CaFile(super::error::cause_chain(&e)))?;
-            if roots.is_empty() {
-                return Err(BuildError::CaFile(
-                    "no -----BEGIN CERTIFICATE----- block found".to_owned(),
-                ));
-            }
-            builder = builder.tls_certs_merge(roots);
-        }
+        let http = crate::http::client(&crate::http::Settings {
+            connect_timeout: options.connect_timeout,
+            timeout: options.timeout,
+            pool_idle: Duration::from_secs(90),
+            pool_max_idle_per_host: 1,
+            extra_roots_pem: &options.extra_roots_pem,
+            accept_invalid_certs: false,
+            redirects: crate::http::Redirects::SameOrigin,
+            setting: "the rule's list_url",
+            suggest: crate::http::Suggest::Whole,
+        })?;
         Ok(Self {
-            http: builder.build().map_err(BuildError::Http)?,
+            http,
             max_bytes: options.max_bytes,
         })
     }
 
     /// GETs `url` and returns its body, refusing error statuses and bodies over the cap.
     pub async fn get(&self, url: &Url) -> Result<Vec<u8>, DownloadError> {
-        let transport = |e: reqwest::Error| DownloadError::Transport {
-            url: url.clone(),
-            detail: super::error::cause_chain(&e),
+        let transport = |e: reqwest::Error| match crate::http::refused_redirect(&e) {
+            Some(refused) => DownloadError::Redirect(refused.clone()),
+            None => DownloadError::Transport {
+                url: url.clone(),
+                detail: super::error::cause_chain(&e),
+            },
         };
         let too_large = || DownloadError::TooLarge {
             url: url.clone(),

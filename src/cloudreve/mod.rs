@@ -192,9 +192,12 @@ struct AuthState {
     seed: Option<SecretString>,
 }
 
-/// A Cloudreve v4 client. Cheap to share behind an `Arc`; one `reqwest::Client` inside.
+/// A Cloudreve v4 client. Cheap to share behind an `Arc`; two `reqwest::Client`s inside.
 pub struct Client {
+    /// For GETs: follows a few redirects within the server's origin (see `crate::http`).
     http: reqwest::Client,
+    /// For requests with a body (sign-in, refresh, the PATCH): follows no redirect.
+    http_send: reqwest::Client,
     options: ClientOptions,
     auth: Mutex<AuthState>,
     /// The OAuth grant as last rotated (`oauth_grant`).
@@ -210,53 +213,28 @@ impl std::fmt::Debug for Client {
 }
 
 /// Building the HTTP client failed (TLS set-up).
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// reqwest refused the settings.
-    #[error("could not build the HTTP client: {0}")]
-    Http(#[source] reqwest::Error),
-    /// The CA file holds no usable certificate.
-    #[error("server.ca_file holds no usable PEM certificate: {0}")]
-    CaFile(String),
-}
+pub use crate::http::BuildError;
 
-/// Installs the process-wide rustls crypto provider (ring). Safe to call more than once.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::http::install_crypto_provider;
 
 impl Client {
     /// Builds the client with its timeouts, user agent and TLS settings.
     pub fn new(options: ClientOptions) -> Result<Self, BuildError> {
-        install_crypto_provider();
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "this is the one place that builds the HTTP client"
-        )]
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(2)
-            .user_agent(concat!(
-                env!("CARGO_PKG_NAME"),
-                "/",
-                env!("CARGO_PKG_VERSION")
-            ));
-        if !options.extra_roots_pem.is_empty() {
-            let roots = reqwest::Certificate::from_pem_bundle(&options.extra_roots_pem)
-                .map_err(|e| BuildError::CaFile(error::cause_chain(&e)))?;
-            if roots.is_empty() {
-                return Err(BuildError::CaFile(
-                    "no -----BEGIN CERTIFICATE----- block found".to_owned(),
-                ));
-            }
-            builder = builder.tls_certs_merge(roots);
-        }
-        if options.accept_invalid_certs {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        let http = builder.build().map_err(BuildError::Http)?;
+        let settings = |redirects| crate::http::Settings {
+            connect_timeout: options.connect_timeout,
+            timeout: options.timeout,
+            pool_idle: Duration::from_secs(60),
+            pool_max_idle_per_host: 2,
+            extra_roots_pem: &options.extra_roots_pem,
+            accept_invalid_certs: options.accept_invalid_certs,
+            redirects,
+            setting: "server.url",
+            suggest: crate::http::Suggest::Base,
+        };
+        // A GET carries only the token, which reqwest drops on a change of origin and our
+        // policy never lets leave it; sign-in, refresh and the PATCH carry a body: no redirect.
+        let http = crate::http::client(&settings(crate::http::Redirects::SameOrigin))?;
+        let http_send = crate::http::client(&settings(crate::http::Redirects::Never))?;
         let seed = match &options.credentials {
             Credentials::RefreshToken { token, .. } => Some(token.clone()),
             Credentials::OAuth { token, .. } => Some(token.refresh_token.clone()),
@@ -264,6 +242,7 @@ impl Client {
         };
         Ok(Self {
             http,
+            http_send,
             options,
             auth: Mutex::new(AuthState {
                 session: None,
@@ -748,7 +727,12 @@ impl Client {
     {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let transport = |source: reqwest::Error| {
-            if source.is_connect() {
+            if let Some(refused) = crate::http::refused_redirect(&source) {
+                Error::Redirect {
+                    endpoint: endpoint.to_owned(),
+                    refused: refused.clone(),
+                }
+            } else if source.is_connect() {
                 Error::Connect {
                     endpoint: endpoint.to_owned(),
                     detail: error::cause_chain(&source),
@@ -778,8 +762,12 @@ impl Client {
                 correlation_id: correlation_id.clone(),
                 snippet: "the request path cannot be joined to the API base".to_owned(),
             })?;
-        let mut request = self
-            .http
+        let http = if method == Method::GET {
+            &self.http
+        } else {
+            &self.http_send
+        };
+        let mut request = http
             .request(method, url)
             .header("X-Cr-Correlation-Id", &correlation_id)
             .header(reqwest::header::ACCEPT, "application/json");

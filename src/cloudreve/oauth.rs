@@ -293,8 +293,9 @@ impl Client {
                 }
             }
         };
+        // The form carries the client secret: never follow a redirect with it (`crate::http`).
         let mut response = self
-            .http
+            .http_send
             .post(url)
             .header(
                 CONTENT_TYPE,

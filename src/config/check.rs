@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::rules::budget;
 use toml::Spanned;
 use url::Url;
 
@@ -403,6 +404,24 @@ impl<'a> Checker<'a> {
             shapes.push(shape);
             specs.push(RuleSpec { name, ..spec });
         }
+        let regexes: Vec<String> = specs.iter().flat_map(|s| s.regexes.clone()).collect();
+        if let Err(e) = budget::within_nfa_budget(&regexes) {
+            let first = raw_rules.iter().enumerate().find_map(|(idx, rule)| {
+                let regex = rule.get_ref().regex.as_ref()?;
+                Some((idx, regex.span()))
+            });
+            if let Some((idx, span)) = first {
+                self.problem(
+                    span,
+                    &format!("rule[{idx}].regex"),
+                    "",
+                    format!(
+                        "the rules' {} regexes together are too large: {e}; simplify them (a `\\w` or `.` repeated many times costs most)",
+                        regexes.len()
+                    ),
+                );
+            }
+        }
         specs
     }
 
@@ -695,17 +714,19 @@ impl<'a> Checker<'a> {
         let mut regexes = Vec::new();
         for (key, span, pattern) in self.list_items(rule_idx, "regex", list) {
             let source = regex_source(pattern, case_sensitive);
-            match regex::Regex::new(&source) {
-                Ok(_) => regexes.push(source),
-                Err(e) => {
-                    let detail = e.to_string();
-                    let detail = detail
-                        .lines()
-                        .last()
-                        .unwrap_or(&detail)
-                        .trim()
-                        .trim_start_matches("error: ")
-                        .to_owned();
+            if pattern.len() > budget::REGEX_MAX_BYTES {
+                self.problem(
+                    span,
+                    &key,
+                    "",
+                    format!("a regex is at most {} bytes", budget::REGEX_MAX_BYTES),
+                );
+                continue;
+            }
+            // Syntax alone: what all regexes cost compiled is judged once, in `rules`.
+            match budget::syntax(&source) {
+                Ok(()) => regexes.push(source),
+                Err(detail) => {
                     self.problem(span, &key, pattern, format!("invalid regex: {detail}"));
                 }
             }

@@ -212,30 +212,21 @@ impl super::Checker<'_> {
         };
         let text = match (self.lists)(&source) {
             Ok(text) => text,
-            Err(reason) => {
-                if let ListSource::File(path) = &source {
-                    self.problem(
-                        span,
-                        &key(field),
-                        "",
-                        format!("list {}: {reason}", path.display()),
-                    );
-                    return None;
-                }
-                return Some(RuleList {
-                    info: ListInfo {
-                        rule: name.clone(),
-                        source,
-                        status: ListStatus::Unavailable(reason),
-                    },
-                    globs: Vec::new(),
-                    folded: false,
-                    regexes: Vec::new(),
-                    patterns: 0,
-                });
-            }
+            Err(reason) => return self.unavailable(name, source, span, &key(field), reason),
         };
         let compiled = crate::rules::list::compile(&text, case_sensitive);
+        if let Some(reason) = &compiled.over_budget {
+            // Never a reason to refuse the whole rules file for a fetched copy: only its rule
+            // goes inactive, as for a list never fetched.
+            let reason = match &source {
+                ListSource::File(_) => format!("exceeds the compile budget: {reason}"),
+                ListSource::Url { cache, .. } => format!(
+                    "the copy at {} exceeds the compile budget: {reason}; the rule stays inactive until a copy within the budget is fetched",
+                    cache.display()
+                ),
+            };
+            return self.unavailable(name, source, span, &key(field), reason);
+        }
         if let ListSource::File(path) = &source {
             for problem in &compiled.problems {
                 self.problem(
@@ -270,6 +261,33 @@ impl super::Checker<'_> {
             folded: compiled.folded,
             patterns: compiled.patterns,
             regexes: compiled.regexes,
+        })
+    }
+
+    /// A list that cannot be used: a problem for a `list_file`, an inactive rule for a
+    /// `list_url`.
+    fn unavailable(
+        &mut self,
+        name: &RuleName,
+        source: ListSource,
+        span: std::ops::Range<usize>,
+        key: &str,
+        reason: String,
+    ) -> Option<RuleList> {
+        if let ListSource::File(path) = &source {
+            self.problem(span, key, "", format!("list {}: {reason}", path.display()));
+            return None;
+        }
+        Some(RuleList {
+            info: ListInfo {
+                rule: name.clone(),
+                source,
+                status: ListStatus::Unavailable(reason),
+            },
+            globs: Vec::new(),
+            folded: false,
+            regexes: Vec::new(),
+            patterns: 0,
         })
     }
 

@@ -27,6 +27,18 @@ const NTFY_MESSAGE_MAX: usize = 4000;
 /// At most this many tasks are listed in a webhook body; the counts cover them all.
 pub const WEBHOOK_TASKS_MAX: usize = 100;
 
+/// At most about this many bytes of deselected files are listed in a webhook body (a tick that
+/// touched 500,000 files once made a 23.8 MB POST); the files beyond are counted in
+/// `files_omitted`, and `files_deselected`, `bytes_saved` and `rules` still cover them all.
+pub const WEBHOOK_FILES_MAX_BYTES: usize = 64 * 1024;
+
+/// A task's name or id, a file's path or rule, an error: each cut to this many bytes.
+pub const TEXT_MAX_BYTES: usize = 1024;
+
+/// The largest Gotify or Apprise message body (the grouped body is far below it; a long
+/// incident message is what it bounds).
+const MESSAGE_MAX: usize = 16 * 1024;
+
 /// How a request authenticates.
 pub enum Auth {
     /// Nothing.
@@ -160,9 +172,12 @@ pub struct WebhookTask {
     /// `changed`: bytes deselected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_saved: Option<u64>,
-    /// `changed`: the files deselected.
+    /// `changed`: the files deselected, as many as fit in [`WEBHOOK_FILES_MAX_BYTES`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Vec<WebhookFile>>,
+    /// `changed`: deselected files left out of `files` for size (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_omitted: Option<u64>,
     /// `changed`: how many files were selected (by keep rules).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files_selected: Option<u64>,
@@ -207,6 +222,8 @@ impl WebhookBody {
     /// The body for a digest.
     pub fn of(digest: &Digest) -> Self {
         let count = |event| as_u64(digest.tasks.iter().filter(|t| t.event == event).count());
+        let mut files_budget = WEBHOOK_FILES_MAX_BYTES;
+        let cut = |text: &str| truncate(text, TEXT_MAX_BYTES);
         let tasks: Vec<WebhookTask> = digest
             .tasks
             .iter()
@@ -214,10 +231,11 @@ impl WebhookBody {
             .map(|task| {
                 let mut entry = WebhookTask {
                     event: task.event.as_str(),
-                    id: task.id.clone(),
-                    name: task.name.clone(),
+                    id: cut(&task.id),
+                    name: cut(&task.name),
                     bytes_saved: None,
                     files: None,
+                    files_omitted: None,
                     files_selected: None,
                     files_total: None,
                     error: None,
@@ -228,21 +246,34 @@ impl WebhookBody {
                         selected,
                     } => {
                         entry.bytes_saved = Some(task.bytes_saved());
-                        entry.files = Some(
-                            deselected
-                                .iter()
-                                .map(|f| WebhookFile {
+                        let listed: Vec<WebhookFile> = deselected
+                            .iter()
+                            .map_while(|f| {
+                                // The file's JSON: its two texts and about 50 bytes of keys and
+                                // numbers.
+                                let cost = f.path.len().min(TEXT_MAX_BYTES)
+                                    + f.rule.len().min(TEXT_MAX_BYTES)
+                                    + 50;
+                                let Some(left) = files_budget.checked_sub(cost) else {
+                                    files_budget = 0;
+                                    return None;
+                                };
+                                files_budget = left;
+                                Some(WebhookFile {
                                     index: f.index,
-                                    path: f.path.clone(),
+                                    path: cut(&f.path),
                                     size: f.size,
-                                    rule: f.rule.clone(),
+                                    rule: cut(&f.rule),
                                 })
-                                .collect(),
-                        );
+                            })
+                            .collect();
+                        let omitted = deselected.len() - listed.len();
+                        entry.files_omitted = (omitted > 0).then(|| as_u64(omitted));
+                        entry.files = Some(listed);
                         entry.files_selected = Some(as_u64(*selected));
                     }
                     TaskDetail::Refused { files } => entry.files_total = Some(as_u64(*files)),
-                    TaskDetail::Failed { error } => entry.error = Some(error.clone()),
+                    TaskDetail::Failed { error } => entry.error = Some(cut(error)),
                 }
                 entry
             })
@@ -281,7 +312,7 @@ impl WebhookBody {
                 .map(|i| WebhookIncident {
                     event: i.event.as_str(),
                     kind: i.kind.clone(),
-                    message: i.message.clone(),
+                    message: truncate(&i.message, MESSAGE_MAX),
                 })
                 .collect(),
         }
@@ -368,7 +399,7 @@ pub fn request(
             }),
             body: json(&GotifyBody {
                 title: &title,
-                message: &body,
+                message: &truncate(&body, MESSAGE_MAX),
                 priority: gotify_priority,
             }),
         },
@@ -385,7 +416,7 @@ pub fn request(
                     None
                 },
                 title: &title,
-                body: &body,
+                body: &truncate(&body, MESSAGE_MAX),
                 kind: apprise_type,
             }),
         },
@@ -400,6 +431,130 @@ pub fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{NotifyKind, NotifySecret};
+    use crate::notify::message::{DeselectedFile, Incident, TaskEntry};
+
+    /// A tick that touched 500,000 files, with long names, a long error and a long incident.
+    fn huge_digest() -> Digest {
+        let long = "x".repeat(100_000);
+        let files = |task: usize, count: usize| TaskDetail::Changed {
+            deselected: (0..count)
+                .map(|i| DeselectedFile {
+                    index: i as u64,
+                    path: format!("Some.Show.{task}/Season 1/Episode {i:06} sample.mkv"),
+                    size: 1000,
+                    rule: "samples".into(),
+                })
+                .collect(),
+            selected: 0,
+        };
+        let mut tasks: Vec<TaskEntry> = (0..5)
+            .map(|task| TaskEntry {
+                event: NotifyEvent::Changed,
+                id: format!("t{task}"),
+                name: long.clone(),
+                detail: files(task, 100_000),
+            })
+            .collect();
+        tasks.push(TaskEntry {
+            event: NotifyEvent::Failed,
+            id: long.clone(),
+            name: long.clone(),
+            detail: TaskDetail::Failed {
+                error: long.clone(),
+            },
+        });
+        Digest {
+            account: "default".into(),
+            dry_run: false,
+            test: false,
+            tasks,
+            incidents: vec![Incident {
+                event: NotifyEvent::Error,
+                kind: "state_not_writable".into(),
+                message: long,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_huge_tick_makes_a_small_message_of_every_kind_with_counts_for_what_is_left_out() {
+        let digest = huge_digest();
+        let url: Url = "http://127.0.0.1:9/x".parse().unwrap();
+        let targets = [
+            (
+                NotifyKind::Ntfy,
+                NotifyTarget::Ntfy {
+                    root: url.clone(),
+                    topic: "t".into(),
+                },
+            ),
+            (
+                NotifyKind::Gotify,
+                NotifyTarget::Gotify {
+                    message_url: url.clone(),
+                },
+            ),
+            (
+                NotifyKind::Apprise,
+                NotifyTarget::Apprise {
+                    notify_url: url.clone(),
+                    stateless: false,
+                },
+            ),
+            (NotifyKind::Webhook, NotifyTarget::Webhook { url }),
+        ];
+        for (kind, target) in targets {
+            let config = NotifierConfig {
+                name: "n".into(),
+                kind,
+                target,
+                secret: NotifySecret::Credential,
+                events: NotifyEvent::ALL.to_vec(),
+                title_prefix: String::new(),
+            };
+            let request = request(&config, None, &digest);
+            assert!(
+                request.body.len() < 128 * 1024,
+                "{kind:?}: {} bytes",
+                request.body.len()
+            );
+        }
+        let body = WebhookBody::of(&digest);
+        assert_eq!(body.files_deselected, 500_000);
+        assert_eq!(body.bytes_saved, 500_000_000);
+        assert_eq!(body.rules[0].files, 500_000);
+        let listed: usize = body
+            .tasks
+            .iter()
+            .filter_map(|t| t.files.as_ref())
+            .map(Vec::len)
+            .sum();
+        let omitted: u64 = body.tasks.iter().filter_map(|t| t.files_omitted).sum();
+        assert!(listed > 500, "{listed}");
+        assert_eq!(listed as u64 + omitted, 500_000);
+        assert!(body.tasks.iter().all(|t| t.name.len() <= TEXT_MAX_BYTES));
+        // A small tick lists everything and omits nothing.
+        let small = WebhookBody::of(&Digest {
+            tasks: vec![TaskEntry {
+                event: NotifyEvent::Changed,
+                id: "a".into(),
+                name: "A".into(),
+                detail: TaskDetail::Changed {
+                    deselected: vec![DeselectedFile {
+                        index: 1,
+                        path: "a.exe".into(),
+                        size: 1,
+                        rule: "junk".into(),
+                    }],
+                    selected: 0,
+                },
+            }],
+            ..huge_digest()
+        });
+        assert_eq!(small.tasks[0].files.as_ref().map(Vec::len), Some(1));
+        assert_eq!(small.tasks[0].files_omitted, None);
+    }
 
     #[test]
     fn long_ntfy_messages_are_cut_on_a_character_boundary() {

@@ -7,12 +7,17 @@ use std::fmt::Write as _;
 
 use crate::config::NotifyEvent;
 use crate::daemon::TickReport;
+use crate::escape::Escaped;
 use crate::outcome::{OperatorEvent, TaskOutcome, TaskResult};
 use crate::rules::ByteSize;
 use crate::sink::DEFAULT_ACCOUNT;
 
 /// Above this many tasks a message lists counts per event instead of one line per task.
 pub const GROUP_ABOVE: usize = 10;
+
+/// Above this many bytes of task lines (long names, long errors) a message lists counts per
+/// event instead, as above [`GROUP_ABOVE`] tasks: below ntfy's cut, so no line is cut in two.
+pub const LINES_MAX_BYTES: usize = 3000;
 
 /// One file a change deselected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,10 +280,17 @@ impl Digest {
                 self.account
             ));
         }
-        if self.tasks.len() > GROUP_ABOVE {
+        let task_lines: Vec<String> = if self.tasks.len() > GROUP_ABOVE {
+            Vec::new()
+        } else {
+            self.tasks.iter().map(task_line).collect()
+        };
+        if self.tasks.len() > GROUP_ABOVE
+            || task_lines.iter().map(String::len).sum::<usize>() > LINES_MAX_BYTES
+        {
             self.grouped_lines(&mut lines);
         } else {
-            lines.extend(self.tasks.iter().map(task_line));
+            lines.extend(task_lines);
         }
         for incident in &self.incidents {
             lines.push(incident.message.clone());
@@ -342,7 +354,7 @@ fn task_line(task: &TaskEntry) -> String {
             rules.dedup();
             let mut line = format!(
                 "{}: {} ({}) by {}",
-                task.name,
+                Escaped(&task.name),
                 plural(deselected.len(), "file", "files"),
                 ByteSize(task.bytes_saved()),
                 if rules.is_empty() {
@@ -358,10 +370,10 @@ fn task_line(task: &TaskEntry) -> String {
         }
         TaskDetail::Refused { files } => format!(
             "{}: left alone, the rules would deselect all {}",
-            task.name,
+            Escaped(&task.name),
             plural(*files, "file", "files")
         ),
-        TaskDetail::Failed { error } => format!("{}: not changed: {error}", task.name),
+        TaskDetail::Failed { error } => format!("{}: not changed: {error}", Escaped(&task.name)),
     }
 }
 
@@ -473,6 +485,29 @@ mod tests {
             "Some.Show.S01: 2 files (50.0 MiB) by junk, samples"
         );
         assert_eq!(digest.bytes_saved(), 52_428_831);
+    }
+
+    #[test]
+    fn a_task_name_with_controls_is_escaped_in_the_text() {
+        let report = report(
+            vec![changed("a", "A\u{1b}[2J\nB", &[("a.exe", 10, "junk")])],
+            vec![],
+        );
+        let digest =
+            Digest::from_report("default", &report, &NotifyEvent::DEFAULT, |_, _| true).unwrap();
+        assert_eq!(digest.body(), "A\\u{1b}[2J\\nB: 1 file (10 B) by junk");
+    }
+
+    #[test]
+    fn long_task_lines_become_counts() {
+        let long = "n".repeat(LINES_MAX_BYTES);
+        let report = report(vec![changed("a", &long, &[("a.exe", 10, "junk")])], vec![]);
+        let digest =
+            Digest::from_report("default", &report, &NotifyEvent::DEFAULT, |_, _| true).unwrap();
+        assert_eq!(
+            digest.body(),
+            "1 task: deselected 1 file (10 B); by rule: junk 1 (10 B)"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Sends a notifier's [`OutboundRequest`] over HTTP: the only notify code that touches
-//! `reqwest`. Its client is built here, with a connect timeout, a whole-request timeout and a
-//! user agent, on the same rustls/ring stack as the Cloudreve client.
+//! `reqwest`. Its client is built by `crate::http` (timeouts, user agent, the platform's roots
+//! only: `server.ca_file` and `allow_insecure` are Cloudreve's, not a third party's), and a POST
+//! carrying a message and maybe a token follows no redirect.
 //!
 //! Errors never carry the URL (an Apprise key or an ntfy topic is a secret) nor a token.
 
@@ -45,6 +46,10 @@ pub enum DeliveryError {
         /// The start of the answer.
         snippet: String,
     },
+    /// The service answered with a redirect, which a notification never follows (see
+    /// `crate::http`); origins only, the path may be a secret.
+    #[error("{0}")]
+    Redirect(String),
     /// Another transport failure.
     #[error("{0}")]
     Transport(String),
@@ -56,6 +61,7 @@ impl DeliveryError {
         match self {
             Self::Connect(_) | Self::Timeout | Self::Transport(_) => true,
             Self::Status { status, .. } => *status >= 500 || *status == 429,
+            Self::Redirect(_) => false,
         }
     }
 }
@@ -63,7 +69,7 @@ impl DeliveryError {
 /// The HTTP client could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the notifiers' HTTP client: {0}")]
-pub struct TransportBuildError(#[source] reqwest::Error);
+pub struct TransportBuildError(#[source] crate::http::BuildError);
 
 /// A shared HTTP client for the notifiers.
 #[derive(Debug, Clone)]
@@ -72,6 +78,9 @@ pub struct Transport {
 }
 
 fn describe(error: reqwest::Error) -> DeliveryError {
+    if let Some(refused) = crate::http::refused_redirect(&error) {
+        return DeliveryError::Redirect(refused.to_string());
+    }
     let error = error.without_url();
     let mut text = error.to_string();
     let mut source = std::error::Error::source(&error);
@@ -95,23 +104,18 @@ fn describe(error: reqwest::Error) -> DeliveryError {
 impl Transport {
     /// Builds the client with these timeouts.
     pub fn new(timeouts: Timeouts) -> Result<Self, TransportBuildError> {
-        crate::cloudreve::install_crypto_provider();
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "the notifiers' one client, built with timeouts"
-        )]
-        let builder = reqwest::Client::builder();
-        let http = builder
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.total)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .user_agent(concat!(
-                env!("CARGO_PKG_NAME"),
-                "/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .map_err(TransportBuildError)?;
+        let http = crate::http::client(&crate::http::Settings {
+            connect_timeout: timeouts.connect,
+            timeout: timeouts.total,
+            pool_idle: Duration::from_secs(30),
+            pool_max_idle_per_host: 4,
+            extra_roots_pem: &[],
+            accept_invalid_certs: false,
+            redirects: crate::http::Redirects::Never,
+            setting: "the notifier's url",
+            suggest: crate::http::Suggest::OriginOnly,
+        })
+        .map_err(TransportBuildError)?;
         Ok(Self { http })
     }
 

@@ -26,6 +26,8 @@
 
 use globset::Glob;
 
+use super::budget;
+
 /// The prefix that marks a regular expression line.
 pub const REGEX_PREFIX: &str = "regex:";
 
@@ -85,6 +87,9 @@ pub struct CompiledList {
     pub patterns: usize,
     /// Lines that could not be used, in line order.
     pub problems: Vec<ListProblem>,
+    /// Why the list as a whole exceeds its compile budget (`super::budget`): such a list is
+    /// not used at all.
+    pub over_budget: Option<String>,
 }
 
 impl CompiledList {
@@ -171,6 +176,7 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
     };
     let mut regexes: Vec<String> = Vec::new();
     let mut contains: Vec<String> = Vec::new();
+    let mut regex_text = 0;
     for (idx, raw_line) in text.lines().enumerate() {
         let line = idx + 1;
         let Some(parsed) = parse_line(raw_line) else {
@@ -178,9 +184,16 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
         };
         let problem = |message: String| ListProblem {
             line,
-            text: raw_line.trim().to_owned(),
+            text: shortened(raw_line.trim()),
             message,
         };
+        if raw_line.trim().len() > budget::LINE_MAX_BYTES {
+            list.problems.push(problem(format!(
+                "longer than {} bytes",
+                budget::LINE_MAX_BYTES
+            )));
+            continue;
+        }
         let pattern = match parsed {
             Ok(pattern) => pattern,
             Err(message) => {
@@ -196,6 +209,7 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
             continue;
         }
         if let ListPattern::Contains(x) = &pattern {
+            regex_text += x.len();
             contains.push(regex::escape(x));
             list.patterns += 1;
             continue;
@@ -208,20 +222,14 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
             Some(Err(e)) => list
                 .problems
                 .push(problem(format!("cannot be compiled: {}", e.kind()))),
-            None => match regex::Regex::new(pattern.text()) {
-                Ok(_) => {
+            // Syntax alone here: what the lines cost compiled is judged once, together, below.
+            None => match budget::syntax(pattern.text()) {
+                Ok(()) => {
+                    regex_text += pattern.text().len();
                     regexes.push(format!("(?:{})", pattern.text()));
                     list.patterns += 1;
                 }
-                Err(e) => {
-                    let detail = e.to_string();
-                    let detail = detail
-                        .lines()
-                        .last()
-                        .unwrap_or(&detail)
-                        .trim()
-                        .trim_start_matches("error: ")
-                        .to_owned();
+                Err(detail) => {
                     list.problems
                         .push(problem(format!("invalid regular expression: {detail}")));
                 }
@@ -236,7 +244,35 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
         list.regexes
             .push(format!("{flags}(?:{})", contains.join("|")));
     }
+    list.over_budget = if list.patterns > budget::LIST_PATTERNS_MAX {
+        Some(format!(
+            "{} usable patterns, more than the {} a list may have",
+            list.patterns,
+            budget::LIST_PATTERNS_MAX
+        ))
+    } else if regex_text > budget::LIST_REGEX_TEXT_MAX {
+        Some(format!(
+            "its `regex:` and `*x*` lines hold {regex_text} bytes, more than the {} KiB a list may have",
+            budget::LIST_REGEX_TEXT_MAX / 1024
+        ))
+    } else {
+        budget::within_nfa_budget(&list.regexes)
+            .err()
+            .map(|e| format!("its `regex:` and `*x*` lines are too large: {e}"))
+    };
+    if list.over_budget.is_some() {
+        list.globs.clear();
+        list.regexes.clear();
+    }
     list
+}
+
+/// A line as a problem quotes it: at most 80 characters of it.
+fn shortened(line: &str) -> String {
+    match line.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", line.get(..at).unwrap_or(line)),
+        None => line.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -251,6 +287,43 @@ mod tests {
             return glob.compile_matcher().is_match(name.to_lowercase());
         }
         regex::Regex::new(&list.regexes[0]).unwrap().is_match(name)
+    }
+
+    #[test]
+    fn a_list_over_its_compile_budget_is_refused_whole_and_fast() {
+        let started = std::time::Instant::now();
+        // The 2,000 lines of `regex:^xN\w{50}y` (29 s to compile, line by line).
+        let regexes: String = (0..2000)
+            .map(|i| format!("regex:^x{i}\\w{{50}}y\n"))
+            .collect::<Vec<_>>()
+            .concat();
+        // 100,001 exact names, and 300 KB of `*x*` text.
+        let many: String = (0..=budget::LIST_PATTERNS_MAX)
+            .map(|i| format!("n{i}\n"))
+            .collect::<Vec<_>>()
+            .concat();
+        let contains: String = (0..3000)
+            .map(|i| format!("*{i}{}*\n", "c".repeat(100)))
+            .collect::<Vec<_>>()
+            .concat();
+        for (text, why) in [
+            (&regexes, "compile to more than 8 MiB"),
+            (&many, "100001 usable patterns, more than the 100000"),
+            (&contains, "more than the 256 KiB"),
+        ] {
+            let list = compile(text, false);
+            let reason = list.over_budget.unwrap_or_default();
+            assert!(reason.contains(why), "{reason}");
+            assert!(list.globs.is_empty() && list.regexes.is_empty());
+        }
+        // One long `*aaa…*` line (1.47 GB to compile): a problem of its own line.
+        let long = compile(&format!("*{}*\n*.exe\n", "a".repeat(4_000_000)), false);
+        assert_eq!(long.pattern_count(), 1);
+        assert_eq!(long.over_budget, None);
+        assert_eq!(long.problems[0].line, 1);
+        assert_eq!(long.problems[0].message, "longer than 1024 bytes");
+        assert!(long.problems[0].text.chars().count() <= 81);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 
     #[test]

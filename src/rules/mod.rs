@@ -24,6 +24,7 @@
 //! Patterns from lists join the base-name sets; their regexes form one more `RegexSet`,
 //! matched against the base name.
 
+pub mod budget;
 pub mod list;
 pub mod size;
 
@@ -443,10 +444,10 @@ impl RuleSet {
             ascii_basename_set: ascii_basename.build()?,
             ascii_extensions,
             folders,
-            regex_set: regex::RegexSet::new(&regexes).map_err(RuleSetError::new)?,
+            regex_set: budget::regex_set(&regexes, 1).map_err(RuleSetError::new)?,
             regex_owner,
             folded_set: folded.build()?,
-            basename_regex_set: regex::RegexSet::new(&basename_regexes)
+            basename_regex_set: budget::regex_set(&basename_regexes, basename_regexes.len())
                 .map_err(RuleSetError::new)?,
             basename_regex_owner,
             on_all_junk,

@@ -59,13 +59,13 @@ async fn a_sub_path_behind_a_reverse_proxy() {
 }
 
 /// A test CA and a server certificate for 127.0.0.1 signed by it.
-struct TestPki {
-    ca_pem: String,
-    server_cert: rustls::pki_types::CertificateDer<'static>,
-    server_key: Vec<u8>,
+pub(crate) struct TestPki {
+    pub(crate) ca_pem: String,
+    pub(crate) server_cert: rustls::pki_types::CertificateDer<'static>,
+    pub(crate) server_key: Vec<u8>,
 }
 
-fn new_pki() -> TestPki {
+pub(crate) fn new_pki() -> TestPki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params

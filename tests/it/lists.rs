@@ -19,7 +19,7 @@ use crate::support::wait_for;
 use crate::support::{self, run_binary, stderr, stdout};
 
 /// A list written for these tests (not anyone's published list).
-const LIST: &str = "# test list\n*.url\n*.txt\n\nRARBG*\nregex:^www\\.\n";
+pub(crate) const LIST: &str = "# test list\n*.url\n*.txt\n\nRARBG*\nregex:^www\\.\n";
 
 /// What the list server answers.
 #[derive(Clone)]
@@ -30,13 +30,13 @@ struct Served {
 }
 
 #[derive(Clone)]
-struct ListServer {
+pub(crate) struct ListServer {
     served: Arc<Mutex<Served>>,
     base: String,
 }
 
 impl ListServer {
-    async fn start(body: &str) -> Self {
+    pub(crate) async fn start(body: &str) -> Self {
         let served = Arc::new(Mutex::new(Served {
             status: StatusCode::OK,
             body: body.as_bytes().to_vec(),
@@ -60,11 +60,11 @@ impl ListServer {
         Self { served, base }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}/list.txt", self.base)
     }
 
-    fn serve(&self, status: StatusCode, body: &[u8]) {
+    pub(crate) fn serve(&self, status: StatusCode, body: &[u8]) {
         let mut served = self.served.lock().unwrap();
         served.status = status;
         served.body = body.to_vec();
@@ -75,7 +75,7 @@ impl ListServer {
     }
 }
 
-fn rules_file(dir: &Path, server_url: &str, list_key: &str) -> PathBuf {
+pub(crate) fn rules_file(dir: &Path, server_url: &str, list_key: &str) -> PathBuf {
     let text = support::config_text(
         server_url,
         &format!(
@@ -88,7 +88,7 @@ fn rules_file(dir: &Path, server_url: &str, list_key: &str) -> PathBuf {
     path
 }
 
-fn load(path: &Path) -> config::Config {
+pub(crate) fn load(path: &Path) -> config::Config {
     config::load(path, &|_| None).unwrap()
 }
 

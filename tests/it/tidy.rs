@@ -1,5 +1,5 @@
 //! Architecture invariants as tests: the functional core imports no I/O, and only the
-//! `cloudreve` module speaks HTTP (besides the notifiers' transport).
+//! `cloudreve` module speaks HTTP (besides the notifiers' transport), every client built in `http.rs`.
 
 use std::path::Path;
 
@@ -63,15 +63,31 @@ fn only_the_cloudreve_module_speaks_http() {
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
-            // The notifiers' transport is the one other HTTP client (to ntfy, Gotify, ...),
-            // built with timeouts in that file.
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Every client is built in http.rs, under the one trust policy written there
+            // (redirects, timeouts, certificates); the emulator is a server.
+            if relative != "http.rs" && !relative.starts_with("emulator/") {
+                for line in code_lines(&text) {
+                    for builder in ["Client::builder", "reqwest::Client::new", "ClientBuilder"] {
+                        assert!(
+                            !line.contains(builder),
+                            "{relative} builds an HTTP client outside src/http.rs: {line}"
+                        );
+                    }
+                    assert!(
+                        !line.contains("redirect::Policy"),
+                        "{relative} sets a redirect policy outside src/http.rs: {line}"
+                    );
+                }
+            }
+            // The notifiers' transport is the one other HTTP user (to ntfy, Gotify, ...).
             if relative.starts_with("cloudreve/")
                 || relative.starts_with("emulator/")
                 || relative == "notify/transport.rs"
+                || relative == "http.rs"
             {
                 continue;
             }
-            let text = std::fs::read_to_string(&path).unwrap();
             for line in code_lines(&text) {
                 assert!(!line.contains("reqwest"), "{relative} uses reqwest: {line}");
                 assert!(
