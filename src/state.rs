@@ -25,6 +25,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::durable;
+
+mod patch;
+pub use patch::PatchRefusals;
 use crate::plan::Decided;
 use crate::task::{SelectionChange, TaskId};
 
@@ -53,6 +56,12 @@ struct TaskRecord {
     /// The daemon already warned that it refuses to deselect every file of this task.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     refused: bool,
+    /// This task's PATCHes that Cloudreve refused in a row (nothing applied): the back-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    patch_refusals: Option<PatchRefusals>,
+    /// Files whose PATCH got no clear answer: sent, outcome unknown.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    unknown: std::collections::BTreeSet<u64>,
 }
 
 /// Cumulative figures since `since`: what the daemon saved its user.

@@ -63,6 +63,23 @@ impl fmt::Display for SignInProblem {
     }
 }
 
+/// How far a failed select-files PATCH got, judged from its error: what the daemon may do
+/// with its decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// It certainly never reached the server (connect error, or sign-in failed first).
+    NotSent,
+    /// The server answered that nothing was done: a proxy's 502 or 503 (Cloudreve was not
+    /// reached), or Cloudreve's envelope with a non-zero code other than 404 (50005: its call to
+    /// aria2 or qBittorrent failed). Sending it again is safe.
+    NotApplied,
+    /// Cloudreve answered 404: the task finished or left the monitor phase.
+    Gone,
+    /// It may have been applied: timed out or reset after it was sent, HTTP 500 or 504, or an
+    /// answer that is not Cloudreve's envelope.
+    Unknown,
+}
+
 /// A failed call to Cloudreve.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -407,6 +424,29 @@ impl Error {
             Self::SignIn { .. }
             | Self::RefreshTokenRejected { .. }
             | Self::SignInBackoff { .. } => "sign_in_refused",
+        }
+    }
+
+    /// What a select-files PATCH that failed with this error did on the server.
+    pub fn patch_delivery(&self) -> Delivery {
+        match self {
+            Self::Connect { .. } => Delivery::NotSent,
+            Self::NotJson {
+                status: 502 | 503, ..
+            } => Delivery::NotApplied,
+            Self::Api { code: 404, .. } => Delivery::Gone,
+            Self::Api { code, .. } if *code != 0 => Delivery::NotApplied,
+            // Refused before anything was sent.
+            Self::SignIn { .. } | Self::RefreshTokenRejected { .. } | Self::SignInBackoff { .. } => {
+                Delivery::NotSent
+            }
+            Self::Api { .. }
+            | Self::Timeout { .. }
+            | Self::Transport { .. }
+            | Self::NotJson { .. }
+            | Self::BodyTooLarge { .. }
+            | Self::Decode { .. }
+            | Self::ListIncomplete { .. } => Delivery::Unknown,
         }
     }
 

@@ -24,7 +24,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use url::Url;
 
-pub use error::{DecodeCategory, DecodeProblem, Error, JsonKind, ListProblem, SignInProblem};
+pub use error::{
+    DecodeCategory, DecodeProblem, Delivery, Error, JsonKind, ListProblem, SignInProblem,
+};
 pub use fetch::{DownloadError, DownloadOptions, Downloader, redacted};
 
 use crate::task::{SelectionChange, TaskId, TaskList};
@@ -130,17 +132,6 @@ impl ClientOptions {
 }
 
 /// The tokens of a signed-in session. Never `Debug`-printed with their values.
-/// How far a failed PATCH got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// It certainly never reached the server (connect error, or sign-in failed first).
-    NotSent,
-    /// The server answered (with an error code or status): what it applied is its word.
-    Answered,
-    /// It may have been applied: timed out or reset after it was sent.
-    Unknown,
-}
-
 /// A failed select-files PATCH.
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]
@@ -357,13 +348,9 @@ impl Client {
             delivery: Delivery::NotSent,
         };
         let token = self.access_token(false).await.map_err(not_sent)?;
-        let classify = |error: Error| {
-            let delivery = match &error {
-                Error::Connect { .. } => Delivery::NotSent,
-                Error::Timeout { .. } | Error::Transport { .. } => Delivery::Unknown,
-                _ => Delivery::Answered,
-            };
-            PatchError { error, delivery }
+        let classify = |error: Error| PatchError {
+            delivery: error.patch_delivery(),
+            error,
         };
         let send = |token: SecretString| {
             let (endpoint, path, body) = (&endpoint, &path, &body);
