@@ -91,6 +91,17 @@ pub enum Command {
     /// Send a test message to every `[[notify]]` notifier and print each result: exit 0 if
     /// every one was accepted, 1 otherwise.
     NotifyTest,
+    /// Re-open a task's decisions after checking it by hand: remove its decided files from the
+    /// state (takes the state's lock: stop the service first), so the next tick judges them
+    /// afresh.
+    Forget {
+        /// The task's id.
+        #[arg(value_name = "TASK_ID")]
+        task_id: String,
+        /// The account whose task it is [default: the first account].
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
+    },
     /// Exit 0 if the last tick finished recently and did not fail for a reason only a person
     /// can fix (sign-in refused, refresh token rejected, state not writable); 1 otherwise.
     Healthcheck {

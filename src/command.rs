@@ -16,6 +16,8 @@ use crate::notify::{self, DeliveryOptions, Notifiers};
 use crate::sink::TickSink;
 use crate::state::StateStore;
 
+mod forget;
+
 /// How the process exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -111,6 +113,9 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         Command::Stats { json } => stats(&config_path, json, env),
         Command::NotifyTest => notify_test(&config_path, env).await,
         Command::Healthcheck { max_age } => healthcheck(&config_path, max_age, env),
+        Command::Forget { task_id, account } => {
+            forget::forget(&config_path, &task_id, account.as_deref(), env)
+        }
     }
 }
 
@@ -490,18 +495,33 @@ async fn explain_live(
         );
     };
     // Show what the daemon already decided, read from its state file without changing it.
-    let (decided, stderr) = match StateStore::read_only(&account.state_file) {
-        Ok(state) => (state.decided(&task.id), String::new()),
+    let (decided, unknown, stderr) = match StateStore::read_only(&account.state_file) {
+        Ok(state) => (
+            state.decided(&task.id),
+            state.outcome_unknown(&task.id),
+            String::new(),
+        ),
         Err(e) => (
             crate::plan::Decided::new(),
+            Vec::new(),
             format!(
                 "warning: {e}\nwarning: the table below does not know what the daemon decided before for this task"
             ),
         ),
     };
+    let mut stdout = crate::plan::plan(task, &config.rules, &decided).render();
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            stdout,
+            "sent, outcome unknown: file(s) {} (the PATCH got no clear answer; they are not the user's choice: check them in Cloudreve's web UI, or run `forget {}` to judge them again)",
+            list.join(", "),
+            task.id
+        );
+    }
     Outcome {
         exit: Exit::Success,
-        stdout: crate::plan::plan(task, &config.rules, &decided).render(),
+        stdout,
         stderr,
     }
 }

@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use crate::durable;
 
 mod patch;
-pub use patch::PatchRefusals;
 use crate::plan::Decided;
 use crate::task::{SelectionChange, TaskId};
+pub use patch::PatchRefusals;
 
 /// Version 2: `decided` holds every file a rule decided (version 1 held only the files sent,
 /// which version 2 reads as they are).

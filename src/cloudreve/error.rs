@@ -437,9 +437,9 @@ impl Error {
             Self::Api { code: 404, .. } => Delivery::Gone,
             Self::Api { code, .. } if *code != 0 => Delivery::NotApplied,
             // Refused before anything was sent.
-            Self::SignIn { .. } | Self::RefreshTokenRejected { .. } | Self::SignInBackoff { .. } => {
-                Delivery::NotSent
-            }
+            Self::SignIn { .. }
+            | Self::RefreshTokenRejected { .. }
+            | Self::SignInBackoff { .. } => Delivery::NotSent,
             Self::Api { .. }
             | Self::Timeout { .. }
             | Self::Transport { .. }

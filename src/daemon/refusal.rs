@@ -146,12 +146,17 @@ pub(super) fn withdraw(
         state.give_up_patching(&plan.task_id);
         tracing::error!(task = %plan.task_name, %error, refusals = refusals.count, "Cloudreve refused this task's PATCH too often; giving up on it until `forget`");
         return TaskResult::GaveUp {
-            error: format!("{}; last answer: {error}", gave_up_message(refusals.count, &plan.task_id)),
+            error: format!(
+                "{}; last answer: {error}",
+                gave_up_message(refusals.count, &plan.task_id)
+            ),
         };
     }
     tracing::warn!(task = %plan.task_name, %error, refusals = refusals.count, "Cloudreve refused the PATCH; nothing was applied, so its files stay undecided and it is sent again");
     TaskResult::Retry {
-        error: format!("Cloudreve refused the PATCH, nothing was applied; it is sent again: {error}"),
+        error: format!(
+            "Cloudreve refused the PATCH, nothing was applied; it is sent again: {error}"
+        ),
     }
 }
 
@@ -172,7 +177,10 @@ mod tests {
     fn the_first_retry_is_at_once_and_later_ones_back_off() {
         let at = |s: &str| parse(s).unwrap();
         let one = refusals(1, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
-        assert_eq!(attempt(Some(&one), at("2026-01-01T00:00:01Z")), Attempt::Send);
+        assert_eq!(
+            attempt(Some(&one), at("2026-01-01T00:00:01Z")),
+            Attempt::Send
+        );
         let three = refusals(3, "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z");
         assert_eq!(
             attempt(Some(&three), at("2026-01-01T00:01:30Z")),

@@ -16,6 +16,7 @@ mod hand;
 mod lists;
 mod metrics;
 mod notify;
+mod refusal;
 mod reload;
 mod rules;
 mod run;
