@@ -796,8 +796,15 @@ fn build_daemons(
         if let Some(metrics) = &metrics {
             options.on_request = Some(metrics.request_observer(&account.name));
         }
-        let client = Client::new(options).map_err(|e| build_failure(&e))?;
         let settings = Settings::for_account(config, &account.name, force_dry_run);
+        if settings.dry_run
+            && let Credentials::RefreshToken { store, .. } = &mut options.credentials
+        {
+            // A dry run writes nothing: the rotated token is not kept (the one it started
+            // from stays valid, Cloudreve does not invalidate a used refresh token).
+            *store = None;
+        }
+        let client = Client::new(options).map_err(|e| build_failure(&e))?;
         let state_file = &account.state_file;
         let state = if settings.dry_run {
             // A dry run writes nothing, so it needs no lock and runs beside the service.

@@ -175,8 +175,23 @@ impl TickReport {
             .collect()
     }
 
-    /// One line of counts, for people.
+    /// One line of counts, for people (a dry run's says what it would do).
     pub fn summary(&self) -> String {
+        if self.dry_run {
+            let tasks = self.patched();
+            return format!(
+                "would deselect {} files ({}) in {tasks} {}, select {}; {} seen, {} eligible, {} refused, {} waiting for metadata, {} unreadable",
+                self.deselected(),
+                crate::rules::ByteSize(self.bytes_deselected()),
+                if tasks == 1 { "task" } else { "tasks" },
+                self.selected(),
+                self.seen,
+                self.eligible(),
+                self.refused(),
+                self.metadata_pending().len(),
+                self.skipped.len(),
+            );
+        }
         format!(
             "{} seen, {} eligible, {} patched, {} deselected ({}), {} selected, {} refused, {} finished, {} failed, {} waiting for metadata, {} unreadable",
             self.seen,
@@ -667,6 +682,19 @@ fn rules_of(files: &[ChangedFile]) -> String {
 /// The tick's summary line: fields first, at info.
 fn log_report(report: &TickReport) {
     if report.skipped_overlap {
+        return;
+    }
+    if report.dry_run {
+        tracing::info!(
+            seen = report.seen,
+            would_patch = report.patched(),
+            would_deselect = report.deselected(),
+            would_select = report.selected(),
+            refused = report.refused(),
+            duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+            "dry run finished: {}; nothing was sent",
+            report.summary()
+        );
         return;
     }
     tracing::info!(
