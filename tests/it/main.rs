@@ -22,6 +22,7 @@ mod rules;
 mod run;
 mod stats;
 mod support;
+mod terminal;
 mod tick;
 mod tidy;
 mod torrent;
