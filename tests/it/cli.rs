@@ -203,10 +203,10 @@ async fn explain_prints_the_table_and_the_patch() {
     // The longest rule name of rules.example.toml keeps its row in line with the others.
     let table = [
         "index  selected  verdict  rule                   change        size  path",
-        "    1  yes       -        -                      -          1.3 GiB  Some.Show.S01/E01.mkv",
+        "    1  yes       -        -                      -          1.4 GiB  Some.Show.S01/E01.mkv",
         "    3  yes       skip     samples                deselect  50.0 MiB  Some.Show.S01/Sample/sample.mkv",
         "    4  yes       skip     junk-extensions        deselect      31 B  Some.Show.S01/RARBG.txt",
-        "    5  yes       skip     disguised-executables  deselect   1.1 KiB  Some.Show.S01/E01.mkv.exe",
+        "    5  yes       skip     disguised-executables  deselect   1.2 KiB  Some.Show.S01/E01.mkv.exe",
     ];
     assert!(out.contains(&table.join("\n")), "{out}");
     assert!(out.contains(r#"PATCH /api/v4/workflow/download/kku7 {"files":[{"index":3,"download":false},{"index":4,"download":false},{"index":5,"download":false}]}"#), "{out}");

@@ -70,7 +70,7 @@ account default, since 2026-11-01T08:00:00+00:00
 
 rule     files    saved
 samples     40  2.0 GiB
-junk       300  1.0 GiB
+junk       300  1.1 GiB
 covers      12  3.0 MiB
 total      352  3.1 GiB
 
