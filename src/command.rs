@@ -109,7 +109,17 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         },
         Command::Once { dry_run } => once(&config_path, dry_run, env).await,
         Command::Run { dry_run } => run(&config_path, dry_run, env).await,
-        Command::Demo => demo().await,
+        Command::Demo => {
+            let mut outcome = demo().await;
+            if let Some(given) = &cli.config {
+                let note = format!(
+                    "note: demo ignores the config {}: it runs its own emulated Cloudreve with the built-in rules.example.toml",
+                    given.display()
+                );
+                outcome.stderr = [note, outcome.stderr].join("\n");
+            }
+            outcome
+        }
         Command::Stats { json } => stats(&config_path, json, env),
         Command::NotifyTest => notify_test(&config_path, env).await,
         Command::Healthcheck { max_age } => healthcheck(&config_path, max_age, env),
@@ -689,6 +699,35 @@ fn named_account_credentials(
     }
 }
 
+/// Where an account's password comes from, in the order `account_client_options` looks:
+/// named when Cloudreve refuses it, so the operator knows which file or variable to fix.
+fn password_source(account: &config::Account, env: EnvLookup<'_>) -> String {
+    let key = if account.name == config::DEFAULT_ACCOUNT {
+        "server".to_owned()
+    } else {
+        format!("account {}", account.name)
+    };
+    match &account.server.password {
+        config::PasswordSetting::File(path) => format!("{key}.password_file {}", path.display()),
+        config::PasswordSetting::Inline(_) => format!("{key}.password in the rules file"),
+        config::PasswordSetting::FromEnvironment => {
+            let named = format!("{}.password", account.name);
+            if account.name != config::DEFAULT_ACCOUNT
+                && let Some(path) = config::credential_file(&named, env)
+            {
+                return format!("the credential {}", path.display());
+            }
+            if env(config::PASSWORD_ENV).is_some_and(|v| !v.is_empty()) {
+                return format!("${}", config::PASSWORD_ENV);
+            }
+            match config::credential_file(config::PASSWORD_CREDENTIAL, env) {
+                Some(path) => format!("the credential {}", path.display()),
+                None => "no source".to_owned(),
+            }
+        }
+    }
+}
+
 /// Client options for one account: credentials, CA certificates, timeouts.
 pub fn account_client_options(
     account: &config::Account,
@@ -730,6 +769,7 @@ pub fn account_client_options(
         SecretString::from(String::new()),
     );
     options.credentials = credentials;
+    options.credential_source = password_source(account, env);
     if let Some(ca_file) = &server.ca_file {
         options.extra_roots_pem = std::fs::read(ca_file).map_err(|source| SetupError::Read {
             key: "server.ca_file",
@@ -1008,20 +1048,22 @@ fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> Outcome {
     let mut states = Vec::new();
     for account in &config.accounts {
         match StateStore::read_only(&account.state_file) {
-            Ok(state) => states.push((account.name.as_str(), state)),
+            Ok(state) => states.push((account, state)),
             Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
         }
     }
     let totals: Vec<(&str, &crate::state::Stats)> = states
         .iter()
-        .map(|(name, state)| (*name, state.stats()))
+        .map(|(account, state)| (account.name.as_str(), state.stats()))
         .collect();
     if json {
         return Outcome::success(crate::stats::json(&totals));
     }
-    let tables: Vec<String> = totals
+    let tables: Vec<String> = states
         .iter()
-        .map(|(name, stats)| crate::stats::table(stats, name))
+        .map(|(account, state)| {
+            crate::stats::table(state.stats(), &account.name, &account.state_file)
+        })
         .collect();
     Outcome::success(tables.join("\n"))
 }

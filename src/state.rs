@@ -125,6 +125,17 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// The state file does not parse (a read-only command found it; one that writes moves it
+    /// aside and starts afresh).
+    #[error(
+        "the state file {path} is corrupt ({reason}); nothing was changed: the next `once` or `run` moves it aside (to {path}.corrupt-<time>) and starts afresh, judging every file again; to keep its decisions, restore it from a backup first"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, by position.
+        reason: String,
+    },
     /// The state file was written by a newer version of this program.
     #[error(
         "the state file {path} has format version {version}, newer than this program's {VERSION}; upgrade cloudreve-autoselect"
@@ -183,7 +194,7 @@ impl std::fmt::Display for LoadWarning {
                 reason,
             } => write!(
                 f,
-                "state file {} is corrupt ({reason}); moved it to {} and starting fresh",
+                "the state file {} is corrupt ({reason}); moved it aside to {} and starting afresh, judging every file again; to keep its decisions, stop the service and restore it from a backup",
                 path.display(),
                 moved_to.display()
             ),
@@ -273,9 +284,9 @@ impl StateStore {
             Parsed::Missing => {}
             Parsed::Good(document) => store.document = document,
             Parsed::Corrupt(reason) => {
-                return Err(StateError::Unreadable {
+                return Err(StateError::Corrupt {
                     path: path.to_owned(),
-                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+                    reason,
                 });
             }
         }

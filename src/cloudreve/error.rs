@@ -48,10 +48,10 @@ impl fmt::Display for SignInProblem {
                 "the account is not activated (40018); activate it in Cloudreve's admin panel"
             }
             Self::Captcha => {
-                "the site requires a login captcha (40026), which a daemon cannot solve; turn off login captcha in Cloudreve's admin settings"
+                "the site requires a login captcha (40026), which a daemon cannot solve; sign in with a refresh token instead (server.refresh_token_file, or a refresh-token credential: README, \"Two-factor sign-in\"), or turn off login captcha in Cloudreve's admin settings"
             }
             Self::TwoFactor => {
-                "the account has two-factor sign-in (203), which a daemon cannot complete; use a dedicated account without 2FA"
+                "the account has two-factor sign-in (203), which a daemon cannot complete; sign in with a refresh token instead (server.refresh_token_file, or a refresh-token credential: README, \"Two-factor sign-in\"), or use a dedicated account without 2FA"
             }
             Self::RefreshTokenRejected => {
                 "the refresh token was rejected (40020); put a fresh one into server.refresh_token_file or the refresh-token credential"
@@ -178,10 +178,12 @@ pub enum Error {
         correlation_id: String,
     },
     /// Sign-in was refused for a reason the operator must fix.
-    #[error("sign-in as {email} refused: {problem}")]
+    #[error("sign-in as {email} with the password from {password_source} refused: {problem}")]
     SignIn {
         /// The account.
         email: String,
+        /// Where the password came from (a file, a variable, a credential).
+        password_source: String,
         /// What to fix.
         problem: SignInProblem,
         /// The server's correlation id, or ours.

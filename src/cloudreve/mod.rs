@@ -90,6 +90,9 @@ pub struct ClientOptions {
     pub clock: Clock,
     /// Told about every request (metrics).
     pub on_request: Option<RequestObserver>,
+    /// Where the password came from, named when Cloudreve refuses it (`server.password_file
+    /// /etc/...`, `$CLOUDREVE_AUTOSELECT_PASSWORD`, a credential's path); never the password.
+    pub credential_source: String,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -127,6 +130,7 @@ impl ClientOptions {
             sign_in_backoff: Duration::from_secs(60),
             clock: Arc::new(Utc::now),
             on_request: None,
+            credential_source: "the configured source".to_owned(),
         }
     }
 }
@@ -531,6 +535,7 @@ impl Client {
                 email,
                 problem,
                 correlation_id,
+                password_source,
             }) => {
                 let wait = match &auth.refusal {
                     Some(previous) => (previous.wait * 2).min(Duration::from_secs(3600)),
@@ -545,6 +550,7 @@ impl Client {
                     email,
                     problem,
                     correlation_id,
+                    password_source,
                 })
             }
             Err(e) => Err(e),
@@ -598,6 +604,7 @@ impl Client {
                         email: self.options.email.clone(),
                         problem,
                         correlation_id,
+                        password_source: self.options.credential_source.clone(),
                     },
                     None => Error::Api {
                         endpoint,

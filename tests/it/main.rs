@@ -26,3 +26,4 @@ mod terminal;
 mod tick;
 mod tidy;
 mod torrent;
+mod truths;

@@ -354,3 +354,40 @@ async fn a_file_that_is_not_a_torrent_is_an_error() {
     assert_eq!(code, 1);
     assert!(err.contains("no `info` dictionary"), "{err}");
 }
+
+#[tokio::test]
+async fn a_long_rule_name_keeps_the_columns_in_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        RULES.replace(
+            "name = \"samples\"",
+            "name = \"samples-and-other-extras-nobody-wants\"",
+        ),
+    )
+    .unwrap();
+    let file = dir.path().join("show.torrent");
+    std::fs::write(&file, v1_multi()).unwrap();
+    let output = run_binary(
+        &[
+            "--config",
+            rules.to_str().unwrap(),
+            "explain",
+            "--torrent",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().skip(1).take(6).collect();
+    let path_at = lines[0].find("path").unwrap();
+    for line in &lines[1..] {
+        assert!(
+            line[..path_at].ends_with("  ") && line[path_at..].starts_with("Some.Show.S01/"),
+            "{out}"
+        );
+    }
+    assert!(out.contains("samples-and-other-extras-nobody-wants  "), "{out}");
+}
