@@ -17,6 +17,7 @@ use crate::sink::TickSink;
 use crate::state::StateStore;
 
 mod forget;
+mod sources;
 
 /// How the process exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +152,15 @@ async fn check(
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
+    // What the service reads at its start besides this file: a problem there is its exit 78.
+    let source_problems = sources::problems(&config, env);
+    if !source_problems.is_empty() {
+        let lines: Vec<String> = source_problems
+            .iter()
+            .map(|p| format!("error: {p}"))
+            .collect();
+        return Outcome::failure(Exit::Config, lines.join("\n"));
+    }
     let (config, list_lines, list_warnings, list_errors) =
         match check_lists(config, path, env).await {
             Ok(checked) => checked,
@@ -488,7 +498,7 @@ async fn explain_live(
     };
     let client = match Client::new(options) {
         Ok(client) => client,
-        Err(e) => return build_failure(&e),
+        Err(e) => return build_failure(&e, account),
     };
     let tasks = match client.list_downloading().await {
         Ok(list) => list.tasks,
@@ -785,12 +795,23 @@ pub fn account_client_options(
 }
 
 /// A CA file without certificates is a config problem (78); anything else is a failure.
-fn build_failure(error: &BuildError) -> Outcome {
+fn build_failure(error: &BuildError, account: &config::Account) -> Outcome {
     let exit = match error {
         BuildError::CaFile(_) => Exit::Config,
         BuildError::Http(_) => Exit::Failure,
     };
-    Outcome::failure(exit, format!("error: {error}"))
+    Outcome::failure(exit, format!("error: {}", build_error_text(error, account)))
+}
+
+/// A client build error, naming the account's CA file when it is the culprit.
+fn build_error_text(error: &BuildError, account: &config::Account) -> String {
+    match (error, &account.server.ca_file) {
+        (BuildError::CaFile(detail), Some(path)) => format!(
+            "server.ca_file {} holds no usable PEM certificate: {detail}",
+            path.display()
+        ),
+        _ => error.to_string(),
+    }
 }
 
 /// A notifier's secret is a config problem (78); the HTTP client a failure.
@@ -844,7 +865,7 @@ fn build_daemons(
             // from stays valid, Cloudreve does not invalidate a used refresh token).
             *store = None;
         }
-        let client = Client::new(options).map_err(|e| build_failure(&e))?;
+        let client = Client::new(options).map_err(|e| build_failure(&e, account))?;
         let state_file = &account.state_file;
         let state = if settings.dry_run {
             // A dry run writes nothing, so it needs no lock and runs beside the service.

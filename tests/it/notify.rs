@@ -395,7 +395,7 @@ async fn an_incident_is_told_once_and_its_end_once() {
     daemon.tick().await;
     let error = receiver.next().await;
     assert!(
-        error.body.starts_with(r#"{"title":"Needs attention: sign-in refused","message":"sign-in as bot@example.com refused: wrong email or password (40080)"#),
+        error.body.starts_with(r#"{"title":"Needs attention: sign-in refused","message":"sign-in as bot@example.com with the password from the configured source refused: wrong email or password (40080)"#),
         "{}",
         error.body
     );

@@ -389,5 +389,8 @@ async fn a_long_rule_name_keeps_the_columns_in_line() {
             "{out}"
         );
     }
-    assert!(out.contains("samples-and-other-extras-nobody-wants  "), "{out}");
+    assert!(
+        out.contains("samples-and-other-extras-nobody-wants  "),
+        "{out}"
+    );
 }

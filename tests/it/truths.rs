@@ -38,7 +38,11 @@ async fn explain_task_json_fails_when_nothing_could_be_explained() {
     )
     .await;
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("task bad skipped"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("task bad skipped"),
+        "{}",
+        stdout(&output)
+    );
     assert!(
         stderr(&output).contains("could be explained: none of its 1 task(s) could be read"),
         "{}",
@@ -70,7 +74,11 @@ async fn a_corrupt_state_file_gets_the_same_advice_from_every_command() {
     let output = run_binary(&["--config", config.to_str().unwrap(), "once"], &env).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains(advice), "{}", stderr(&output));
-    assert!(stderr(&output).contains("moved it aside"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("moved it aside"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,5 +169,8 @@ async fn help_defaults_have_no_stray_backticks_and_demo_says_it_ignores_the_conf
     let output = run_binary(&["no-such-command"], &[]).await;
     assert_eq!(output.status.code(), Some(2));
     let readme = std::fs::read_to_string("README.md").unwrap();
-    assert!(readme.contains("2 usage error"), "README lists no exit code 2");
+    assert!(
+        readme.contains("2 usage error"),
+        "README lists no exit code 2"
+    );
 }

@@ -1,0 +1,41 @@
+//! What `check` reads besides the rules file, as the service would at its start: each account's
+//! password or refresh-token source, its `ca_file`, and each notifier's secret. A problem here
+//! is what would make the service exit 78, so `check` reports it the same way, every one at once.
+
+use crate::cloudreve::Client;
+use crate::config::{Config, EnvLookup};
+use crate::notify;
+
+use super::{account_client_options, build_error_text};
+
+/// Every problem with the sources the service would read; empty if it would start.
+pub(super) fn problems(config: &Config, env: EnvLookup<'_>) -> Vec<String> {
+    let several = config.accounts.len() > 1;
+    let mut problems = Vec::new();
+    for account in &config.accounts {
+        let prefix = if several {
+            format!("account {}: ", account.name)
+        } else {
+            String::new()
+        };
+        match account_client_options(account, env) {
+            // Building the client reads the CA file's certificates (one without any is refused).
+            Ok(options) => {
+                if let Err(e) = Client::new(options) {
+                    problems.push(format!("{prefix}{}", build_error_text(&e, account)));
+                }
+            }
+            Err(e) => problems.push(format!("{prefix}{e}")),
+        }
+    }
+    for notifier in &config.notify {
+        if let Err(e) = notify::targets(
+            std::slice::from_ref(notifier),
+            env,
+            notify::Timeouts::default(),
+        ) {
+            problems.push(e.to_string());
+        }
+    }
+    problems
+}
