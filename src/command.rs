@@ -153,13 +153,8 @@ async fn check(
         Err(outcome) => return outcome,
     };
     // What the service reads at its start besides this file: a problem there is its exit 78.
-    let source_problems = sources::problems(&config, env);
-    if !source_problems.is_empty() {
-        let lines: Vec<String> = source_problems
-            .iter()
-            .map(|p| format!("error: {p}"))
-            .collect();
-        return Outcome::failure(Exit::Config, lines.join("\n"));
+    if let Some(outcome) = sources::check(&config, env) {
+        return outcome;
     }
     let (config, list_lines, list_warnings, list_errors) =
         match check_lists(config, path, env).await {

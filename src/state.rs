@@ -56,7 +56,7 @@ struct TaskRecord {
     /// The daemon already warned that it refuses to deselect every file of this task.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     refused: bool,
-    /// This task's PATCHes that Cloudreve refused in a row (nothing applied): the back-off.
+    /// This task's PATCH requests that Cloudreve refused in a row (nothing applied): the back-off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     patch_refusals: Option<PatchRefusals>,
     /// Files whose PATCH got no clear answer: sent, outcome unknown.

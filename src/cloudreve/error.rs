@@ -432,16 +432,16 @@ impl Error {
     /// What a select-files PATCH that failed with this error did on the server.
     pub fn patch_delivery(&self) -> Delivery {
         match self {
-            Self::Connect { .. } => Delivery::NotSent,
+            // Refused before anything was sent, or never connected.
+            Self::Connect { .. }
+            | Self::SignIn { .. }
+            | Self::RefreshTokenRejected { .. }
+            | Self::SignInBackoff { .. } => Delivery::NotSent,
             Self::NotJson {
                 status: 502 | 503, ..
             } => Delivery::NotApplied,
             Self::Api { code: 404, .. } => Delivery::Gone,
             Self::Api { code, .. } if *code != 0 => Delivery::NotApplied,
-            // Refused before anything was sent.
-            Self::SignIn { .. }
-            | Self::RefreshTokenRejected { .. }
-            | Self::SignInBackoff { .. } => Delivery::NotSent,
             Self::Api { .. }
             | Self::Timeout { .. }
             | Self::Transport { .. }

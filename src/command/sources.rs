@@ -6,10 +6,10 @@ use crate::cloudreve::Client;
 use crate::config::{Config, EnvLookup};
 use crate::notify;
 
-use super::{account_client_options, build_error_text};
+use super::{Exit, Outcome, account_client_options, build_error_text};
 
 /// Every problem with the sources the service would read; empty if it would start.
-pub(super) fn problems(config: &Config, env: EnvLookup<'_>) -> Vec<String> {
+fn problems(config: &Config, env: EnvLookup<'_>) -> Vec<String> {
     let several = config.accounts.len() > 1;
     let mut problems = Vec::new();
     for account in &config.accounts {
@@ -38,4 +38,14 @@ pub(super) fn problems(config: &Config, env: EnvLookup<'_>) -> Vec<String> {
         }
     }
     problems
+}
+
+/// `check`'s failure (exit 78, every problem on its own line) if any source has a problem.
+pub(super) fn check(config: &Config, env: EnvLookup<'_>) -> Option<Outcome> {
+    let problems = problems(config, env);
+    if problems.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = problems.iter().map(|p| format!("error: {p}")).collect();
+    Some(Outcome::failure(Exit::Config, lines.join("\n")))
 }

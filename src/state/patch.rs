@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{JournalEntry, StateError, StateStore};
 use crate::task::TaskId;
 
-/// A task's PATCHes that Cloudreve refused in a row, each answered "nothing was done".
+/// A task's PATCH requests that Cloudreve refused in a row, each answered "nothing was done".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchRefusals {
     /// How many in a row.
@@ -25,7 +25,7 @@ pub struct PatchRefusals {
 }
 
 impl StateStore {
-    /// The refusals of this task's PATCHes since its last applied one.
+    /// The refusals of this task's PATCH requests since its last applied one.
     pub fn patch_refusals(&self, task_id: &TaskId) -> Option<&PatchRefusals> {
         self.document
             .tasks
