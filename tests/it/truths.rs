@@ -174,3 +174,21 @@ async fn help_defaults_have_no_stray_backticks_and_demo_says_it_ignores_the_conf
         "README lists no exit code 2"
     );
 }
+
+#[test]
+fn the_docs_name_the_default_state_file_the_code_uses() {
+    let no_env = |_: &str| None;
+    let root = cloudreve_autoselect::config::default_state_file_for(&no_env, true);
+    for doc in ["README.md", "rules.example.toml"] {
+        let text = std::fs::read_to_string(doc).unwrap();
+        assert!(
+            !text.contains("cloudreve-autoselect-state.json"),
+            "{doc} names a default state file the code does not use"
+        );
+        assert!(
+            text.contains(&root.display().to_string())
+                && text.contains("~/.local/state/cloudreve-autoselect/state.json"),
+            "{doc} does not name the default state file"
+        );
+    }
+}
