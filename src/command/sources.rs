@@ -8,8 +8,21 @@ use crate::notify;
 
 use super::{Exit, Outcome, account_client_options, build_error_text};
 
+/// Where the shipped systemd unit loads its credentials from (`LoadCredential=`): what the
+/// service will find in `$CREDENTIALS_DIRECTORY`, when `check` runs outside the unit.
+const UNIT_CREDSTORE: &str = "/etc/credstore/cloudreve-autoselect";
+
 /// Every problem with the sources the service would read; empty if it would start.
 fn problems(config: &Config, env: EnvLookup<'_>) -> Vec<String> {
+    // `sudo cloudreve-autoselect check` before `systemctl start` (as README says) runs outside
+    // the unit: look where the unit's credentials come from, as the service will.
+    let unit_credentials = std::path::Path::new(UNIT_CREDSTORE).is_dir();
+    let env = &|name: &str| match env(name) {
+        None if name == "CREDENTIALS_DIRECTORY" && unit_credentials => {
+            Some(UNIT_CREDSTORE.to_owned())
+        }
+        value => value,
+    };
     let several = config.accounts.len() > 1;
     let mut problems = Vec::new();
     for account in &config.accounts {
