@@ -473,3 +473,49 @@ impl Error {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_json(status: u16) -> Error {
+        Error::NotJson {
+            endpoint: "PATCH /workflow/download/t".into(),
+            status,
+            correlation_id: String::new(),
+            snippet: String::new(),
+        }
+    }
+
+    fn api(code: i64) -> Error {
+        Error::Api {
+            endpoint: "PATCH /workflow/download/t".into(),
+            code,
+            msg: String::new(),
+            correlation_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_not_applied_and_a_doubt_is_unknown() {
+        for (error, expected) in [
+            (not_json(502), Delivery::NotApplied),
+            (not_json(503), Delivery::NotApplied),
+            (api(50005), Delivery::NotApplied),
+            (api(40001), Delivery::NotApplied),
+            (api(404), Delivery::Gone),
+            (not_json(500), Delivery::Unknown),
+            (not_json(504), Delivery::Unknown),
+            (not_json(200), Delivery::Unknown),
+            (
+                Error::Timeout {
+                    endpoint: String::new(),
+                    correlation_id: String::new(),
+                },
+                Delivery::Unknown,
+            ),
+        ] {
+            assert_eq!(error.patch_delivery(), expected, "{error}");
+        }
+    }
+}
