@@ -8,9 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 pub struct Cli {
-    /// The rules file [default: $`CONFIGURATION_DIRECTORY/rules.toml` under systemd, else
-    /// /etc/cloudreve-autoselect/rules.toml].
+    /// The rules file (the help text is a string: a doc comment would need backticks).
     #[arg(
+        help = "The rules file [default: $CONFIGURATION_DIRECTORY/rules.toml under systemd, else /etc/cloudreve-autoselect/rules.toml]",
         long,
         short = 'c',
         global = true,
@@ -91,12 +91,27 @@ pub enum Command {
     /// Send a test message to every `[[notify]]` notifier and print each result: exit 0 if
     /// every one was accepted, 1 otherwise.
     NotifyTest,
+    /// Re-open a task's decisions after checking it by hand: remove its decided files from the
+    /// state (takes the state's lock: stop the service first), so the next tick judges them
+    /// afresh.
+    Forget {
+        /// The task's id.
+        #[arg(value_name = "TASK_ID")]
+        task_id: String,
+        /// The account whose task it is [default: the first account].
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
+    },
     /// Exit 0 if the last tick finished recently and did not fail for a reason only a person
     /// can fix (sign-in refused, refresh token rejected, state not writable); 1 otherwise.
     Healthcheck {
-        /// The longest acceptable age of the last tick, e.g. "15m" [default: three times the
-        /// longest gap of `daemon.schedule` plus five minutes].
-        #[arg(long, value_parser = humantime::parse_duration)]
+        /// The longest acceptable age of the last tick (help text as a string, without
+        /// backticks).
+        #[arg(
+            long,
+            value_parser = humantime::parse_duration,
+            help = "The longest acceptable age of the last tick, e.g. \"15m\" [default: three times the longest gap of daemon.schedule plus five minutes]"
+        )]
         max_age: Option<std::time::Duration>,
     },
     /// Get a scoped OAuth token in a browser and store it for the daemon: prints the authorize

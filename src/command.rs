@@ -16,7 +16,9 @@ use crate::notify::{self, DeliveryOptions, Notifiers};
 use crate::sink::TickSink;
 use crate::state::StateStore;
 
+mod forget;
 pub mod oauth;
+mod sources;
 
 /// How the process exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +111,17 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         },
         Command::Once { dry_run } => once(&config_path, dry_run, env).await,
         Command::Run { dry_run } => run(&config_path, dry_run, env).await,
-        Command::Demo => demo().await,
+        Command::Demo => {
+            let mut outcome = demo().await;
+            if let Some(given) = &cli.config {
+                let note = format!(
+                    "note: demo ignores the config {}: it runs its own emulated Cloudreve with the built-in rules.example.toml",
+                    given.display()
+                );
+                outcome.stderr = [note, outcome.stderr].join("\n");
+            }
+            outcome
+        }
         Command::Stats { json } => stats(&config_path, json, env),
         Command::NotifyTest => notify_test(&config_path, env).await,
         Command::Healthcheck { max_age } => healthcheck(&config_path, max_age, env),
@@ -118,6 +130,9 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
             open,
             code,
         } => crate::login::command(&config_path, account.as_deref(), open, code, env).await,
+        Command::Forget { task_id, account } => {
+            forget::forget(&config_path, &task_id, account.as_deref(), env)
+        }
     }
 }
 
@@ -143,6 +158,10 @@ async fn check(
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
+    // What the service reads at its start besides this file: a problem there is its exit 78.
+    if let Some(outcome) = sources::check(&config, env) {
+        return outcome;
+    }
     let (config, list_lines, list_warnings, list_errors) =
         match check_lists(config, path, env).await {
             Ok(checked) => checked,
@@ -495,7 +514,7 @@ async fn explain_live(
     };
     let client = match Client::new(options) {
         Ok(client) => client,
-        Err(e) => return build_failure(&e),
+        Err(e) => return build_failure(&e, account),
     };
     let tasks = match client.list_downloading().await {
         Ok(list) => list.tasks,
@@ -512,18 +531,33 @@ async fn explain_live(
         );
     };
     // Show what the daemon already decided, read from its state file without changing it.
-    let (decided, stderr) = match StateStore::read_only(&account.state_file) {
-        Ok(state) => (state.decided(&task.id), String::new()),
+    let (decided, unknown, stderr) = match StateStore::read_only(&account.state_file) {
+        Ok(state) => (
+            state.decided(&task.id),
+            state.outcome_unknown(&task.id),
+            String::new(),
+        ),
         Err(e) => (
             crate::plan::Decided::new(),
+            Vec::new(),
             format!(
                 "warning: {e}\nwarning: the table below does not know what the daemon decided before for this task"
             ),
         ),
     };
+    let mut stdout = crate::plan::plan(task, &config.rules, &decided).render();
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            stdout,
+            "sent, outcome unknown: file(s) {} (the PATCH got no clear answer; they are not the user's choice: check them in Cloudreve's web UI, or run `forget {}` to judge them again)",
+            list.join(", "),
+            task.id
+        );
+    }
     Outcome {
         exit: Exit::Success,
-        stdout: crate::plan::plan(task, &config.rules, &decided).render(),
+        stdout,
         stderr,
     }
 }
@@ -745,6 +779,7 @@ pub fn account_client_options(
     };
     let mut options = connection_options(account)?;
     options.credentials = credentials;
+    options.credential_source = sources::password_source(account, env);
     Ok(options)
 }
 
@@ -771,12 +806,23 @@ pub fn connection_options(account: &config::Account) -> Result<ClientOptions, Se
 }
 
 /// A CA file without certificates is a config problem (78); anything else is a failure.
-fn build_failure(error: &BuildError) -> Outcome {
+fn build_failure(error: &BuildError, account: &config::Account) -> Outcome {
     let exit = match error {
         BuildError::CaFile(_) => Exit::Config,
         BuildError::Http(_) => Exit::Failure,
     };
-    Outcome::failure(exit, format!("error: {error}"))
+    Outcome::failure(exit, format!("error: {}", build_error_text(error, account)))
+}
+
+/// A client build error, naming the account's CA file when it is the culprit.
+fn build_error_text(error: &BuildError, account: &config::Account) -> String {
+    match (error, &account.server.ca_file) {
+        (BuildError::CaFile(detail), Some(path)) => format!(
+            "server.ca_file {} holds no usable PEM certificate: {detail}",
+            path.display()
+        ),
+        _ => error.to_string(),
+    }
 }
 
 /// A notifier's secret is a config problem (78); the HTTP client a failure.
@@ -822,8 +868,15 @@ fn build_daemons(
         if let Some(metrics) = &metrics {
             options.on_request = Some(metrics.request_observer(&account.name));
         }
-        let client = Client::new(options).map_err(|e| build_failure(&e))?;
         let settings = Settings::for_account(config, &account.name, force_dry_run);
+        if settings.dry_run
+            && let Credentials::RefreshToken { store, .. } = &mut options.credentials
+        {
+            // A dry run writes nothing: the rotated token is not kept (the one it started
+            // from stays valid, Cloudreve does not invalidate a used refresh token).
+            *store = None;
+        }
+        let client = Client::new(options).map_err(|e| build_failure(&e, account))?;
         let state_file = &account.state_file;
         let state = if settings.dry_run {
             // A dry run writes nothing, so it needs no lock and runs beside the service.
@@ -1044,20 +1097,22 @@ fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> Outcome {
     let mut states = Vec::new();
     for account in &config.accounts {
         match StateStore::read_only(&account.state_file) {
-            Ok(state) => states.push((account.name.as_str(), state)),
+            Ok(state) => states.push((account, state)),
             Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
         }
     }
     let totals: Vec<(&str, &crate::state::Stats)> = states
         .iter()
-        .map(|(name, state)| (*name, state.stats()))
+        .map(|(account, state)| (account.name.as_str(), state.stats()))
         .collect();
     if json {
         return Outcome::success(crate::stats::json(&totals));
     }
-    let tables: Vec<String> = totals
+    let tables: Vec<String> = states
         .iter()
-        .map(|(name, stats)| crate::stats::table(stats, name))
+        .map(|(account, state)| {
+            crate::stats::table(state.stats(), &account.name, &account.state_file)
+        })
         .collect();
     Outcome::success(tables.join("\n"))
 }

@@ -38,6 +38,7 @@ mod oauth;
 mod paths;
 mod raw;
 mod schedule;
+mod unknown;
 
 pub use account::{Account, DEFAULT_ACCOUNT, account_state_file};
 pub use credentials::{
@@ -320,12 +321,24 @@ pub fn parse_with_lists(
         path: path.to_owned(),
         problems,
     };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let message = e.message().trim_end_matches('.').to_owned();
-        invalid(vec![locate(text, span, "", message)])
-    })?;
+    // Every unknown key at once, in file order, beside the problems of the values.
+    let (raw, unknown) = unknown::parse::<RawConfig>(text);
+    let mut unknown: Vec<Problem> = unknown
+        .into_iter()
+        .map(|key| locate(text, key.span, "", key.message))
+        .collect();
+    unknown.sort_by_key(|problem| (problem.line, problem.column));
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim_end_matches('.').to_owned();
+            unknown.push(locate(text, span, "", message));
+            return Err(invalid(unknown));
+        }
+    };
     let mut checker = Checker::new(text, path, lists);
+    checker.problems.append(&mut unknown);
     let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), path, env);
     let default_state = daemon
         .as_ref()

@@ -18,6 +18,8 @@ use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::cloudreve::{self, Client, Delivery};
+
+mod refusal;
 use crate::config::Config;
 use crate::escape::Escaped;
 use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult};
@@ -176,8 +178,23 @@ impl TickReport {
             .collect()
     }
 
-    /// One line of counts, for people.
+    /// One line of counts, for people (a dry run's says what it would do).
     pub fn summary(&self) -> String {
+        if self.dry_run {
+            let tasks = self.patched();
+            return format!(
+                "would deselect {} files ({}) in {tasks} {}, select {}; {} seen, {} eligible, {} refused, {} waiting for metadata, {} unreadable",
+                self.deselected(),
+                crate::rules::ByteSize(self.bytes_deselected()),
+                if tasks == 1 { "task" } else { "tasks" },
+                self.selected(),
+                self.seen,
+                self.eligible(),
+                self.refused(),
+                self.metadata_pending().len(),
+                self.skipped.len(),
+            );
+        }
         format!(
             "{} seen, {} eligible, {} patched, {} deselected ({}), {} selected, {} refused, {} finished, {} failed, {} waiting for metadata, {} unreadable",
             self.seen,
@@ -212,7 +229,9 @@ impl TickReport {
             return Some(e.clone());
         }
         self.tasks.iter().find_map(|t| match &t.result {
-            TaskResult::StateNotWritable { error } => Some(error.clone()),
+            TaskResult::StateNotWritable { error } | TaskResult::GaveUp { error } => {
+                Some(error.clone())
+            }
             _ => None,
         })
     }
@@ -480,6 +499,10 @@ impl Daemon {
                     report,
                 );
             }
+            if let TaskResult::GaveUp { error } = &result {
+                let message = format!("task {} ({}): {error}", plan.task_id, plan.task_name);
+                open_incident(&mut state, OperatorEvent::PatchRefused { message }, report);
+            }
             report.tasks.push(TaskOutcome {
                 task_id: plan.task_id.clone(),
                 task_name: plan.task_name.clone(),
@@ -566,6 +589,11 @@ impl Daemon {
             }
             return TaskResult::NoChange;
         }
+        if plan.changes().is_some()
+            && let Some(result) = refusal::backoff(plan, state, chrono::Utc::now())
+        {
+            return result;
+        }
         // Write ahead: every decision of this task is durable before anything is sent.
         if let Err(e) = state.decide(&plan.task_id, &plan.decisions()) {
             tracing::error!(task = %Escaped(&plan.task_name), error = %e, "could not record the decisions; nothing sent for this task");
@@ -587,42 +615,36 @@ impl Daemon {
                     .filter(|f| !f.download)
                     .fold(0u64, |sum, f| sum.saturating_add(f.size));
                 tracing::info!(task = %Escaped(&plan.task_name), deselected, selected, bytes_deselected = bytes, %rules, "selection changed");
+                state.clear_patch_refusals(&plan.task_id);
                 for file in touched.iter().filter(|f| !f.download) {
                     state.count_deselected(&file.rule, 1, file.size);
                 }
                 TaskResult::Changed { files: touched }
             }
-            Err(e) => match e.delivery {
-                Delivery::NotSent => {
-                    let indices: Vec<u64> = changes.iter().map(|c| c.index).collect();
-                    match state.retract(&plan.task_id, &indices) {
-                        Ok(()) => {
-                            tracing::warn!(task = %Escaped(&plan.task_name), error = %e, "could not reach Cloudreve for the PATCH; nothing was sent, the next tick tries again");
+            Err(e) => {
+                let indices: Vec<u64> = changes.iter().map(|c| c.index).collect();
+                match e.delivery {
+                    Delivery::NotSent | Delivery::NotApplied => {
+                        refusal::withdraw(plan, state, &indices, &e, chrono::Utc::now())
+                    }
+                    Delivery::Gone => {
+                        tracing::info!(task = %Escaped(&plan.task_name), "task finished or left the monitor phase before its PATCH; nothing to do");
+                        TaskResult::Finished
+                    }
+                    Delivery::Unknown => {
+                        let files: Vec<String> = touched
+                            .iter()
+                            .map(|f| format!("{} ({})", f.index, Escaped(&f.path)))
+                            .collect();
+                        tracing::warn!(task = %Escaped(&plan.task_name), error = %e, files = %files.join(", "), "the PATCH may not have been applied; these files count as decided and are not sent again: check them in Cloudreve's web UI");
+                        state.mark_outcome_unknown(&plan.task_id, &indices);
+                        TaskResult::Uncertain {
+                            files: touched,
+                            error: e.to_string(),
                         }
-                        Err(state_error) => {
-                            tracing::error!(task = %Escaped(&plan.task_name), error = %e, %state_error, "the PATCH was not sent and could not be withdrawn from the state; these files stay decided and are not sent again");
-                        }
-                    }
-                    TaskResult::Retry {
-                        error: e.to_string(),
                     }
                 }
-                Delivery::Answered if e.error.api_code() == Some(404) => {
-                    tracing::info!(task = %Escaped(&plan.task_name), "task finished or left the monitor phase before its PATCH; nothing to do");
-                    TaskResult::Finished
-                }
-                Delivery::Answered | Delivery::Unknown => {
-                    let files: Vec<String> = touched
-                        .iter()
-                        .map(|f| format!("{} ({})", f.index, Escaped(&f.path)))
-                        .collect();
-                    tracing::warn!(task = %Escaped(&plan.task_name), error = %e, files = %files.join(", "), "the PATCH may not have been applied; these files count as decided and are not sent again: check them in Cloudreve's web UI");
-                    TaskResult::Uncertain {
-                        files: touched,
-                        error: e.to_string(),
-                    }
-                }
-            },
+            }
         }
     }
 
@@ -684,6 +706,19 @@ fn rules_of(files: &[ChangedFile]) -> String {
 /// The tick's summary line: fields first, at info.
 fn log_report(report: &TickReport) {
     if report.skipped_overlap {
+        return;
+    }
+    if report.dry_run {
+        tracing::info!(
+            seen = report.seen,
+            would_patch = report.patched(),
+            would_deselect = report.deselected(),
+            would_select = report.selected(),
+            refused = report.refused(),
+            duration_ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+            "dry run finished: {}; nothing was sent",
+            report.summary()
+        );
         return;
     }
     tracing::info!(

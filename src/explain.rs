@@ -33,6 +33,14 @@ pub enum ExplainError {
         #[source]
         source: cloudreve::DocumentError,
     },
+    /// No task of the file could be explained (it holds none, or none that reads).
+    #[error("nothing in {path} could be explained: {reason}")]
+    NothingExplained {
+        /// The file.
+        path: std::path::PathBuf,
+        /// `no tasks`, or how many tasks could not be read.
+        reason: String,
+    },
     /// The table could not be written out.
     #[error("could not write the explanation: {source}")]
     Write {
@@ -367,7 +375,17 @@ fn write(
     }
     written
         .and_then(|()| out.flush())
-        .map_err(|source| ExplainError::Write { source })
+        .map_err(|source| ExplainError::Write { source })?;
+    if tables.is_empty() {
+        return Err(ExplainError::NothingExplained {
+            path: path.to_owned(),
+            reason: match streamed.rest.skipped.len() {
+                0 => "it holds no tasks".to_owned(),
+                n => format!("none of its {n} task(s) could be read"),
+            },
+        });
+    }
+    Ok(())
 }
 
 /// The tables of consecutive tasks of one array, a blank line between them.
@@ -525,7 +543,16 @@ mod tests {
         ];
         for document in documents {
             let (result, out, expected) = explain(&document);
-            result.unwrap();
+            // A file with nothing to explain says so, and is an error.
+            let nothing = document == "[]" || document.starts_with(r#"[{"id":"bad""#);
+            assert_eq!(
+                matches!(result, Err(ExplainError::NothingExplained { .. })),
+                nothing,
+                "{result:?}"
+            );
+            if !nothing {
+                result.unwrap();
+            }
             assert!(!out.is_empty());
             assert_eq!(out, expected, "{}", &document[..80.min(document.len())]);
         }

@@ -25,7 +25,7 @@ pub fn check(path: &Path, max_age: Duration, now: DateTime<Utc>) -> Result<Strin
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
-                "unhealthy: no heartbeat file {}; the daemon has not finished a tick yet",
+                "unhealthy: no heartbeat file {}; the service (`run`) has not finished a tick yet. `once` writes no heartbeat: a one-shot deployment (a cron job, a systemd timer) is checked by `once`'s exit status (0: every eligible task was handled) or by the timer unit's result",
                 path.display()
             ));
         }

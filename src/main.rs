@@ -1,6 +1,7 @@
 //! The binary: parse the command line, set up logging, run the command, print, exit.
 //!
-//! Exit codes: 0 success; 1 failure (server unreachable, a PATCH failed, unhealthy);
+//! Exit codes: 0 success; 1 failure (server unreachable, a PATCH failed, unhealthy); 2 usage
+//! error (clap: an unknown command or option);
 //! 78 (`EX_CONFIG`) invalid rules file or password source; 130 forced by a second signal.
 
 use std::io::Write as _;

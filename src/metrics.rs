@@ -312,6 +312,7 @@ impl TickSink for Metrics {
                     TaskResult::Finished => "finished",
                     TaskResult::Retry { .. } => "not_sent",
                     TaskResult::Uncertain { .. } => "uncertain",
+                    TaskResult::GaveUp { .. } => "gave_up",
                     _ => continue,
                 };
                 self.patches

@@ -49,18 +49,25 @@ pub enum TaskResult {
     /// The PATCH was answered with Cloudreve's "task not found" (404): it finished or left
     /// the monitor phase between the list and the PATCH. Not a failure.
     Finished,
-    /// The PATCH certainly never reached the server (connect error): its decisions were
-    /// withdrawn and the next tick tries again.
+    /// The PATCH was certainly not applied (it never reached the server, or Cloudreve answered
+    /// that it did nothing), or waits out the back-off after such answers: its decisions were
+    /// withdrawn and a later tick tries again.
     Retry {
         /// The error.
         error: String,
     },
-    /// The PATCH may or may not have been applied (timeout, reset, an error answer): its files
-    /// count as decided and are never sent again.
+    /// The PATCH may or may not have been applied (timeout, reset, HTTP 500 or 504, an answer
+    /// that is not Cloudreve's envelope): its files count as decided and are never sent again.
     Uncertain {
         /// The files that may not have been applied.
         files: Vec<ChangedFile>,
         /// The error.
+        error: String,
+    },
+    /// Cloudreve refused this task's PATCH too often: its files stay undecided and nothing is
+    /// sent until an operator runs `forget`.
+    GaveUp {
+        /// Why.
         error: String,
     },
     /// The decisions could not be written ahead, so nothing was sent.
@@ -82,6 +89,7 @@ impl TaskResult {
             Self::Finished => "finished",
             Self::Retry { .. } => "retry",
             Self::Uncertain { .. } => "uncertain",
+            Self::GaveUp { .. } => "gave_up",
             Self::StateNotWritable { .. } => "state_not_writable",
         }
     }
@@ -90,7 +98,10 @@ impl TaskResult {
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            Self::Retry { .. } | Self::Uncertain { .. } | Self::StateNotWritable { .. }
+            Self::Retry { .. }
+                | Self::Uncertain { .. }
+                | Self::GaveUp { .. }
+                | Self::StateNotWritable { .. }
         )
     }
 }
@@ -142,6 +153,11 @@ pub enum OperatorEvent {
         /// What failed.
         message: String,
     },
+    /// Cloudreve refused a task's PATCH too often; the daemon gave up on it.
+    PatchRefused {
+        /// What happened and what to do.
+        message: String,
+    },
     /// Every open incident cleared with this tick.
     Recovered {
         /// The incident kinds that were open.
@@ -157,6 +173,7 @@ impl OperatorEvent {
             Self::TokenRejected { .. } => "token_rejected",
             Self::TokenExpiring { .. } => "token_expiring",
             Self::StateNotWritable { .. } => "state_not_writable",
+            Self::PatchRefused { .. } => "patch_refused",
             Self::Recovered { .. } => "recovered",
         }
     }
@@ -167,7 +184,8 @@ impl OperatorEvent {
             Self::SignInRefused { message }
             | Self::TokenRejected { message }
             | Self::TokenExpiring { message }
-            | Self::StateNotWritable { message } => message.clone(),
+            | Self::StateNotWritable { message }
+            | Self::PatchRefused { message } => message.clone(),
             Self::Recovered { kinds } => format!("recovered from {}", kinds.join(", ")),
         }
     }

@@ -772,8 +772,8 @@ mod tests {
         let expected = "\
 task kku7 \"Some.Show.S01\" (5 files)
 index  selected  verdict  rule  change         size  path
-    1  yes       -        -     -           1.3 GiB  Some.Show.S01/E01.mkv
-    2  yes       -        -     -           1.3 GiB  Some.Show.S01/E02.mkv
+    1  yes       -        -     -           1.4 GiB  Some.Show.S01/E01.mkv
+    2  yes       -        -     -           1.4 GiB  Some.Show.S01/E02.mkv
     3  yes       -        -     -          50.0 MiB  Some.Show.S01/Sample/sample.mkv
     4  yes       skip     junk  deselect       31 B  Some.Show.S01/RARBG.txt
     5  no        skip     junk  as wanted     120 B  Some.Show.S01/www.ads.example.url
@@ -797,8 +797,8 @@ PATCH /api/v4/workflow/download/kku7 {\"files\":[{\"index\":4,\"download\":false
         let expected = "\
 task kku7 \"Some.Show.S01\" (3 files)
 index  selected  verdict  rule                   change       size  path
-    1  yes       -        -                      -         1.3 GiB  Some.Show.S01/E01.mkv
-    2  yes       skip     disguised-executables  deselect  1.1 KiB  Some.Show.S01/E01.mkv.exe
+    1  yes       -        -                      -         1.4 GiB  Some.Show.S01/E01.mkv
+    2  yes       skip     disguised-executables  deselect  1.2 KiB  Some.Show.S01/E01.mkv.exe
    10  yes       skip     junk                   deselect     31 B  Some.Show.S01/RARBG.txt
 PATCH /api/v4/workflow/download/kku7 {\"files\":[{\"index\":2,\"download\":false},{\"index\":10,\"download\":false}]}
 ";

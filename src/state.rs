@@ -25,8 +25,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::durable;
+
+mod patch;
 use crate::plan::Decided;
 use crate::task::{SelectionChange, TaskId};
+pub use patch::PatchRefusals;
 
 /// Version 2: `decided` holds every file a rule decided (version 1 held only the files sent,
 /// which version 2 reads as they are).
@@ -53,6 +56,12 @@ struct TaskRecord {
     /// The daemon already warned that it refuses to deselect every file of this task.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     refused: bool,
+    /// This task's PATCH requests that Cloudreve refused in a row (nothing applied): the back-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    patch_refusals: Option<PatchRefusals>,
+    /// Files whose PATCH got no clear answer: sent, outcome unknown.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    unknown: std::collections::BTreeSet<u64>,
 }
 
 /// Cumulative figures since `since`: what the daemon saved its user.
@@ -116,6 +125,17 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// The state file does not parse (a read-only command found it; one that writes moves it
+    /// aside and starts afresh).
+    #[error(
+        "the state file {path} is corrupt ({reason}); nothing was changed: the next `once` or `run` moves it aside (to {path}.corrupt-<time>) and starts afresh, judging every file again; to keep its decisions, restore it from a backup first"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, by position.
+        reason: String,
+    },
     /// The state file was written by a newer version of this program.
     #[error(
         "the state file {path} has format version {version}, newer than this program's {VERSION}; upgrade cloudreve-autoselect"
@@ -174,7 +194,7 @@ impl std::fmt::Display for LoadWarning {
                 reason,
             } => write!(
                 f,
-                "state file {} is corrupt ({reason}); moved it to {} and starting fresh",
+                "the state file {} is corrupt ({reason}); moved it aside to {} and starting afresh, judging every file again; to keep its decisions, stop the service and restore it from a backup",
                 path.display(),
                 moved_to.display()
             ),
@@ -264,9 +284,9 @@ impl StateStore {
             Parsed::Missing => {}
             Parsed::Good(document) => store.document = document,
             Parsed::Corrupt(reason) => {
-                return Err(StateError::Unreadable {
+                return Err(StateError::Corrupt {
                     path: path.to_owned(),
-                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+                    reason,
                 });
             }
         }

@@ -61,8 +61,8 @@ fn rows(stats: &Stats) -> (Vec<RuleRow<'_>>, Totals) {
     (rows, total)
 }
 
-/// The totals as a table, for people.
-pub fn table(stats: &Stats, account: &str) -> String {
+/// The totals as a table, for people, naming the state file they were read from.
+pub fn table(stats: &Stats, account: &str, state_file: &std::path::Path) -> String {
     let (rows, total) = rows(stats);
     let since = if stats.since.is_empty() {
         "no tick has been recorded yet".to_owned()
@@ -105,6 +105,7 @@ pub fn table(stats: &Stats, account: &str) -> String {
         "tasks left alone because every file matched a skip rule: {}",
         stats.tasks_refused
     );
+    let _ = writeln!(out, "read from the state file {}", state_file.display());
     out
 }
 

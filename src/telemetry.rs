@@ -7,6 +7,11 @@
 //! in `tracing-subscriber`'s `EnvFilter` syntax and is used as written
 //! (`RUST_LOG=debug,hyper=trace`). Under systemd (`JOURNAL_STREAM` set) lines carry no
 //! timestamp: journald adds its own.
+//!
+//! A closed or full stderr (`demo 2>&1 | head -3`, a log reader that went away, a full disk)
+//! never ends the process or its tick: log lines that cannot be written are dropped
+//! ([`Stderr`]), and `tracing-subscriber` is told not to report its own write errors (it would
+//! report them with `eprintln!`, which panics on the same closed stderr).
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
@@ -33,6 +38,23 @@ pub fn filter_directives(rust_log: Option<&str>) -> String {
     }
 }
 
+/// stderr for log lines: a write that fails is dropped silently. Nobody is left to read the
+/// line, and the daemon must go on deciding whatever happened to its terminal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // Claimed written either way: a short or failed write must not make the caller retry.
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 /// Installs the global subscriber, filtered by `RUST_LOG` as `filter_directives` reads it.
 /// `journald` drops timestamps.
 pub fn init(format: LogFormat, journald: bool) {
@@ -45,7 +67,8 @@ pub fn init(format: LogFormat, journald: bool) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !journald;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Stderr)
+        .log_internal_errors(false)
         .with_ansi(ansi)
         .with_target(false);
     let result = match (format, journald) {

@@ -384,12 +384,10 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
         Verdict::Skip(_) => "skip",
     };
     let mut out = header(torrent);
-    let _ = writeln!(
-        out,
-        "{:>6}  {:>6}  {:<7}  {:<16}  {:>10}  path",
-        "aria2", "qbt", "verdict", "rule", "size"
-    );
     let show = |index: Option<u64>| index.map_or_else(|| "-".to_owned(), |i| i.to_string());
+    // The rule column is as wide as its longest name (at least 16), so long names keep the
+    // rows in line.
+    let mut rows = Vec::with_capacity(torrent.files.len());
     for (pos, file) in torrent.files.iter().enumerate() {
         // Both downloaders' verdicts: they differ only where padding files change a whole-task
         // effect (shares, `keep_largest`, `only`).
@@ -416,14 +414,30 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
                 a.rule().map_or("-", crate::rules::RuleName::as_str)
             );
         }
-        let _ = writeln!(
-            out,
-            "{:>6}  {:>6}  {:<7}  {:<16}  {:>10}  {path}",
+        rows.push((
             show(a),
             show(q),
             word(&verdict),
-            rule,
+            rule.to_owned(),
             crate::rules::ByteSize(file.size).to_string(),
+            path,
+        ));
+    }
+    let width = rows
+        .iter()
+        .map(|row| row.3.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
+    let _ = writeln!(
+        out,
+        "{:>6}  {:>6}  {:<7}  {:<width$}  {:>10}  path",
+        "aria2", "qbt", "verdict", "rule", "size"
+    );
+    for (a, q, verdict, rule, size, path) in rows {
+        let _ = writeln!(
+            out,
+            "{a:>6}  {q:>6}  {verdict:<7}  {rule:<width$}  {size:>10}  {path}"
         );
     }
     let send = |plan: &Plan| {

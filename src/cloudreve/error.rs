@@ -48,10 +48,10 @@ impl fmt::Display for SignInProblem {
                 "the account is not activated (40018); activate it in Cloudreve's admin panel"
             }
             Self::Captcha => {
-                "the site requires a login captcha (40026), which a daemon cannot solve; turn off login captcha in Cloudreve's admin settings"
+                "the site requires a login captcha (40026), which a daemon cannot solve; sign in with a refresh token instead (server.refresh_token_file, or a refresh-token credential: README, \"Two-factor sign-in\"), or turn off login captcha in Cloudreve's admin settings"
             }
             Self::TwoFactor => {
-                "the account has two-factor sign-in (203), which a daemon cannot complete; use a dedicated account without 2FA"
+                "the account has two-factor sign-in (203), which a daemon cannot complete; sign in with a refresh token instead (server.refresh_token_file, or a refresh-token credential: README, \"Two-factor sign-in\"), or use a dedicated account without 2FA"
             }
             Self::RefreshTokenRejected => {
                 "the refresh token was rejected (40020); put a fresh one into server.refresh_token_file or the refresh-token credential"
@@ -61,6 +61,23 @@ impl fmt::Display for SignInProblem {
             }
         })
     }
+}
+
+/// How far a failed select-files PATCH got, judged from its error: what the daemon may do
+/// with its decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// It certainly never reached the server (connect error, or sign-in failed first).
+    NotSent,
+    /// The server answered that nothing was done: a proxy's 502 or 503 (Cloudreve was not
+    /// reached), or Cloudreve's envelope with a non-zero code other than 404 (50005: its call to
+    /// aria2 or qBittorrent failed). Sending it again is safe.
+    NotApplied,
+    /// Cloudreve answered 404: the task finished or left the monitor phase.
+    Gone,
+    /// It may have been applied: timed out or reset after it was sent, HTTP 500 or 504, or an
+    /// answer that is not Cloudreve's envelope.
+    Unknown,
 }
 
 /// A failed call to Cloudreve.
@@ -169,10 +186,12 @@ pub enum Error {
         correlation_id: String,
     },
     /// Sign-in was refused for a reason the operator must fix.
-    #[error("sign-in as {email} refused: {problem}")]
+    #[error("sign-in as {email} with the password from {password_source} refused: {problem}")]
     SignIn {
         /// The account.
         email: String,
+        /// Where the password came from (a file, a variable, a credential).
+        password_source: String,
         /// What to fix.
         problem: SignInProblem,
         /// The server's correlation id, or ours.
@@ -432,6 +451,36 @@ impl Error {
         }
     }
 
+    /// What a select-files PATCH that failed with this error did on the server.
+    pub fn patch_delivery(&self) -> Delivery {
+        match self {
+            // Refused before anything was sent, or never connected.
+            Self::Connect { .. }
+            | Self::SignIn { .. }
+            | Self::RefreshTokenRejected { .. }
+            | Self::SignInBackoff { .. }
+            | Self::OAuthTokenRejected { .. }
+            // 40089 is the scope check, before the route does anything; it holds until an
+            // admin adds the scope, so it does not count towards the refusal cap.
+            | Self::ScopeMissing { .. } => Delivery::NotSent,
+            // A redirect answer is not the route's: nothing was applied at this address. It
+            // counts towards the cap, so a proxy that keeps redirecting opens an incident.
+            Self::Redirect { .. } => Delivery::NotApplied,
+            Self::NotJson {
+                status: 502 | 503, ..
+            } => Delivery::NotApplied,
+            Self::Api { code: 404, .. } => Delivery::Gone,
+            Self::Api { code, .. } if *code != 0 => Delivery::NotApplied,
+            Self::Api { .. }
+            | Self::Timeout { .. }
+            | Self::Transport { .. }
+            | Self::NotJson { .. }
+            | Self::BodyTooLarge { .. }
+            | Self::Decode { .. }
+            | Self::ListIncomplete { .. } => Delivery::Unknown,
+        }
+    }
+
     /// Whether the request certainly never reached the server.
     pub fn is_connect(&self) -> bool {
         matches!(self, Self::Connect { .. })
@@ -455,5 +504,51 @@ impl Error {
                 | Self::OAuthTokenRejected { .. }
                 | Self::ScopeMissing { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not_json(status: u16) -> Error {
+        Error::NotJson {
+            endpoint: "PATCH /workflow/download/t".into(),
+            status,
+            correlation_id: String::new(),
+            snippet: String::new(),
+        }
+    }
+
+    fn api(code: i64) -> Error {
+        Error::Api {
+            endpoint: "PATCH /workflow/download/t".into(),
+            code,
+            msg: String::new(),
+            correlation_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_not_applied_and_a_doubt_is_unknown() {
+        for (error, expected) in [
+            (not_json(502), Delivery::NotApplied),
+            (not_json(503), Delivery::NotApplied),
+            (api(50005), Delivery::NotApplied),
+            (api(40001), Delivery::NotApplied),
+            (api(404), Delivery::Gone),
+            (not_json(500), Delivery::Unknown),
+            (not_json(504), Delivery::Unknown),
+            (not_json(200), Delivery::Unknown),
+            (
+                Error::Timeout {
+                    endpoint: String::new(),
+                    correlation_id: String::new(),
+                },
+                Delivery::Unknown,
+            ),
+        ] {
+            assert_eq!(error.patch_delivery(), expected, "{error}");
+        }
     }
 }

@@ -28,7 +28,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use url::Url;
 
-pub use error::{DecodeCategory, DecodeProblem, Error, JsonKind, ListProblem, SignInProblem};
+pub use error::{
+    DecodeCategory, DecodeProblem, Delivery, Error, JsonKind, ListProblem, SignInProblem,
+};
 pub use fetch::{DownloadError, DownloadOptions, Downloader, redacted};
 pub use oauth::{Authorization, CodeExchange, ExchangeError, OAuthSupport, RandomError, SCOPES};
 pub use token_store::{EXPIRY_WARNING_DAYS, StoreError, TokenStore};
@@ -104,6 +106,9 @@ pub struct ClientOptions {
     pub clock: Clock,
     /// Told about every request (metrics).
     pub on_request: Option<RequestObserver>,
+    /// Where the password came from, named when Cloudreve refuses it (`server.password_file
+    /// /etc/...`, `$CLOUDREVE_AUTOSELECT_PASSWORD`, a credential's path); never the password.
+    pub credential_source: String,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -141,23 +146,12 @@ impl ClientOptions {
             sign_in_backoff: Duration::from_secs(60),
             clock: Arc::new(Utc::now),
             on_request: None,
+            credential_source: "the configured source".to_owned(),
         }
     }
 }
 
 /// The tokens of a signed-in session. Never `Debug`-printed with their values.
-/// How far a failed PATCH got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// It certainly was not applied: it never reached the server (connect error, or sign-in
-    /// failed first), or the server refused it before acting (40089, a missing scope).
-    NotSent,
-    /// The server answered (with an error code or status): what it applied is its word.
-    Answered,
-    /// It may have been applied: timed out or reset after it was sent.
-    Unknown,
-}
-
 /// A failed select-files PATCH.
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]
@@ -359,14 +353,9 @@ impl Client {
             delivery: Delivery::NotSent,
         };
         let token = self.access_token(false).await.map_err(not_sent)?;
-        let classify = |error: Error| {
-            let delivery = match &error {
-                // 40089 is the scope check, before the route does anything.
-                Error::Connect { .. } | Error::ScopeMissing { .. } => Delivery::NotSent,
-                Error::Timeout { .. } | Error::Transport { .. } => Delivery::Unknown,
-                _ => Delivery::Answered,
-            };
-            PatchError { error, delivery }
+        let classify = |error: Error| PatchError {
+            delivery: error.patch_delivery(),
+            error,
         };
         let send = |token: SecretString| {
             let (endpoint, path, body) = (&endpoint, &path, &body);
@@ -538,6 +527,7 @@ impl Client {
                 email,
                 problem,
                 correlation_id,
+                password_source,
             }) => {
                 let wait = match &auth.refusal {
                     Some(previous) => (previous.wait * 2).min(Duration::from_secs(3600)),
@@ -552,6 +542,7 @@ impl Client {
                     email,
                     problem,
                     correlation_id,
+                    password_source,
                 })
             }
             Err(e) => Err(e),
@@ -588,6 +579,7 @@ impl Client {
                         email: self.options.email.clone(),
                         problem,
                         correlation_id,
+                        password_source: self.options.credential_source.clone(),
                     },
                     None => Error::Api {
                         endpoint,

@@ -317,7 +317,22 @@ impl<'a> Checker<'a> {
         let schedule = match &raw.schedule {
             None => Schedule::parse(DEFAULT_SCHEDULE).ok(),
             Some(pattern) => match Schedule::parse(pattern.get_ref()) {
-                Ok(schedule) => Some(schedule),
+                // A date that never comes (`0 0 12 31 2 *`): the service would never tick.
+                Ok(schedule) if schedule.next_runs(chrono::Utc::now(), 1).is_empty() => {
+                    self.problem(
+                        pattern.span(),
+                        "daemon.schedule",
+                        pattern.get_ref(),
+                        "the schedule never fires (no such date in the coming years); the service would never tick".to_owned(),
+                    );
+                    None
+                }
+                Ok(schedule) => {
+                    for warning in lint::schedule_warnings(pattern.get_ref()) {
+                        self.lint(pattern.span(), "daemon.schedule", &warning);
+                    }
+                    Some(schedule)
+                }
                 Err(message) => {
                     self.problem(
                         pattern.span(),

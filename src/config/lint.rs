@@ -10,6 +10,35 @@ use super::RawRule;
 /// The warning for a rules file without a single rule.
 pub(super) const NO_RULES: &str = "no [[rule]] tables: the daemon signs in and lists the downloads, but never changes a selection; add rules (rules.example.toml is a start)";
 
+/// A cron step larger than its field (`*/90` in the seconds field) does not mean what it says:
+/// croner starts every step at the field's first value, so `*/90` seconds fires at second 0 of
+/// every minute, once a minute, not every 90 seconds.
+pub(super) fn schedule_warnings(pattern: &str) -> Vec<String> {
+    const FIELDS: [(&str, u64, &str); 3] = [
+        ("seconds", 60, "minute"),
+        ("minutes", 60, "hour"),
+        ("hours", 24, "day"),
+    ];
+    let mut warnings = Vec::new();
+    for ((name, size, next), field) in FIELDS.iter().zip(pattern.split_whitespace()) {
+        for part in field.split(',') {
+            let Some((start, step)) = part.split_once('/') else {
+                continue;
+            };
+            let Ok(step) = step.parse::<u64>() else {
+                continue;
+            };
+            if step >= *size {
+                let at = if start == "*" { "0" } else { start };
+                warnings.push(format!(
+                    "{part} in the {name} field fires once a {next} (at {at}), not every {step} {name}: a step counts within its field, which has {size} values; write the interval in a larger field"
+                ));
+            }
+        }
+    }
+    warnings
+}
+
 /// Warnings about one `glob` pattern.
 pub(super) fn glob_warnings(pattern: &str, case_sensitive: bool) -> Vec<String> {
     let mut warnings: Vec<String> = bracket_warning(pattern, case_sensitive)

@@ -21,7 +21,7 @@ pub(super) struct RawNotify {
     token_file: Option<Spanned<String>>,
     token: Option<Spanned<String>>,
     events: Option<Spanned<Vec<Spanned<String>>>>,
-    title_prefix: Option<String>,
+    title_prefix: Option<Spanned<String>>,
 }
 
 /// What a notifier can be told about.
@@ -302,6 +302,16 @@ impl Checker<'_> {
                 key("url")
             ));
         }
+        // A webhook's JSON has no title: the key would do nothing.
+        if kind == Some(NotifyKind::Webhook)
+            && let Some(prefix) = &raw.title_prefix
+        {
+            self.lint(
+                prefix.span(),
+                &key("title_prefix"),
+                "title_prefix does nothing for kind \"webhook\": a webhook's JSON carries no title (only ntfy, Gotify and Apprise show one); remove it",
+            );
+        }
         if self.problems.len() != problems_before {
             return None;
         }
@@ -311,7 +321,11 @@ impl Checker<'_> {
             target: target?,
             secret,
             events,
-            title_prefix: raw.title_prefix.clone().unwrap_or_default(),
+            title_prefix: raw
+                .title_prefix
+                .as_ref()
+                .map(|prefix| prefix.get_ref().clone())
+                .unwrap_or_default(),
         })
     }
 

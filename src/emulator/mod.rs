@@ -68,6 +68,9 @@ pub enum Fault {
     ApplyThenDelay(Duration),
     /// HTTP 200 with exactly this body.
     Body(String),
+    /// This HTTP status with a proxy's HTML error page (502, 503, 504: what nginx answers when
+    /// it cannot reach Cloudreve or waits too long for it).
+    Status(u16),
     /// A list answer `{"code":0,"msg":"","data":null}`.
     ListDataNull,
     /// A list answer whose `data.tasks` is `null`.
@@ -567,6 +570,13 @@ fn answer_with(shared: &Shared, fault: Fault, correlation_id: &str) -> Result<Re
             &json!({"code": 0, "msg": "", "data": {"tasks": [], "padding": "x".repeat(size)}}),
         ),
         Fault::Body(body) => respond(StatusCode::OK, "application/json; charset=utf-8", body),
+        Fault::Status(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            let page = format!(
+                "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center><hr><center>nginx</center></body></html>"
+            );
+            respond(status, "text/html", page)
+        }
         Fault::ListDataNull => envelope(&json!({"code": 0, "msg": "", "data": null})),
         Fault::ListTasksNull => ok(Some(json!({
             "tasks": null, "pagination": {"page": 0, "page_size": 32765, "is_cursor": true}

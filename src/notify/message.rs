@@ -413,6 +413,7 @@ fn task_detail(result: &TaskResult) -> Option<(NotifyEvent, TaskDetail)> {
         } => Some((NotifyEvent::Refused, TaskDetail::Refused { files: *files })),
         TaskResult::Retry { error }
         | TaskResult::Uncertain { error, .. }
+        | TaskResult::GaveUp { error }
         | TaskResult::StateNotWritable { error } => Some((
             NotifyEvent::Failed,
             TaskDetail::Failed {

@@ -12,7 +12,6 @@ pub mod format;
 pub mod message;
 pub mod transport;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{EnvLookup, NotifierConfig, NotifyEvent, NotifySecret};
+use crate::config::{EnvLookup, NotifierConfig, NotifySecret};
 use crate::daemon::TickReport;
 use crate::sink::{Flush, TickSink};
 use message::Digest;
@@ -240,8 +239,6 @@ struct Channel {
     target: Arc<Target>,
     sender: mpsc::Sender<Digest>,
     stats: Arc<DeliveryStats>,
-    /// Dry-run task events already told: a dry run repeats its plan every tick.
-    told_dry_run: Mutex<HashSet<(String, String, NotifyEvent)>>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -280,7 +277,6 @@ impl Notifiers {
                     target,
                     sender,
                     stats,
-                    told_dry_run: Mutex::new(HashSet::new()),
                     worker: Mutex::new(Some(worker)),
                 }
             })
@@ -304,20 +300,13 @@ impl Notifiers {
 
 impl TickSink for Notifiers {
     fn observe(&self, account: &str, report: &TickReport) {
+        // A dry run changes nothing and tells no one.
+        if report.dry_run {
+            return;
+        }
         for channel in &self.channels {
-            let digest = Digest::from_report(
-                account,
-                report,
-                &channel.target.config.events,
-                |task, event| {
-                    !report.dry_run
-                        || channel
-                            .told_dry_run
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .insert((account.to_owned(), task.task_id.as_str().to_owned(), event))
-                },
-            );
+            let digest =
+                Digest::from_report(account, report, &channel.target.config.events, |_, _| true);
             let Some(digest) = digest else { continue };
             // Counted before sending, so the worker can never take it below zero.
             channel.stats.queued.fetch_add(1, Ordering::Relaxed);

@@ -132,9 +132,18 @@ impl ByteSize {
         if unit == 0 {
             return (self.0, None, "B");
         }
-        // Tenths, computed in integers so that the output is exact and deterministic.
-        let divisor = 1u128 << (10 * unit);
-        let tenths = u128::from(self.0) * 10 / divisor;
+        // Tenths, rounded to the nearest (half up), computed in integers so that the output is
+        // exact and deterministic: 1,503,238,553 B is 1.4 GiB, not 1.3.
+        let rounded = |unit: usize| {
+            let divisor = 1u128 << (10 * unit);
+            (u128::from(self.0) * 10 + divisor / 2) / divisor
+        };
+        let mut tenths = rounded(unit);
+        // 1,073,741,823 B rounds to 1024.0 MiB: that is 1.0 GiB.
+        if tenths >= 10_240 && unit + 1 < NAMES.len() {
+            unit += 1;
+            tenths = rounded(unit);
+        }
         let whole = u64::try_from(tenths / 10).unwrap_or(u64::MAX);
         let tenth = u8::try_from(tenths % 10).unwrap_or(0);
         (whole, Some(tenth), NAMES[unit])
@@ -346,13 +355,18 @@ mod tests {
     fn display_is_human_and_exact() {
         assert_eq!(ByteSize(31).to_string(), "31 B");
         assert_eq!(ByteSize(1536).to_string(), "1.5 KiB");
-        assert_eq!(ByteSize(1_503_238_553).to_string(), "1.3 GiB");
-        assert_eq!(ByteSize(u64::MAX).to_string(), "16383.9 PiB");
-        // Tenths are cut, never rounded, at every unit.
+        assert_eq!(ByteSize(1_503_238_553).to_string(), "1.4 GiB");
+        assert_eq!(ByteSize(1_073_741_823).to_string(), "1.0 GiB");
+        assert_eq!(ByteSize(1_048_575).to_string(), "1.0 MiB");
+        assert_eq!(ByteSize(1_153).to_string(), "1.1 KiB");
+        assert_eq!(ByteSize(1_075).to_string(), "1.0 KiB");
+        assert_eq!(ByteSize(u64::MAX).to_string(), "16384.0 PiB");
+        // Tenths are rounded to the nearest at every unit, into the next unit when they reach it.
         assert_eq!(ByteSize(1023).to_string(), "1023 B");
         assert_eq!(ByteSize(1024).to_string(), "1.0 KiB");
-        assert_eq!(ByteSize(10 * 1024 * 1024 - 1).to_string(), "9.9 MiB");
-        assert_eq!(ByteSize((1 << 40) * 3 / 2 - 1).to_string(), "1.4 TiB");
+        assert_eq!(ByteSize(10 * 1024 * 1024 - 1).to_string(), "10.0 MiB");
+        assert_eq!(ByteSize((1 << 40) * 3 / 2 - 1).to_string(), "1.5 TiB");
+        assert_eq!(ByteSize((1 << 40) * 29 / 20 - 1).to_string(), "1.4 TiB");
         assert_eq!(ByteSize(1 << 50).to_string(), "1.0 PiB");
     }
 

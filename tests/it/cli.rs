@@ -15,7 +15,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 async fn check(text: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "rules.toml", text);
-    let output = cli(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    let output = cli(
+        &["--config", path.to_str().unwrap(), "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     let message = stderr(&output).replace(path.to_str().unwrap(), "rules.toml");
     (output.status.code().unwrap(), message)
 }
@@ -24,7 +28,11 @@ const SERVER: &str = "[server]\nurl = \"https://cloud.example.com\"\nemail = \"b
 
 #[tokio::test]
 async fn check_accepts_the_example_rules() {
-    let output = cli(&["--config", "rules.example.toml", "check"], &[]).await;
+    let output = cli(
+        &["--config", "rules.example.toml", "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
     assert!(
@@ -115,7 +123,7 @@ async fn check_refuses_a_url_with_a_password_and_never_prints_it() {
 
 #[tokio::test]
 async fn check_refuses_a_rules_file_over_the_size_cap() {
-    let output = cli(&["--config", "/dev/zero", "check"], &[]).await;
+    let output = cli(&["--config", "/dev/zero", "check"], support::CHECK_ENV).await;
     assert_eq!(output.status.code(), Some(78));
     assert_eq!(
         stderr(&output),
@@ -145,7 +153,7 @@ async fn check_lint_fails_on_a_bracketed_tag_and_on_a_file_without_rules() {
         ),
     ] {
         let path = path.to_str().unwrap();
-        let output = cli(&["--config", path, "check"], &[]).await;
+        let output = cli(&["--config", path, "check"], support::CHECK_ENV).await;
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         assert!(
             stdout(&output).contains("; 1 warning(s)"),
@@ -153,14 +161,18 @@ async fn check_lint_fails_on_a_bracketed_tag_and_on_a_file_without_rules() {
             stdout(&output)
         );
         assert!(stderr(&output).contains(warning), "{}", stderr(&output));
-        let output = cli(&["--config", path, "check", "--lint"], &[]).await;
+        let output = cli(&["--config", path, "check", "--lint"], support::CHECK_ENV).await;
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     }
 }
 
 #[tokio::test]
 async fn check_on_a_missing_file_exits_78() {
-    let output = cli(&["--config", "/nonexistent/rules.toml", "check"], &[]).await;
+    let output = cli(
+        &["--config", "/nonexistent/rules.toml", "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(78));
     assert!(stderr(&output).contains("could not read config file /nonexistent/rules.toml"));
 }
@@ -169,7 +181,10 @@ async fn check_on_a_missing_file_exits_78() {
 async fn config_path_comes_from_the_environment() {
     let output = cli(
         &["check"],
-        &[("CLOUDREVE_AUTOSELECT_CONFIG", "rules.example.toml")],
+        &[
+            ("CLOUDREVE_AUTOSELECT_CONFIG", "rules.example.toml"),
+            support::CHECK_ENV[0],
+        ],
     )
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -203,10 +218,10 @@ async fn explain_prints_the_table_and_the_patch() {
     // The longest rule name of rules.example.toml keeps its row in line with the others.
     let table = [
         "index  selected  verdict  rule                   change        size  path",
-        "    1  yes       -        -                      -          1.3 GiB  Some.Show.S01/E01.mkv",
+        "    1  yes       -        -                      -          1.4 GiB  Some.Show.S01/E01.mkv",
         "    3  yes       skip     samples                deselect  50.0 MiB  Some.Show.S01/Sample/sample.mkv",
         "    4  yes       skip     junk-extensions        deselect      31 B  Some.Show.S01/RARBG.txt",
-        "    5  yes       skip     disguised-executables  deselect   1.1 KiB  Some.Show.S01/E01.mkv.exe",
+        "    5  yes       skip     disguised-executables  deselect   1.2 KiB  Some.Show.S01/E01.mkv.exe",
     ];
     assert!(out.contains(&table.join("\n")), "{out}");
     assert!(out.contains(r#"PATCH /api/v4/workflow/download/kku7 {"files":[{"index":3,"download":false},{"index":4,"download":false},{"index":5,"download":false}]}"#), "{out}");

@@ -260,7 +260,12 @@ async fn patch_sends_the_body_and_reports_each_cloudreve_error() {
             .set_selection(&TaskId::new(id), &[deselect(1)])
             .await
             .unwrap_err();
-        assert_eq!(error.delivery, Delivery::Answered, "{id}");
+        let expected = if code == 404 {
+            Delivery::Gone
+        } else {
+            Delivery::NotApplied
+        };
+        assert_eq!(error.delivery, expected, "{id}");
         let error = error.error;
         match &error {
             Error::Api {

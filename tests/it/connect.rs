@@ -216,7 +216,11 @@ async fn a_password_over_plain_http_to_another_host_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     // 192.0.2.0/24 is TEST-NET-1: `check` never connects anyway.
     let path = config(dir.path(), "http://192.0.2.10/", "");
-    let output = run(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    let output = run(
+        &["--config", path.to_str().unwrap(), "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(78));
     assert!(
         stderr(&output).contains("server.url: plain http:// to a host that is not this machine"),
@@ -224,7 +228,11 @@ async fn a_password_over_plain_http_to_another_host_is_refused() {
         stderr(&output)
     );
     let path = config(dir.path(), "http://192.0.2.10/", "allow_insecure = true");
-    let output = run(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    let output = run(
+        &["--config", path.to_str().unwrap(), "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     for loopback in [
         "http://127.0.0.1:5212/",
@@ -232,7 +240,11 @@ async fn a_password_over_plain_http_to_another_host_is_refused() {
         "http://[::1]:5212/",
     ] {
         let path = config(dir.path(), loopback, "");
-        let output = run(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+        let output = run(
+            &["--config", path.to_str().unwrap(), "check"],
+            support::CHECK_ENV,
+        )
+        .await;
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -388,7 +400,11 @@ async fn a_config_holding_a_password_warns_when_others_can_read_it() {
         "password = \"hunter2hunter2\"",
     );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let output = run(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    let output = run(
+        &["--config", path.to_str().unwrap(), "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(0));
     assert!(
         stderr(&output).contains("is readable by group or others (mode 0644)"),
@@ -397,7 +413,11 @@ async fn a_config_holding_a_password_warns_when_others_can_read_it() {
     );
     assert!(!stderr(&output).contains("hunter2hunter2"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let output = run(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    let output = run(
+        &["--config", path.to_str().unwrap(), "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     assert!(
         !stderr(&output).contains("readable by group or others"),
         "{}",

@@ -79,7 +79,11 @@ fn after_summary(text: &str) -> String {
 async fn check_says_how_many_expectations_hold() {
     let dir = tempfile::tempdir().unwrap();
     let rules = write(dir.path(), "rules.toml", RULES);
-    let output = run_binary(&["--config", rules.to_str().unwrap(), "check"], &[]).await;
+    let output = run_binary(
+        &["--config", rules.to_str().unwrap(), "check"],
+        crate::support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(after_summary(&stdout(&output)), "3 expectations hold\n");
 }
@@ -91,6 +95,7 @@ async fn check_prints_the_failing_expectations_as_a_table_and_exits_1() {
     // Run where the file is, so that the table names it as the user wrote it.
     let output = tokio::process::Command::new(crate::support::binary())
         .args(["--config", "rules.toml", "check"])
+        .envs(crate::support::CHECK_ENV.iter().copied())
         .current_dir(dir.path())
         .env_remove("CLOUDREVE_AUTOSELECT_CONFIG")
         .output()
@@ -124,7 +129,7 @@ async fn check_evaluates_an_expect_file_and_reports_its_problems() {
             "--expect",
             expect.to_str().unwrap(),
         ],
-        &[],
+        crate::support::CHECK_ENV,
     )
     .await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -146,7 +151,7 @@ async fn check_evaluates_an_expect_file_and_reports_its_problems() {
             "--expect",
             bad.to_str().unwrap(),
         ],
-        &[],
+        crate::support::CHECK_ENV,
     )
     .await;
     assert_eq!(output.status.code(), Some(78));
@@ -165,7 +170,11 @@ bad.toml:4:8: expect[0].rule: no rule has this name; the rules are keep-subs, ju
 
 #[tokio::test]
 async fn the_example_rules_carry_expectations_that_hold() {
-    let output = run_binary(&["--config", "rules.example.toml", "check"], &[]).await;
+    let output = run_binary(
+        &["--config", "rules.example.toml", "check"],
+        crate::support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(after_summary(&stdout(&output)), "6 expectations hold\n");
 }

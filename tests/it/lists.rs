@@ -212,7 +212,7 @@ async fn check_fetches_a_list_never_fetched_and_fails_when_it_cannot() {
         &format!("list_url = \"{}\"", server.url()),
     );
     let config = path.to_str().unwrap();
-    let output = run_binary(&["--config", config, "check"], &[]).await;
+    let output = run_binary(&["--config", config, "check"], support::CHECK_ENV).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stdout(&output).contains(&format!(
@@ -225,7 +225,7 @@ async fn check_fetches_a_list_never_fetched_and_fails_when_it_cannot() {
     assert_eq!(server.hits(), 1);
 
     server.serve(StatusCode::NOT_FOUND, b"gone");
-    let output = run_binary(&["--config", config, "check"], &[]).await;
+    let output = run_binary(&["--config", config, "check"], support::CHECK_ENV).await;
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     assert!(
         stderr(&output).contains(&format!(
@@ -251,7 +251,11 @@ async fn malformed_lines_are_named_by_line_number() {
         "https://cloud.example",
         "list_file = \"block.txt\"",
     );
-    let output = run_binary(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    let output = run_binary(
+        &["--config", path.to_str().unwrap(), "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(78), "{}", stdout(&output));
     let err = stderr(&output);
     let list = dir.path().join("block.txt");
@@ -275,7 +279,11 @@ async fn malformed_lines_are_named_by_line_number() {
         "https://cloud.example",
         &format!("list_url = \"{}\"", server.url()),
     );
-    let output = run_binary(&["--config", path.to_str().unwrap(), "check"], &[]).await;
+    let output = run_binary(
+        &["--config", path.to_str().unwrap(), "check"],
+        support::CHECK_ENV,
+    )
+    .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("2 pattern(s)") && stdout(&output).contains("2 line(s) skipped"),

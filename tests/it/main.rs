@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod check_all;
 mod cli;
 mod client;
 mod connect;
@@ -21,11 +22,14 @@ mod names;
 mod notify;
 mod oauth;
 mod redirects;
+mod refusal;
 mod reload;
 mod rules;
 mod run;
 mod stats;
 mod support;
+mod terminal;
 mod tick;
 mod tidy;
 mod torrent;
+mod truths;

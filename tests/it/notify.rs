@@ -395,7 +395,7 @@ async fn an_incident_is_told_once_and_its_end_once() {
     daemon.tick().await;
     let error = receiver.next().await;
     assert!(
-        error.body.starts_with(r#"{"title":"Needs attention: sign-in refused","message":"sign-in as bot@example.com refused: wrong email or password (40080)"#),
+        error.body.starts_with(r#"{"title":"Needs attention: sign-in refused","message":"sign-in as bot@example.com with the password from the configured source refused: wrong email or password (40080)"#),
         "{}",
         error.body
     );
@@ -522,41 +522,67 @@ async fn a_500_is_retried_with_backoff_then_given_up_and_a_401_is_not_retried() 
     assert_eq!(refusing.all().len(), 1);
 }
 
-#[tokio::test]
-async fn a_dry_run_tells_each_change_once_per_process() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_tells_no_one_and_writes_no_token_file() {
     let emu = support::emulator().await;
     emu.add_task(support::show(Backend::Aria2));
-    let mut receiver = Receiver::start(Answer::Status(200)).await;
+    emu.add_task(support::all_junk(Backend::Qbittorrent));
+    let receiver = Receiver::start(Answer::Status(200)).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = parse(
-        &emu,
-        dir.path(),
-        &format!(
-            "[[notify]]\nkind = \"ntfy\"\nurl = \"{}\"\n",
-            receiver.url("/topic")
-        ),
-    );
-    let notifiers = start(&config, &|_| None, quick());
-    let daemon = Daemon::new(
-        support::client(&emu),
-        support::settings(support::RULES, true),
-        StateStore::read_only(&config.daemon.state_file).unwrap(),
-        None,
+    let state = dir.path().join("state.json");
+    let token = dir.path().join("refresh-token");
+    std::fs::write(&token, emu.browser_refresh_token()).unwrap();
+    let path = dir.path().join("rules.toml");
+    let write_config = |server_extra: &str| {
+        std::fs::write(
+            &path,
+            format!(
+                "[server]\nurl = \"{}\"\nemail = \"{}\"\n{server_extra}\n[daemon]\nstate_file = \"{}\"\n[[notify]]\nkind = \"ntfy\"\nurl = \"{}\"\nevents = [\"changed\", \"refused\", \"failed\", \"error\"]\n{}",
+                emu.base_url(),
+                support::EMAIL,
+                state.display(),
+                receiver.url("/topic"),
+                support::RULES
+            ),
+        )
+        .unwrap();
+    };
+    write_config(&format!("refresh_token_file = \"{}\"", token.display()));
+    // Signing in with a refresh token rotates it: a real run keeps the new one beside the state.
+    let output = support::run_binary(
+        &["--config", path.to_str().unwrap(), "once", "--dry-run"],
+        &[],
     )
-    .with_sinks(vec![Arc::clone(&notifiers) as Arc<dyn TickSink>]);
-    daemon.tick().await;
-    let first = receiver.next().await;
-    assert!(
-        first
-            .body
-            .contains(r#""title":"Would deselect 3 files (50.0 MiB) in 1 task""#)
-            && first.body.contains("Dry run: nothing was sent."),
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
         "{}",
-        first.body
+        support::stderr(&output)
     );
-    daemon.tick().await;
-    daemon.flush_sinks(far()).await;
-    assert_eq!(receiver.all().len(), 1);
+    let out = support::stdout(&output);
+    assert!(
+        out.contains("dry run: would deselect 3 files (50.0 MiB) in 1 task, select 0;")
+            && out.contains("; nothing was sent"),
+        "{out}"
+    );
+    assert!(!out.contains("patched"), "{out}");
+    // A wrong password in a dry run is an error on the terminal, not an incident.
+    write_config("");
+    let output = support::run_binary(
+        &["--config", path.to_str().unwrap(), "once", "--dry-run"],
+        &[("CLOUDREVE_AUTOSELECT_PASSWORD", "wrong password")],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    // Each run flushed its notifiers before it exited: nothing reached the receiver.
+    assert!(receiver.all().is_empty(), "{:?}", receiver.all());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("state.json"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 async fn notify_test(dir: &Path, emu: &Emulator, tables: &str) -> std::process::Output {

@@ -308,7 +308,7 @@ async fn a_patch_follows_no_redirect_even_within_its_origin() {
                     "{}",
                     error.error
                 );
-                assert_eq!(error.delivery, Delivery::Answered);
+                assert_eq!(error.delivery, Delivery::NotApplied);
                 let patches = server
                     .seen()
                     .iter()

@@ -146,6 +146,7 @@ async fn check(rules: &str, lint: bool) -> (i32, String, String) {
     }
     let output = tokio::process::Command::new(support::binary())
         .args(&args)
+        .envs(support::CHECK_ENV.iter().copied())
         .output()
         .await
         .unwrap();

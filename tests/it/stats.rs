@@ -65,17 +65,21 @@ async fn stats_prints_the_totals_per_rule_as_a_table_and_as_json() {
     );
     assert_eq!(
         support::stdout(&output),
-        "\
+        format!(
+            "\
 account default, since 2026-11-01T08:00:00+00:00
 
 rule     files    saved
 samples     40  2.0 GiB
-junk       300  1.0 GiB
+junk       300  1.1 GiB
 covers      12  3.0 MiB
 total      352  3.1 GiB
 
 tasks left alone because every file matched a skip rule: 3
-"
+read from the state file {}
+",
+            dir.path().join("state.json").display()
+        )
     );
 
     let output = stats(&config, true).await;
@@ -125,7 +129,10 @@ async fn stats_without_a_state_file_says_nothing_was_deselected() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         support::stdout(&output),
-        "account default, no tick has been recorded yet\nnothing deselected yet\ntasks left alone because every file matched a skip rule: 0\n"
+        format!(
+            "account default, no tick has been recorded yet\nnothing deselected yet\ntasks left alone because every file matched a skip rule: 0\nread from the state file {}\n",
+            dir.path().join("state.json").display()
+        )
     );
     assert!(
         !dir.path().join("state.json").exists(),

@@ -198,16 +198,15 @@ async fn one_failing_patch_does_not_stop_the_others() {
         report
             .tasks
             .iter()
-            .any(|t| matches!(t.result, TaskResult::Uncertain { .. })),
+            .any(|t| matches!(t.result, TaskResult::Retry { .. })),
         "{:?}",
         report.tasks
     );
-    // Cloudreve answered with an error after the request arrived: what it applied is in
-    // doubt, so the files count as decided and nothing is repeated.
+    // Cloudreve answered that it did nothing (50005): the refused task is sent again.
     emu.poll();
     let report = daemon.tick().await;
-    assert_eq!((report.patched(), report.failed()), (0, 0));
-    assert_eq!(patches(&emu).len(), 2);
+    assert_eq!((report.patched(), report.failed()), (1, 0));
+    assert_eq!(patches(&emu).len(), 3);
 }
 
 #[tokio::test]

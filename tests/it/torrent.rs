@@ -216,10 +216,10 @@ async fn a_multi_file_v1_torrent_with_a_padding_file() {
     let expected = "\
 torrent \"Some.Show.S01\" (BitTorrent v1, 4 files and 1 padding file, 1.4 GiB)
  aria2     qbt  verdict  rule                    size  path
-     1       0  -        -                    1.3 GiB  Some.Show.S01/Some.Show.S01E01.mkv
+     1       0  -        -                    1.4 GiB  Some.Show.S01/Some.Show.S01E01.mkv
      2       1  skip     samples             50.0 MiB  Some.Show.S01/Sample/sample.mkv
      3       -  skip     padding            128.0 KiB  Some.Show.S01/.pad/131072  (padding file, BEP 47)
-     4       2  keep     keep-subs           39.0 KiB  Some.Show.S01/Subs/en.srt
+     4       2  keep     keep-subs           39.1 KiB  Some.Show.S01/Subs/en.srt
      5       3  skip     junk                    31 B  Some.Show.S01/RARBG.txt
 aria2 (indices from 1, padding files listed): PATCH {\"files\":[{\"index\":2,\"download\":false},{\"index\":3,\"download\":false},{\"index\":5,\"download\":false}]}
 qBittorrent (indices from 0, padding files hidden): PATCH {\"files\":[{\"index\":1,\"download\":false},{\"index\":3,\"download\":false}]}
@@ -353,4 +353,44 @@ async fn a_file_that_is_not_a_torrent_is_an_error() {
     let (code, _, err) = explain(dir.path(), "noinfo.torrent", &no_info).await;
     assert_eq!(code, 1);
     assert!(err.contains("no `info` dictionary"), "{err}");
+}
+
+#[tokio::test]
+async fn a_long_rule_name_keeps_the_columns_in_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        RULES.replace(
+            "name = \"samples\"",
+            "name = \"samples-and-other-extras-nobody-wants\"",
+        ),
+    )
+    .unwrap();
+    let file = dir.path().join("show.torrent");
+    std::fs::write(&file, v1_multi()).unwrap();
+    let output = run_binary(
+        &[
+            "--config",
+            rules.to_str().unwrap(),
+            "explain",
+            "--torrent",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().skip(1).take(6).collect();
+    let path_at = lines[0].find("path").unwrap();
+    for line in &lines[1..] {
+        assert!(
+            line[..path_at].ends_with("  ") && line[path_at..].starts_with("Some.Show.S01/"),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("samples-and-other-extras-nobody-wants  "),
+        "{out}"
+    );
 }

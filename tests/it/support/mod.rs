@@ -14,6 +14,8 @@ use secrecy::SecretString;
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 pub(crate) const EMAIL: &str = "bot@example.com";
+/// A password source, as the service would have one: `check` reports a missing one.
+pub(crate) const CHECK_ENV: &[(&str, &str)] = &[("CLOUDREVE_AUTOSELECT_PASSWORD", PASSWORD)];
 
 pub(crate) async fn emulator() -> Emulator {
     Emulator::start(EmulatorOptions::default()).await.unwrap()

@@ -1,0 +1,61 @@
+//! `forget TASK_ID [--account NAME]`: an operator who checked a task by hand re-opens its
+//! decisions. Takes the state's lock (so the service must be stopped, or the command fails at
+//! once), removes everything the state holds of the task (decided files, refusals, unknown
+//! outcomes) and writes the state; the next tick judges the task's files afresh.
+
+use super::{Exit, Outcome, load};
+use crate::config::EnvLookup;
+use crate::state::StateStore;
+use crate::task::TaskId;
+
+/// Runs `forget`.
+pub(super) fn forget(
+    config_path: &std::path::Path,
+    task_id: &str,
+    account: Option<&str>,
+    env: EnvLookup<'_>,
+) -> Outcome {
+    let config = match load(config_path, env) {
+        Ok(config) => config,
+        Err(outcome) => return outcome,
+    };
+    let chosen = match account {
+        None => config.accounts.first(),
+        Some(name) => config.accounts.iter().find(|a| a.name == name),
+    };
+    let Some(account) = chosen else {
+        let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+        return Outcome::failure(
+            Exit::Failure,
+            format!(
+                "error: no account {:?}; the accounts are {}",
+                account.unwrap_or_default(),
+                names.join(", ")
+            ),
+        );
+    };
+    let path = &account.state_file;
+    let mut state = match StateStore::open(path) {
+        Ok((state, warnings)) => {
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+            state
+        }
+        Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+    };
+    match state.forget(&TaskId::new(task_id)) {
+        Ok(Some(files)) => Outcome::success(format!(
+            "forgot task {task_id} in {}: {files} decided file(s); the next tick judges them afresh\n",
+            path.display()
+        )),
+        Ok(None) => Outcome::failure(
+            Exit::Failure,
+            format!(
+                "error: the state file {} knows nothing of task {task_id}; nothing to forget",
+                path.display()
+            ),
+        ),
+        Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+    }
+}
