@@ -323,20 +323,7 @@ impl StateStore {
                 });
             }
         };
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let mut ignored = 0;
-        for line in bytes[..complete].split(|&b| b == b'\n') {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match serde_json::from_slice::<JournalEntry>(line) {
-                Ok(entry) => {
-                    self.apply_entry(entry);
-                    self.dirty = true;
-                }
-                Err(_) => ignored += 1,
-            }
-        }
+        let (complete, ignored) = self.apply_journal(&bytes);
         if ignored > 0 {
             warnings.push(LoadWarning::JournalLinesIgnored {
                 path: journal.clone(),
@@ -358,6 +345,44 @@ impl StateStore {
             });
         }
         Ok(())
+    }
+
+    /// Applies the complete lines of a journal's text; returns the length of those lines and
+    /// how many of them did not read.
+    fn apply_journal(&mut self, bytes: &[u8]) -> (usize, usize) {
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let mut ignored = 0;
+        for line in bytes
+            .get(..complete)
+            .unwrap_or_default()
+            .split(|&b| b == b'\n')
+        {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<JournalEntry>(line) {
+                Ok(entry) => {
+                    self.apply_entry(entry);
+                    self.dirty = true;
+                }
+                Err(_) => ignored += 1,
+            }
+        }
+        (complete, ignored)
+    }
+
+    /// Reads a state file's and a journal's texts as [`Self::open`] would, in memory (for the
+    /// fuzz target): the decided files of every task, or why the state file is refused.
+    #[doc(hidden)]
+    pub fn read_texts(state: &[u8], journal: &[u8]) -> Result<Self, String> {
+        let mut store = Self::in_memory();
+        match parse_document(Path::new("state.json"), state).map_err(|e| e.to_string())? {
+            Parsed::Missing => {}
+            Parsed::Good(document) => store.document = document,
+            Parsed::Corrupt(reason) => return Err(reason),
+        }
+        store.apply_journal(journal);
+        Ok(store)
     }
 
     fn apply_entry(&mut self, entry: JournalEntry) {
@@ -612,7 +637,11 @@ fn read_document(path: &Path) -> Result<Parsed, StateError> {
             });
         }
     };
-    match serde_json::from_slice::<StateDocument>(&bytes) {
+    parse_document(path, &bytes)
+}
+
+fn parse_document(path: &Path, bytes: &[u8]) -> Result<Parsed, StateError> {
+    match serde_json::from_slice::<StateDocument>(bytes) {
         Ok(document) if document.version > VERSION => Err(StateError::NewerVersion {
             path: path.to_owned(),
             version: document.version,

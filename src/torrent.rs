@@ -370,13 +370,21 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
     let aria2_plan = (torrent.version != MetaVersion::V2)
         .then(|| plan::plan(&as_task(torrent, &aria2), rules, &Decided::new()));
     let qbt_plan = plan::plan(&as_task(torrent, &qbt), rules, &Decided::new());
-    let verdict_in = |plan: Option<&Plan>, index: Option<u64>| {
-        let index = index?;
-        plan?
-            .files
-            .iter()
-            .find(|f| f.index == index)
-            .map(|f| f.verdict.clone())
+    // Each plan's verdicts by index, looked up once per file: a search of the plan per file
+    // made 80,000 files take 17.6 s.
+    let by_index = |plan: Option<&Plan>| -> std::collections::HashMap<u64, Verdict> {
+        plan.map(|plan| {
+            plan.files
+                .iter()
+                .map(|f| (f.index, f.verdict.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let qbt_verdicts = by_index(Some(&qbt_plan));
+    let aria2_verdicts = by_index(aria2_plan.as_ref());
+    let verdict_in = |verdicts: &std::collections::HashMap<u64, Verdict>, index: Option<u64>| {
+        verdicts.get(&index?).cloned()
     };
     let word = |verdict: &Verdict| match verdict {
         Verdict::Untouched => "-",
@@ -395,8 +403,8 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
         // effect (shares, `keep_largest`, `only`).
         let a = aria2.get(pos).copied().flatten();
         let q = qbt.get(pos).copied().flatten();
-        let in_qbt = verdict_in(Some(&qbt_plan), q);
-        let in_aria2 = verdict_in(aria2_plan.as_ref(), a);
+        let in_qbt = verdict_in(&qbt_verdicts, q);
+        let in_aria2 = verdict_in(&aria2_verdicts, a);
         let verdict = in_qbt
             .clone()
             .or_else(|| in_aria2.clone())

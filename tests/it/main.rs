@@ -13,6 +13,7 @@ mod emulator_facts;
 mod endurance;
 mod expect;
 mod hand;
+mod hostile_explain;
 mod hostile_state;
 mod lists;
 mod metrics;
