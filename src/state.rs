@@ -223,10 +223,14 @@ pub struct StateStore {
     path: Option<PathBuf>,
     document: StateDocument,
     journal: Option<File>,
-    /// The exclusive lock of a writer, held while the store lives (dropping it unlocks).
-    lock: Option<File>,
+    /// The exclusive locks of a writer, on the lock file and on the journal, each with its
+    /// name, held while the store lives (dropping them unlocks). Two, so that removing the lock
+    /// file alone (taking it for a stale one) lets no second writer in.
+    locks: Vec<(PathBuf, File)>,
     /// Changed since the last full write.
     dirty: bool,
+    /// Journal writes still to fail on purpose (see [`Self::fail_journal_writes`]).
+    failing_writes: usize,
 }
 
 /// `<state>.<suffix>`.
@@ -255,8 +259,9 @@ impl StateStore {
                 ..StateDocument::default()
             },
             journal: None,
-            lock: None,
+            locks: Vec::new(),
             dirty: false,
+            failing_writes: 0,
         }
     }
 
@@ -268,7 +273,9 @@ impl StateStore {
         let mut warnings = Vec::new();
         let mut store = Self::in_memory();
         store.path = Some(path.to_owned());
-        store.lock = Some(lock);
+        let journal = journal_path(path);
+        let journal_lock = take_lock_on(path, &journal)?;
+        store.locks = vec![(lock_path(path), lock), (journal, journal_lock)];
         match read_document(path)? {
             Parsed::Missing => {}
             Parsed::Good(document) => store.document = document,
@@ -469,6 +476,9 @@ impl StateStore {
             path: journal.clone(),
             source,
         };
+        // Another writer may hold the state now: write nothing (checked again after writing, for
+        // one that came in meanwhile).
+        self.check_lock()?;
         let mut line = serde_json::to_vec(&entry).map_err(|e| error(e.into()))?;
         line.push(b'\n');
         if self.journal.is_none() {
@@ -476,7 +486,16 @@ impl StateStore {
         }
         if let Some(file) = self.journal.as_mut() {
             let before = file.metadata().map_err(error)?.len();
-            let written = file.write_all(&line).and_then(|()| file.sync_data());
+            let failing = self.failing_writes > 0;
+            self.failing_writes = self.failing_writes.saturating_sub(1);
+            let written = file.write_all(&line).and_then(|()| {
+                if failing {
+                    // A full disk, as the fsync reports it: the line may already be in the file.
+                    Err(std::io::Error::from_raw_os_error(28))
+                } else {
+                    file.sync_data()
+                }
+            });
             if let Err(source) = written {
                 // A line that may be on disk must not decide files the caller is told were not
                 // recorded: cut it off, or drop the handle so the next full write empties it.
@@ -497,21 +516,37 @@ impl StateStore {
         Ok(())
     }
 
+    /// Makes the next `count` journal writes fail as on a full disk (`ENOSPC`) after the line
+    /// reached the file: tests show what a failed write leaves behind with it.
+    #[doc(hidden)]
+    pub fn fail_journal_writes(&mut self, count: usize) {
+        self.failing_writes = count;
+    }
+
     /// Fails once this writer's lock file is no longer the file its name holds (deleted or
     /// replaced): a second writer could then have taken the new one.
     fn check_lock(&self) -> Result<(), StateError> {
-        let (Some(path), Some(file)) = (&self.path, &self.lock) else {
+        let Some(path) = &self.path else {
             return Ok(());
         };
-        let lock = lock_path(path);
-        match durable::still_named(file, &lock) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(StateError::LockLost {
-                path: path.clone(),
-                lock,
-            }),
-            Err(source) => Err(StateError::Write { path: lock, source }),
+        for (lock, file) in &self.locks {
+            match durable::still_named(file, lock) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(StateError::LockLost {
+                        path: path.clone(),
+                        lock: lock.clone(),
+                    });
+                }
+                Err(source) => {
+                    return Err(StateError::Write {
+                        path: lock.clone(),
+                        source,
+                    });
+                }
+            }
         }
+        Ok(())
     }
 
     /// Marks that the daemon refused to deselect every file of a task; true the first time.
@@ -664,7 +699,12 @@ fn parse_document(path: &Path, bytes: &[u8]) -> Result<Parsed, StateError> {
 }
 
 fn take_lock(path: &Path) -> Result<File, StateError> {
-    let lock = lock_path(path);
+    take_lock_on(path, &lock_path(path))
+}
+
+/// Locks `lock` (the lock file, or the journal) for the writer of the state file `path`.
+fn take_lock_on(path: &Path, lock: &Path) -> Result<File, StateError> {
+    let lock = lock.to_owned();
     let write_error = |source| StateError::Write {
         path: lock.clone(),
         source,

@@ -20,8 +20,7 @@ fn a_decision_whose_journal_write_fails_is_not_recorded() {
     let path = dir.path().join("state.json");
     let id = TaskId::new("a");
     let (mut store, _) = StateStore::open(&path).unwrap();
-    // A journal that cannot be written: its name is taken by a directory.
-    fs::create_dir(journal_path(&path)).unwrap();
+    store.fail_journal_writes(1);
     let e = store.decide(&id, &[change(1, false)]).unwrap_err();
     assert!(
         e.to_string()
@@ -29,9 +28,9 @@ fn a_decision_whose_journal_write_fails_is_not_recorded() {
         "{e}"
     );
     assert!(store.decided_ref(&id).is_empty(), "decided in memory only");
-    // The next full write does not make it durable behind the caller's back either.
-    let _ = store.save();
-    fs::remove_dir(journal_path(&path)).unwrap();
+    // What reached the file was cut off, so a crash now decides nothing either.
+    assert_eq!(fs::metadata(journal_path(&path)).unwrap().len(), 0);
+    // The next full write does not make it durable behind the caller's back.
     store.save().unwrap();
     drop(store);
     let (mut store, _) = StateStore::open(&path).unwrap();
@@ -72,24 +71,28 @@ fn planted_links_are_refused_and_their_targets_left_alone() {
 }
 
 #[test]
-fn a_link_planted_after_opening_is_replaced_not_written_through() {
+fn a_link_planted_after_opening_is_replaced_or_refused_never_written_through() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
     let victim = victim(dir.path());
     let (mut store, _) = StateStore::open(&path).unwrap();
     std::os::unix::fs::symlink(&victim, &path).unwrap();
-    std::os::unix::fs::symlink(&victim, journal_path(&path)).unwrap();
-    let e = store
-        .decide(&TaskId::new("a"), &[change(1, false)])
-        .unwrap_err();
-    assert!(e.to_string().contains("state.json.journal"), "{e}");
-    fs::remove_file(journal_path(&path)).unwrap();
     store
         .decide(&TaskId::new("a"), &[change(1, false)])
         .unwrap();
     store.save().unwrap();
     assert_eq!(fs::read(&victim).unwrap(), b"precious");
     assert!(fs::symlink_metadata(&path).unwrap().file_type().is_file());
+    // A journal swapped for a link: the writer stops rather than write through it.
+    fs::remove_file(journal_path(&path)).unwrap();
+    std::os::unix::fs::symlink(&victim, journal_path(&path)).unwrap();
+    let e = store
+        .decide(&TaskId::new("b"), &[change(1, false)])
+        .unwrap_err();
+    assert!(e.to_string().contains("state.json.journal"), "{e}");
+    store.count_deselected("junk", 1, 1);
+    assert!(matches!(store.save(), Err(StateError::LockLost { .. })));
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
 }
 
 #[test]
@@ -118,15 +121,42 @@ fn a_state_or_journal_that_is_a_device_or_fifo_is_refused_without_reading_it() {
 }
 
 #[test]
-fn a_lock_file_removed_under_a_writer_stops_that_writer() {
+fn a_lock_file_removed_under_a_writer_lets_no_second_writer_in() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
     let (mut first, _) = StateStore::open(&path).unwrap();
     first
         .decide(&TaskId::new("a"), &[change(1, false)])
         .unwrap();
+    // Taken for a stale lock and removed: the journal's lock still keeps a newcomer out.
     fs::remove_file(lock_path(&path)).unwrap();
-    // A newcomer now locks a new file; the first writer must notice before writing anything.
+    let e = StateStore::open(&path).unwrap_err();
+    assert!(matches!(e, StateError::Locked { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("state.json.journal is locked"),
+        "{e}"
+    );
+    // The first writer notices before writing anything more, and stays stopped.
+    let e = first
+        .decide(&TaskId::new("b"), &[change(1, false)])
+        .unwrap_err();
+    assert!(matches!(e, StateError::LockLost { .. }), "{e:?}");
+    assert!(e.to_string().contains("state.json.lock"), "{e}");
+    assert!(first.decided_ref(&TaskId::new("b")).is_empty());
+    assert!(matches!(first.save(), Err(StateError::LockLost { .. })));
+}
+
+#[test]
+fn a_writer_whose_lock_and_journal_were_both_removed_stops_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let (mut first, _) = StateStore::open(&path).unwrap();
+    first
+        .decide(&TaskId::new("a"), &[change(1, false)])
+        .unwrap();
+    first.save().unwrap();
+    fs::remove_file(lock_path(&path)).unwrap();
+    fs::remove_file(journal_path(&path)).unwrap();
     let (mut second, _) = StateStore::open(&path).unwrap();
     assert_eq!(
         second.decided(&TaskId::new("a")),
@@ -136,13 +166,16 @@ fn a_lock_file_removed_under_a_writer_stops_that_writer() {
         .decide(&TaskId::new("b"), &[change(1, false)])
         .unwrap_err();
     assert!(matches!(e, StateError::LockLost { .. }), "{e:?}");
-    assert!(e.to_string().contains("state.json.lock"), "{e}");
-    assert!(first.decided_ref(&TaskId::new("b")).is_empty());
-    assert!(matches!(first.save(), Err(StateError::LockLost { .. })));
     second
         .decide(&TaskId::new("b"), &[change(2, false)])
         .unwrap();
     second.save().unwrap();
+    drop(second);
+    let (store, _) = StateStore::open(&path).unwrap();
+    assert_eq!(
+        store.decided(&TaskId::new("b")),
+        Decided::from([(2, false)])
+    );
 }
 
 #[test]

@@ -6,19 +6,21 @@ use cloudreve_autoselect::outcome::{OperatorEvent, TaskResult};
 
 use crate::support::{self, patches};
 
-fn journal(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    dir.path().join("state.json.journal")
-}
-
 #[tokio::test]
 async fn a_decision_that_never_reached_the_disk_is_decided_again_next_tick() {
     let emu = support::emulator().await;
     let id = emu.add_task(support::show(Backend::Aria2));
     let dir = tempfile::tempdir().unwrap();
-    let daemon = support::daemon(&emu, &support::state_file(&dir));
-    // The journal cannot be written (its name is taken by a directory, as a full disk would
-    // refuse the write).
-    std::fs::create_dir(journal(&dir)).unwrap();
+    let (mut state, _) =
+        cloudreve_autoselect::state::StateStore::open(&support::state_file(&dir)).unwrap();
+    // The journal write fails as on a full disk.
+    state.fail_journal_writes(1);
+    let daemon = cloudreve_autoselect::daemon::Daemon::new(
+        support::client(&emu),
+        support::settings(support::RULES, false),
+        state,
+        None,
+    );
     let report = daemon.tick().await;
     assert!(
         matches!(report.tasks[0].result, TaskResult::StateNotWritable { .. }),
@@ -34,7 +36,6 @@ async fn a_decision_that_never_reached_the_disk_is_decided_again_next_tick() {
     );
     assert!(patches(&emu).is_empty());
     // The disk is fine again: the task is decided and its junk deselected.
-    std::fs::remove_dir(journal(&dir)).unwrap();
     let report = daemon.tick().await;
     assert_eq!(report.patched(), 1, "{report:?}");
     assert_eq!(patches(&emu).len(), 1);
@@ -108,4 +109,57 @@ async fn a_task_listing_an_index_twice_is_skipped_and_the_others_are_handled() {
     );
     assert_eq!(report.patched(), 1, "{report:?}");
     assert!(patches(&emu).iter().all(|(id, _)| id != "twice"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_lock_file_under_run_lets_no_second_writer_in() {
+    use std::time::{Duration, Instant};
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
+    let dir = tempfile::tempdir().unwrap();
+    let state = support::state_file(&dir);
+    let config = dir.path().join("rules.toml");
+    std::fs::write(
+        &config,
+        support::config_text(
+            &emu.base_url(),
+            &format!(
+                "[daemon]\nschedule = \"0 0 0 1 1 *\"\nstate_file = \"{}\"\n{}",
+                state.display(),
+                support::RULES
+            ),
+        ),
+    )
+    .unwrap();
+    let mut service = tokio::process::Command::new(support::binary())
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The service's start-up tick writes the state.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !state.exists() {
+        assert!(Instant::now() < deadline, "the service wrote no state");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Someone takes the lock file for a stale one.
+    std::fs::remove_file(cloudreve_autoselect::state::lock_path(&state)).unwrap();
+    emu.add_task(support::show(Backend::Qbittorrent));
+    let sent_before = patches(&emu).len();
+    let env = [("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)];
+    let output = support::run_binary(&["--config", config.to_str().unwrap(), "once"], &env).await;
+    let stderr = support::stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another instance"), "{stderr}");
+    assert!(stderr.contains("state.json.journal is locked"), "{stderr}");
+    assert_eq!(
+        patches(&emu).len(),
+        sent_before,
+        "a second writer sent something"
+    );
+    service.kill().await.unwrap();
 }
