@@ -13,7 +13,7 @@ fn body(tasks: &[&[u8]]) -> Vec<u8> {
         }
         body.extend_from_slice(task);
     }
-    body.extend_from_slice(br#"]}}"#);
+    body.extend_from_slice(br"]}}");
     body
 }
 
