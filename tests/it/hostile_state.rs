@@ -163,3 +163,44 @@ async fn removing_the_lock_file_under_run_lets_no_second_writer_in() {
     );
     service.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_heartbeat_is_never_written_or_read_through_a_planted_link() {
+    let emu = support::emulator().await;
+    emu.add_task(support::show(Backend::Aria2));
+    let dir = tempfile::tempdir().unwrap();
+    let state = support::state_file(&dir);
+    let heartbeat = cloudreve_autoselect::daemon::heartbeat_path(&state);
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    // Read through a link to /dev/zero: refused at once, naming the file.
+    std::os::unix::fs::symlink("/dev/zero", &heartbeat).unwrap();
+    let verdict = cloudreve_autoselect::healthcheck::check(
+        &heartbeat,
+        std::time::Duration::from_secs(60),
+        chrono::Utc::now(),
+    );
+    let e = verdict.unwrap_err();
+    assert!(
+        e.contains(&heartbeat.display().to_string()) && e.contains("symbolic link"),
+        "{e}"
+    );
+    // Written: the link is replaced, its target left alone.
+    std::fs::remove_file(&heartbeat).unwrap();
+    std::os::unix::fs::symlink(&victim, &heartbeat).unwrap();
+    let (state_store, _) = cloudreve_autoselect::state::StateStore::open(&state).unwrap();
+    let daemon = cloudreve_autoselect::daemon::Daemon::new(
+        support::client(&emu),
+        support::settings(support::RULES, false),
+        state_store,
+        Some(heartbeat.clone()),
+    );
+    daemon.tick().await;
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(
+        std::fs::symlink_metadata(&heartbeat)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+}
