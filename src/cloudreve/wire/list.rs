@@ -272,7 +272,9 @@ fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
 
 /// A map key as raw bytes, borrowed from the body unless it has escapes. Keys are only compared
 /// with known ASCII names, so they are not checked for UTF-8 (the parser's largest cost after
-/// the strings themselves).
+/// the strings themselves). serde_json does not check raw keys for control characters either,
+/// which JSON forbids in a string: a key borrowed whole is checked here (found by fuzzing); one
+/// with escapes is not, as its raw text is gone (a `\n` escape is valid, a raw line feed not).
 struct Key<'de>(Cow<'de, [u8]>);
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
@@ -283,7 +285,12 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object key")
             }
-            fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+                if v.iter().any(|&b| b < 0x20) {
+                    return Err(E::custom(
+                        "control character (\\u0000-\\u001F) found while parsing a key",
+                    ));
+                }
                 Ok(Key(Cow::Borrowed(v)))
             }
             fn visit_bytes<E>(self, v: &[u8]) -> Result<Self::Value, E> {

@@ -104,3 +104,17 @@ fn text_that_is_not_utf8_outside_the_tasks_fails_the_page_with_a_position() {
 fn body_of_broken() -> Vec<u8> {
     body(&[b"{\"id\":\"a\xff\",\"status\":}"])
 }
+
+/// Found by fuzzing (fuzz/artifacts/list/crash-0a9820c7): raw control characters in a key were
+/// accepted, since serde_json reads keys as bytes without checking them.
+#[test]
+fn a_raw_control_character_in_a_key_is_not_json() {
+    let body = b"{\"code\":0,\"data\":{\"tasks\":[{\"id\":\"kku7\",\"summa\x0f\x00ry\":{}}]}}";
+    for size in [1, 7, body.len()] {
+        assert!(streamed(body, size).is_err(), "pieces of {size}");
+    }
+    assert!(decode_list(body).is_err());
+    // Written as escapes, the same characters are valid JSON.
+    let body = br#"{"code":0,"data":{"tasks":[{"id":"kku7","summa\u000f\u0000ry":{}}]}}"#;
+    assert_eq!(streamed(body, 3).unwrap().tasks.len(), 1);
+}
