@@ -84,7 +84,9 @@ fn structure(message: impl Into<String>) -> TorrentError {
 }
 
 /// Checks the nesting depth without recursion, so that a crafted file cannot exhaust the stack
-/// of the recursive decoder.
+/// of the recursive decoder, and that no string's length runs past the end of the file
+/// (`bt_bencode` adds such a length to its offset unchecked: a length near `usize::MAX` made it
+/// panic, found by fuzzing).
 fn check_depth(bytes: &[u8]) -> Result<(), TorrentError> {
     let mut depth = 0usize;
     let mut pos = 0usize;
@@ -117,7 +119,13 @@ fn check_depth(bytes: &[u8]) -> Result<(), TorrentError> {
                     .ok()
                     .and_then(|digits| digits.parse().ok())
                     .ok_or_else(|| TorrentError::Bencode("invalid string length".into()))?;
-                pos = pos.saturating_add(colon + 1).saturating_add(length);
+                let start = pos + colon + 1;
+                if length > bytes.len().saturating_sub(start) {
+                    return Err(TorrentError::Bencode(format!(
+                        "the string at offset {pos} runs past the end of the file"
+                    )));
+                }
+                pos = start + length;
             }
             _ => {
                 return Err(TorrentError::Bencode(format!(
@@ -463,6 +471,22 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/artifacts/torrent/crash-147cbee2): the decoder panicked on it.
+    #[test]
+    fn a_string_longer_than_the_file_is_refused_before_decoding() {
+        for bytes in [
+            &b"d18446744073709551615:ae"[..],
+            b"d4:infod4:name5:abe",
+            b"3:ab",
+        ] {
+            let e = parse(bytes).unwrap_err();
+            assert!(
+                e.to_string().contains("runs past the end of the file"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn depth_is_checked_before_decoding() {
