@@ -272,7 +272,7 @@ fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
 
 /// A map key as raw bytes, borrowed from the body unless it has escapes. Keys are only compared
 /// with known ASCII names, so they are not checked for UTF-8 (the parser's largest cost after
-/// the strings themselves). serde_json does not check raw keys for control characters either,
+/// the strings themselves). `serde_json` does not check raw keys for control characters either,
 /// which JSON forbids in a string: a key borrowed whole is checked here (found by fuzzing); one
 /// with escapes is not, as its raw text is gone (a `\n` escape is valid, a raw line feed not).
 struct Key<'de>(Cow<'de, [u8]>);

@@ -106,7 +106,7 @@ fn body_of_broken() -> Vec<u8> {
 }
 
 /// Found by fuzzing (fuzz/artifacts/list/crash-0a9820c7): raw control characters in a key were
-/// accepted, since serde_json reads keys as bytes without checking them.
+/// accepted, since `serde_json` reads keys as bytes without checking them.
 #[test]
 fn a_raw_control_character_in_a_key_is_not_json() {
     let body = b"{\"code\":0,\"data\":{\"tasks\":[{\"id\":\"kku7\",\"summa\x0f\x00ry\":{}}]}}";
