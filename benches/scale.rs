@@ -199,7 +199,7 @@ async fn tick_at_scale(n_tasks: usize, n_files: usize) {
         to_send += usize::from(plan.changes().is_some());
     }
     let listed: std::collections::HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
-    store.prune(&listed);
+    store.prune(&listed, chrono::Utc::now());
     let plan_and_state = started.elapsed();
     assert_eq!(to_send, 0);
     drop(tasks);

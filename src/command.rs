@@ -638,7 +638,7 @@ fn initial_refresh_token(
     let use_store = matches!((modified(store), modified(configured)), (Some(kept), Some(given)) if kept >= given)
         || (store.exists() && !configured.exists());
     let text = if use_store {
-        read(store)?
+        read_kept_token(store)?
     } else {
         read(configured)?
     };
@@ -649,6 +649,20 @@ fn initial_refresh_token(
         });
     }
     Ok(SecretString::from(token.to_owned()))
+}
+
+/// The refresh token the daemon kept: its own file, so never through a link, and small.
+fn read_kept_token(path: &std::path::Path) -> Result<String, SetupError> {
+    crate::durable::read_capped(path, 64 * 1024)
+        .and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+        })
+        .map_err(|source| SetupError::Read {
+            key: "server.refresh_token_file",
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Sign-in from a `refresh-token` credential (systemd `LoadCredential=`, a Docker secret).
@@ -679,8 +693,8 @@ fn delivered_refresh_token(
     let mut store = refresh_token_store(state_file).into_os_string();
     store.push(format!("-{:016x}", fingerprint(&delivered)));
     let store = PathBuf::from(store);
-    let token = match read(&store) {
-        Ok(kept) if !kept.is_empty() => kept,
+    let token = match read_kept_token(&store) {
+        Ok(kept) if !kept.trim().is_empty() => kept.trim().to_owned(),
         _ => delivered,
     };
     // Name the file the operator edits rather than systemd's private copy.

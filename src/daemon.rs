@@ -475,7 +475,7 @@ impl Daemon {
         if !settings.dry_run
             && let Some(listed_ids) = list.listed_ids()
         {
-            report.pruned = state.prune(&listed_ids);
+            report.pruned = state.prune(&listed_ids, chrono::Utc::now());
         }
         report.skipped.clone_from(&list.skipped);
         for task in &list.tasks {

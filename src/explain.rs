@@ -12,6 +12,10 @@ use crate::plan::{self, Decided};
 use crate::rules::RuleSet;
 use crate::task::DownloadTask;
 
+mod input;
+
+use input::Input;
+
 /// The task file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ExplainError {
@@ -154,7 +158,7 @@ fn explain_with<E>(
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             }
-            None => read_file(path).and_then(|bytes| {
+            None => Input::open(path).and_then(Input::whole).and_then(|bytes| {
                 decode(path, &bytes, &mut |array, task| {
                     if drawn.last().is_none_or(|last| last.array != array) {
                         drawn.push(Drawn::new(array));
@@ -221,7 +225,10 @@ fn decode_in_batches(
         }
     };
     let mut batcher = Batcher::new(&hand_over);
-    let streamed = stream_file(path, &mut |array, task| batcher.take(array, task))?;
+    let mut input = Input::open(path)?;
+    let streamed = stream_file(path, &mut input, &mut |array, task| {
+        batcher.take(array, task)
+    })?;
     let streamed = if let Some(streamed) = streamed {
         streamed
     } else {
@@ -230,7 +237,7 @@ fn decode_in_batches(
             .sender
             .send(Handed::Restart)
             .map_err(|_| ExplainError::decode(path, cloudreve::DocumentError::Stopped))?;
-        let bytes = read_file(path)?;
+        let bytes = input.whole()?;
         batcher = Batcher::new(&hand_over);
         decode(path, &bytes, &mut |array, task| batcher.take(array, task))
     };
@@ -299,20 +306,17 @@ impl<'h, H: Fn(Batch) -> ControlFlow<()>> Batcher<'h, H> {
 /// the document could not be followed that way and must be decoded whole.
 fn stream_file(
     path: &Path,
+    input: &mut Input<'_>,
     each: &mut (dyn FnMut(usize, DownloadTask) -> ControlFlow<()> + Send),
 ) -> Result<Option<Result<StreamedTasks, ExplainError>>, ExplainError> {
-    use std::io::Read as _;
-    let read_error = |source| ExplainError::read(path, source);
-    let mut file = std::fs::File::open(path).map_err(read_error)?;
-    let mut piece = vec![0; PIECE];
+    let mut buffer = vec![0; PIECE];
     let mut stream = TaskDocumentStream::new(each);
     loop {
-        match file.read(&mut piece) {
-            Ok(0) => break,
-            Ok(read) => stream.feed(piece.get(..read).unwrap_or_default()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(read_error(e)),
+        let piece = input.piece(&mut buffer)?;
+        if piece.is_empty() {
+            break;
         }
+        stream.feed(piece);
         if stream.held() > HELD_AT_MOST {
             return Ok(None);
         }
@@ -320,10 +324,6 @@ fn stream_file(
     Ok(stream
         .finish()
         .map(|streamed| streamed.map_err(|source| ExplainError::decode(path, source))))
-}
-
-fn read_file(path: &Path) -> Result<Vec<u8>, ExplainError> {
-    std::fs::read(path).map_err(|source| ExplainError::read(path, source))
 }
 
 fn decode(

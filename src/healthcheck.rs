@@ -21,8 +21,9 @@ pub fn default_max_age(schedule: &Schedule, now: DateTime<Utc>) -> Duration {
 
 /// Checks the heartbeat at `path`. `Ok` and `Err` both carry a one-line reason.
 pub fn check(path: &Path, max_age: Duration, now: DateTime<Utc>) -> Result<String, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    // The daemon's own small file: never through a link, and never more than a line's worth.
+    let text = match crate::durable::read_capped(path, 4096) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(format!(
                 "unhealthy: no heartbeat file {}; the service (`run`) has not finished a tick yet. `once` writes no heartbeat: a one-shot deployment (a cron job, a systemd timer) is checked by `once`'s exit status (0: every eligible task was handled) or by the timer unit's result",

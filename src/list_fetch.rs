@@ -182,11 +182,10 @@ pub enum Refreshed {
 /// Fetches a list and, if it changed, replaces its cached copy atomically.
 pub async fn refresh(downloader: &Downloader, list: &UrlList) -> Result<Refreshed, ListFetchError> {
     let text = fetch(downloader, &list.url).await?;
-    if std::fs::read(&list.cache).is_ok_and(|old| old == text.as_bytes()) {
+    let cap = u64::try_from(text.len()).unwrap_or(u64::MAX);
+    if crate::durable::read_capped(&list.cache, cap).is_ok_and(|old| old == text.as_bytes()) {
         // Touch it, so that its age says when it was last confirmed.
-        let _ = std::fs::File::options()
-            .append(true)
-            .open(&list.cache)
+        let _ = crate::durable::open_existing(&list.cache)
             .and_then(|f| f.set_modified(SystemTime::now()));
         return Ok(Refreshed::Unchanged);
     }

@@ -18,8 +18,8 @@
 //! aside and replaced; a file of a newer format is left alone ([`StateError::NewerVersion`]).
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read as _, Write as _};
+use std::fs::{self, File};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,16 @@ pub use patch::PatchRefusals;
 /// Version 2: `decided` holds every file a rule decided (version 1 held only the files sent,
 /// which version 2 reads as they are).
 const VERSION: u32 = 2;
+
+/// The most the state file or its journal may hold: far beyond any real state (ten thousand
+/// tasks of a thousand decided files each take about 150 MB), and a bound on what a planted
+/// or damaged file can make us allocate.
+const MAX_STATE_BYTES: u64 = 1 << 30;
+
+/// How long a task stays remembered after complete lists stopped showing it: long enough for a
+/// server that lists nothing for a while (a restart, a wiped database being restored) or a
+/// task paused and resumed, short enough that the state does not grow without end.
+pub const PRUNE_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct StateDocument {
@@ -62,6 +72,10 @@ struct TaskRecord {
     /// Files whose PATCH got no clear answer: sent, outcome unknown.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     unknown: std::collections::BTreeSet<u64>,
+    /// When (Unix seconds) a complete list first left this task out: it is forgotten only once
+    /// it has stayed out for [`PRUNE_GRACE`]. Written on the change only, not at every tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unlisted_since: Option<i64>,
 }
 
 /// Cumulative figures since `since`: what the daemon saved its user.
@@ -146,6 +160,17 @@ pub enum StateError {
         /// Its version.
         version: u32,
     },
+    /// The lock file was removed or replaced while this process held it (or each time it was
+    /// taken): another writer may be in, so this one writes nothing more.
+    #[error(
+        "the lock file {lock} of the state file {path} was removed or replaced while this process held it; another instance may be writing the state, so this one writes nothing more: stop every instance, then start one"
+    )]
+    LockLost {
+        /// The state file.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
     /// Writing failed.
     #[error("could not write the state file {path}: {source}")]
     Write {
@@ -218,10 +243,14 @@ pub struct StateStore {
     path: Option<PathBuf>,
     document: StateDocument,
     journal: Option<File>,
-    /// The exclusive lock of a writer, held while the store lives (dropping it unlocks).
-    lock: Option<File>,
+    /// The exclusive locks of a writer, on the lock file and on the journal, each with its
+    /// name, held while the store lives (dropping them unlocks). Two, so that removing the lock
+    /// file alone (taking it for a stale one) lets no second writer in.
+    locks: Vec<(PathBuf, File)>,
     /// Changed since the last full write.
     dirty: bool,
+    /// Journal writes still to fail on purpose (see [`Self::fail_journal_writes`]).
+    failing_writes: usize,
 }
 
 /// `<state>.<suffix>`.
@@ -250,8 +279,9 @@ impl StateStore {
                 ..StateDocument::default()
             },
             journal: None,
-            lock: None,
+            locks: Vec::new(),
             dirty: false,
+            failing_writes: 0,
         }
     }
 
@@ -263,7 +293,9 @@ impl StateStore {
         let mut warnings = Vec::new();
         let mut store = Self::in_memory();
         store.path = Some(path.to_owned());
-        store.lock = Some(lock);
+        let journal = journal_path(path);
+        let journal_lock = take_lock_on(path, &journal)?;
+        store.locks = vec![(lock_path(path), lock), (journal, journal_lock)];
         match read_document(path)? {
             Parsed::Missing => {}
             Parsed::Good(document) => store.document = document,
@@ -308,15 +340,8 @@ impl StateStore {
             return Ok(());
         };
         let journal = journal_path(&path);
-        let mut bytes = Vec::new();
-        match File::open(&journal) {
-            Ok(mut file) => {
-                file.read_to_end(&mut bytes)
-                    .map_err(|source| StateError::Unreadable {
-                        path: journal.clone(),
-                        source,
-                    })?;
-            }
+        let bytes = match durable::read_capped(&journal, MAX_STATE_BYTES) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(source) => {
                 return Err(StateError::Unreadable {
@@ -324,21 +349,8 @@ impl StateStore {
                     source,
                 });
             }
-        }
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let mut ignored = 0;
-        for line in bytes[..complete].split(|&b| b == b'\n') {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match serde_json::from_slice::<JournalEntry>(line) {
-                Ok(entry) => {
-                    self.apply_entry(entry);
-                    self.dirty = true;
-                }
-                Err(_) => ignored += 1,
-            }
-        }
+        };
+        let (complete, ignored) = self.apply_journal(&bytes);
         if ignored > 0 {
             warnings.push(LoadWarning::JournalLinesIgnored {
                 path: journal.clone(),
@@ -351,10 +363,7 @@ impl StateStore {
                 path: journal.clone(),
                 source,
             };
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&journal)
-                .map_err(write_error)?;
+            let file = durable::open_existing(&journal).map_err(write_error)?;
             file.set_len(complete as u64).map_err(write_error)?;
             file.sync_all().map_err(write_error)?;
             warnings.push(LoadWarning::JournalTornTail {
@@ -363,6 +372,44 @@ impl StateStore {
             });
         }
         Ok(())
+    }
+
+    /// Applies the complete lines of a journal's text; returns the length of those lines and
+    /// how many of them did not read.
+    fn apply_journal(&mut self, bytes: &[u8]) -> (usize, usize) {
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let mut ignored = 0;
+        for line in bytes
+            .get(..complete)
+            .unwrap_or_default()
+            .split(|&b| b == b'\n')
+        {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<JournalEntry>(line) {
+                Ok(entry) => {
+                    self.apply_entry(entry);
+                    self.dirty = true;
+                }
+                Err(_) => ignored += 1,
+            }
+        }
+        (complete, ignored)
+    }
+
+    /// Reads a state file's and a journal's texts as [`Self::open`] would, in memory (for the
+    /// fuzz target): the decided files of every task, or why the state file is refused.
+    #[doc(hidden)]
+    pub fn read_texts(state: &[u8], journal: &[u8]) -> Result<Self, String> {
+        let mut store = Self::in_memory();
+        match parse_document(Path::new("state.json"), state).map_err(|e| e.to_string())? {
+            Parsed::Missing => {}
+            Parsed::Good(document) => store.document = document,
+            Parsed::Corrupt(reason) => return Err(reason),
+        }
+        store.apply_journal(journal);
+        Ok(store)
     }
 
     fn apply_entry(&mut self, entry: JournalEntry) {
@@ -435,11 +482,13 @@ impl StateStore {
         })
     }
 
+    /// Writes one journal line and fsyncs it, and only then applies it in memory: a decision
+    /// counts once it is on disk. A failed write leaves the store as it was (the task stays
+    /// undecided for the next tick) and cuts off whatever part of the line reached the file.
     fn append(&mut self, entry: JournalEntry) -> Result<(), StateError> {
-        let line = self.path.as_ref().map(|_| serde_json::to_vec(&entry));
-        self.apply_entry(entry);
-        self.dirty = true;
-        let (Some(path), Some(line)) = (self.path.clone(), line) else {
+        let Some(path) = self.path.clone() else {
+            self.apply_entry(entry);
+            self.dirty = true;
             return Ok(());
         };
         let journal = journal_path(&path);
@@ -447,21 +496,75 @@ impl StateStore {
             path: journal.clone(),
             source,
         };
-        let mut line = line.map_err(|e| error(e.into()))?;
+        // Another writer may hold the state now: write nothing (checked again after writing, for
+        // one that came in meanwhile).
+        self.check_lock()?;
+        let mut line = serde_json::to_vec(&entry).map_err(|e| error(e.into()))?;
         line.push(b'\n');
         if self.journal.is_none() {
-            fs::create_dir_all(durable::parent_dir(&path)).map_err(error)?;
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&journal)
-                .map_err(error)?;
-            durable::keep_directory_owner(&journal).map_err(error)?;
-            self.journal = Some(file);
+            self.journal = Some(durable::open_append(&journal).map_err(error)?);
         }
         if let Some(file) = self.journal.as_mut() {
-            file.write_all(&line).map_err(error)?;
-            file.sync_data().map_err(error)?;
+            let before = file.metadata().map_err(error)?.len();
+            let failing = self.failing_writes > 0;
+            self.failing_writes = self.failing_writes.saturating_sub(1);
+            let written = file.write_all(&line).and_then(|()| {
+                if failing {
+                    // A full disk, as the fsync reports it: the line may already be in the file.
+                    Err(std::io::Error::from_raw_os_error(28))
+                } else {
+                    file.sync_data()
+                }
+            });
+            if let Err(source) = written {
+                // A line that may be on disk must not decide files the caller is told were not
+                // recorded: cut it off, or drop the handle so the next full write empties it.
+                if file
+                    .set_len(before)
+                    .and_then(|()| file.sync_data())
+                    .is_err()
+                {
+                    self.journal = None;
+                }
+                self.dirty = true;
+                return Err(error(source));
+            }
+        }
+        self.check_lock()?;
+        self.apply_entry(entry);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Makes the next `count` journal writes fail as on a full disk (`ENOSPC`) after the line
+    /// reached the file: tests show what a failed write leaves behind with it.
+    #[doc(hidden)]
+    pub fn fail_journal_writes(&mut self, count: usize) {
+        self.failing_writes = count;
+    }
+
+    /// Fails once this writer's lock file is no longer the file its name holds (deleted or
+    /// replaced): a second writer could then have taken the new one.
+    fn check_lock(&self) -> Result<(), StateError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        for (lock, file) in &self.locks {
+            match durable::still_named(file, lock) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(StateError::LockLost {
+                        path: path.clone(),
+                        lock: lock.clone(),
+                    });
+                }
+                Err(source) => {
+                    return Err(StateError::Write {
+                        path: lock.clone(),
+                        source,
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -532,15 +635,29 @@ impl StateStore {
         closed
     }
 
-    /// Forgets tasks that are no longer listed; returns how many. Call only with a complete,
+    /// Forgets tasks that complete lists have left out for [`PRUNE_GRACE`] or longer; returns
+    /// how many. A task left out is marked with the time (`now`) and kept: a server whose list
+    /// is briefly empty, or a task that comes back, never has its files decided again over the
+    /// user's choices. A task listed again loses its mark. Call only with a complete,
     /// well-formed list.
-    pub fn prune(&mut self, listed: &HashSet<&str>) -> usize {
+    pub fn prune(&mut self, listed: &HashSet<&str>, now: chrono::DateTime<chrono::Utc>) -> usize {
+        let now = now.timestamp();
+        let grace = i64::try_from(PRUNE_GRACE.as_secs()).unwrap_or(i64::MAX);
         let before = self.document.tasks.len();
-        self.document
-            .tasks
-            .retain(|id, _| listed.contains(id.as_str()));
+        let mut marked = false;
+        self.document.tasks.retain(|id, record| {
+            if listed.contains(id.as_str()) {
+                marked |= record.unlisted_since.take().is_some();
+                return true;
+            }
+            let since = *record.unlisted_since.get_or_insert_with(|| {
+                marked = true;
+                now
+            });
+            now.saturating_sub(since) < grace
+        });
         let pruned = before - self.document.tasks.len();
-        self.dirty |= pruned > 0;
+        self.dirty |= pruned > 0 || marked;
         pruned
     }
 
@@ -557,14 +674,13 @@ impl StateStore {
             let path = path.to_owned();
             move |source| StateError::Write { path, source }
         };
+        self.check_lock()?;
         let bytes = serde_json::to_vec(&self.document).map_err(|e| error(&path)(e.into()))?;
         durable::write_atomically_with_mode(&path, &bytes, 0o600).map_err(error(&path))?;
         // The full write holds everything the journal held; empty it.
         let journal = journal_path(&path);
         self.journal = None;
-        let file = File::create(&journal).map_err(error(&journal))?;
-        file.sync_all().map_err(error(&journal))?;
-        durable::keep_directory_owner(&journal).map_err(error(&journal))?;
+        durable::empty(&journal).map_err(error(&journal))?;
         self.dirty = false;
         Ok(())
     }
@@ -577,7 +693,7 @@ enum Parsed {
 }
 
 fn read_document(path: &Path) -> Result<Parsed, StateError> {
-    let bytes = match fs::read(path) {
+    let bytes = match durable::read_capped(path, MAX_STATE_BYTES) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Parsed::Missing),
         Err(source) => {
@@ -587,7 +703,11 @@ fn read_document(path: &Path) -> Result<Parsed, StateError> {
             });
         }
     };
-    match serde_json::from_slice::<StateDocument>(&bytes) {
+    parse_document(path, &bytes)
+}
+
+fn parse_document(path: &Path, bytes: &[u8]) -> Result<Parsed, StateError> {
+    match serde_json::from_slice::<StateDocument>(bytes) {
         Ok(document) if document.version > VERSION => Err(StateError::NewerVersion {
             path: path.to_owned(),
             version: document.version,
@@ -610,30 +730,38 @@ fn read_document(path: &Path) -> Result<Parsed, StateError> {
 }
 
 fn take_lock(path: &Path) -> Result<File, StateError> {
-    let lock = lock_path(path);
+    take_lock_on(path, &lock_path(path))
+}
+
+/// Locks `lock` (the lock file, or the journal) for the writer of the state file `path`.
+fn take_lock_on(path: &Path, lock: &Path) -> Result<File, StateError> {
+    let lock = lock.to_owned();
     let write_error = |source| StateError::Write {
         path: lock.clone(),
         source,
     };
-    fs::create_dir_all(durable::parent_dir(path)).map_err(write_error)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(write_error)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            return Err(StateError::Locked {
-                path: path.to_owned(),
-                lock,
-            });
+    // A lock taken on a file whose name was removed or replaced meanwhile guards nothing: the
+    // next writer would lock the new file. Try again on what the name holds now.
+    for _ in 0..3 {
+        let file = durable::open_lock(&lock).map_err(write_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StateError::Locked {
+                    path: path.to_owned(),
+                    lock,
+                });
+            }
+            Err(fs::TryLockError::Error(source)) => return Err(write_error(source)),
         }
-        Err(fs::TryLockError::Error(source)) => return Err(write_error(source)),
+        if durable::still_named(&file, &lock).map_err(write_error)? {
+            return Ok(file);
+        }
     }
-    durable::keep_directory_owner(&lock).map_err(write_error)?;
-    Ok(file)
+    Err(StateError::LockLost {
+        path: path.to_owned(),
+        lock,
+    })
 }
 
 fn move_aside(path: &Path, reason: &str) -> Result<LoadWarning, StateError> {
@@ -651,6 +779,9 @@ fn move_aside(path: &Path, reason: &str) -> Result<LoadWarning, StateError> {
         reason: reason.to_owned(),
     })
 }
+
+#[cfg(test)]
+mod hostile_tests;
 
 #[cfg(test)]
 mod tests {
@@ -843,7 +974,11 @@ mod tests {
         store
             .decide(&TaskId::new("b"), &[change(1, false)])
             .unwrap();
-        assert_eq!(store.prune(&HashSet::from(["a"])), 1);
+        let now = chrono::Utc::now();
+        assert_eq!(store.prune(&HashSet::from(["a"]), now), 0);
+        assert_eq!(store.task_count(), 2);
+        let later = now + PRUNE_GRACE;
+        assert_eq!(store.prune(&HashSet::from(["a"]), later), 1);
         assert_eq!(store.task_count(), 1);
     }
 

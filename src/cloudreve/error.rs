@@ -346,6 +346,11 @@ pub enum ListProblem {
         /// Pages read before giving up.
         pages: usize,
     },
+    /// The pages together exceed the cap of one answer.
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for ListProblem {
@@ -364,6 +369,10 @@ impl fmt::Display for ListProblem {
                 f.write_str("the next page's cursor is the one just used; the list never ends")
             }
             Self::PageCap { pages } => write!(f, "still more pages after {pages} pages"),
+            Self::TooLarge { limit } => write!(
+                f,
+                "the pages together exceed the {limit}-byte cap of the whole list"
+            ),
         }
     }
 }

@@ -286,6 +286,10 @@ impl Client {
         let mut list = TaskList::default();
         let mut next_token: Option<String> = None;
         let mut last_correlation_id = String::new();
+        // Each answer is capped; so is the whole list, over all its pages, at the same size (one
+        // page more is the most ever held), so that many pages cannot add up to gigabytes.
+        let limit = self.options.max_body_bytes;
+        let mut received = 0usize;
         // The downloading category answers in one page; the cursor is followed defensively,
         // with a bound so that a server handing out cursors forever cannot loop us forever.
         for _ in 0..MAX_LIST_PAGES {
@@ -305,6 +309,14 @@ impl Client {
                     ListReceiver::default,
                 )
                 .await?;
+            received = received.saturating_add(page.bytes);
+            if received > limit {
+                return Err(Error::ListIncomplete {
+                    endpoint: LIST_ENDPOINT.to_owned(),
+                    correlation_id,
+                    problem: ListProblem::TooLarge { limit },
+                });
+            }
             if list.tasks.is_empty() && list.skipped.is_empty() {
                 list = page.tasks;
             } else {
@@ -948,7 +960,10 @@ impl Receive for ListReceiver {
                 ),
             })
         })?;
-        judge_list(head, decoded)
+        judge_list(head, decoded).map(|(mut page, correlation_id)| {
+            page.bytes = received;
+            (page, correlation_id)
+        })
     }
 }
 

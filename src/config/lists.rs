@@ -99,7 +99,7 @@ pub type ListLookup<'a> = &'a dyn Fn(&ListSource) -> Result<String, String>;
 pub fn read_from_disk(source: &ListSource) -> Result<String, String> {
     match source {
         ListSource::File(path) => read_capped(path).map_err(|e| format!("cannot read it: {e}")),
-        ListSource::Url { cache, .. } => match read_capped(cache) {
+        ListSource::Url { cache, .. } => match read_copy(cache) {
             Ok(text) => Ok(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
                 "never fetched (no copy at {}); the rule stays inactive until the daemon fetches it",
@@ -108,6 +108,15 @@ pub fn read_from_disk(source: &ListSource) -> Result<String, String> {
             Err(e) => Err(format!("cannot read the copy at {}: {e}", cache.display())),
         },
     }
+}
+
+/// A fetched list's copy: the daemon's own file, so never through a link, and only a regular
+/// file.
+fn read_copy(path: &Path) -> std::io::Result<String> {
+    let bytes =
+        crate::durable::read_capped(path, u64::try_from(MAX_LIST_BYTES).unwrap_or(u64::MAX))?;
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 fn read_capped(path: &Path) -> std::io::Result<String> {

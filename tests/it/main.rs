@@ -14,6 +14,8 @@ mod emulator_facts;
 mod endurance;
 mod expect;
 mod hand;
+mod hostile_explain;
+mod hostile_state;
 mod list_budget;
 mod lists;
 mod metrics;

@@ -239,6 +239,18 @@ async fn tasks_that_leave_the_list_are_pruned() {
     daemon.tick().await;
     emu.finish(&id);
     emu.poll();
+    // Kept for a grace period after it left the list, with the time it was first missed.
+    assert_eq!(daemon.tick().await.pruned, 0);
+    drop(daemon);
+    let state = std::fs::read_to_string(support::state_file(&dir)).unwrap();
+    assert!(state.contains(&id), "{state}");
+    let mut document: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let since = &mut document["tasks"][id.as_str()]["unlisted_since"];
+    let missed = since.as_i64().unwrap();
+    let grace = i64::try_from(cloudreve_autoselect::state::PRUNE_GRACE.as_secs()).unwrap();
+    *since = serde_json::json!(missed - grace);
+    std::fs::write(support::state_file(&dir), document.to_string()).unwrap();
+    let daemon = support::daemon(&emu, &support::state_file(&dir));
     assert_eq!(daemon.tick().await.pruned, 1);
     let state = std::fs::read_to_string(support::state_file(&dir)).unwrap();
     assert!(!state.contains(&id), "{state}");

@@ -57,6 +57,32 @@ impl<'de> Deserialize<'de> for TaskElement {
     }
 }
 
+/// An element that `serde_json` refused only because a string in it is not UTF-8 (a file name
+/// in a legacy encoding): the one task is skipped, named by its id when the id itself is text,
+/// and the rest of the list stands. Read again with the bad bytes replaced, to find the id and
+/// to be sure nothing else is wrong; `None` when the element is otherwise not valid either.
+fn not_utf8(bytes: &[u8], position: usize, scratch: &mut FileScratch) -> Option<SkippedTask> {
+    if std::str::from_utf8(bytes).is_ok() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let mut deserializer = serde_json::Deserializer::from_str(&text);
+    let decoded = ObjectOr(TaskHandler { scratch })
+        .deserialize(&mut deserializer)
+        .and_then(|task| deserializer.end().map(|()| task))
+        .ok()?;
+    let id = match decoded {
+        Field::Found(Ok(task)) => Some(task.id.as_str().to_owned()),
+        Field::Found(Err(skipped)) => skipped.id,
+        Field::Missing | Field::Null | Field::Wrong(_) => return None,
+    };
+    Some(SkippedTask {
+        // An id that was not text is no id: the list then prunes nothing this tick.
+        id: id.filter(|id| !id.contains(char::REPLACEMENT_CHARACTER)),
+        reason: format!("tasks[{position}] holds a string that is not UTF-8 text"),
+    })
+}
+
 /// Where the tasks of streamed arrays go.
 enum Destination<'t> {
     /// Into the stream's list.
@@ -325,7 +351,15 @@ impl<'t> ListStream<'t> {
         match self.element_end(chunk, start) {
             None => self.element.extend_from_slice(rest),
             Some(end) => {
-                self.finish_element(chunk.get(start..end).unwrap_or_default());
+                if self.finish_element(chunk.get(start..end).unwrap_or_default()) {
+                    // Skipped for text that is not UTF-8: go on after it.
+                    if chunk.get(end) == Some(&b']') {
+                        self.close_tasks();
+                    } else {
+                        self.mode = Mode::Between { need_element: true };
+                    }
+                    return end + 1;
+                }
                 if self.error.is_none() {
                     self.fail_structure(end);
                 }
@@ -371,8 +405,9 @@ impl<'t> ListStream<'t> {
         end
     }
 
-    /// Decodes one complete element: its start from earlier chunks, then `tail`.
-    fn finish_element(&mut self, tail: &[u8]) {
+    /// Decodes one complete element: its start from earlier chunks, then `tail`. True when the
+    /// element held text that is not UTF-8 and was skipped as one malformed task.
+    fn finish_element(&mut self, tail: &[u8]) -> bool {
         let index = self.position;
         let bytes: &[u8] = if self.element.is_empty() {
             tail
@@ -386,16 +421,24 @@ impl<'t> ListStream<'t> {
         })
         .deserialize(&mut deserializer)
         .and_then(|task| deserializer.end().map(|()| task));
+        let mut confined = false;
         match decoded {
             Ok(task) => self.take(task),
-            Err(e) => {
-                self.error = Some(StreamError::Element {
-                    index,
-                    problem: DecodeProblem::from(&e),
-                });
-            }
+            Err(e) => match not_utf8(bytes, index, &mut self.scratch) {
+                Some(skipped) => {
+                    self.take(Field::Found(Err(skipped)));
+                    confined = true;
+                }
+                None => {
+                    self.error = Some(StreamError::Element {
+                        index,
+                        problem: DecodeProblem::from(&e),
+                    });
+                }
+            },
         }
         self.element.clear();
+        confined
     }
 
     /// A decoded element: to the tap if it is a task and there is one, else kept.
