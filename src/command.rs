@@ -499,9 +499,11 @@ async fn explain_live(
             ),
         ),
     };
+    let mut stdout = String::new();
+    crate::plan::plan(task, &config.rules, &decided).render_explained_into(&mut stdout);
     Outcome {
         exit: Exit::Success,
-        stdout: crate::plan::plan(task, &config.rules, &decided).render(),
+        stdout,
         stderr,
     }
 }

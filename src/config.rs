@@ -35,6 +35,7 @@ pub mod lists;
 mod metrics;
 mod notify;
 mod paths;
+mod presets;
 mod raw;
 mod schedule;
 

@@ -384,6 +384,7 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
         Verdict::Skip(_) => "skip",
     };
     let mut out = header(torrent);
+    let _ = writeln!(out, "profile: {}", qbt_plan.profile);
     let _ = writeln!(
         out,
         "{:>6}  {:>6}  {:<7}  {:<16}  {:>10}  path",

@@ -360,48 +360,87 @@ impl<'a> Checker<'a> {
         if raw_rules.is_empty() {
             self.lint(self.text.len()..self.text.len(), "rule", lint::NO_RULES);
         }
-        let mut specs = Vec::with_capacity(raw_rules.len());
-        let mut seen: Vec<(String, usize)> = Vec::new();
-        let mut shapes: Vec<lint::RuleShape> = Vec::new();
+        let mut checked = presets::Checked::default();
         for (rule_idx, spanned) in raw_rules.iter().enumerate() {
-            let raw = spanned.get_ref();
-            let name = self.rule_name(rule_idx, spanned, &mut seen);
-            let Some(spec) = self.rule(rule_idx, spanned.span(), raw) else {
+            if let Some(name) = &spanned.get_ref().use_preset {
+                self.use_preset(rule_idx, spanned, name, &mut checked);
                 continue;
-            };
-            let Some(name) = name else { continue };
-            let spec = match self.rule_list(rule_idx, raw, &name) {
-                Some(list) => {
-                    let inactive = list.info.is_unavailable();
-                    self.list_infos.push(list.info);
-                    RuleSpec {
-                        from_list: true,
-                        list_globs: list.globs,
-                        list_folded: list.folded,
-                        list_patterns: list.patterns,
-                        list_regexes: list.regexes,
-                        inactive,
-                        ..spec
-                    }
-                }
-                None => spec,
-            };
-            let shape = lint::RuleShape::of(rule_idx, name.as_str(), raw, &spec);
-            if let Some(earlier) = shapes.iter().find(|earlier| earlier.shadows(&shape)) {
-                let span = raw
-                    .name
-                    .as_ref()
-                    .map_or_else(|| spanned.span(), Spanned::span);
-                let message = format!(
-                    "this rule never decides a file: rule[{}] ({:?}) comes first and matches every file it matches",
-                    earlier.index, earlier.name
-                );
-                self.lint(span, &format!("rule[{rule_idx}]"), &message);
             }
-            shapes.push(shape);
-            specs.push(RuleSpec { name, ..spec });
+            if let Some((spec, shape)) = self.one_rule(rule_idx, spanned, &mut checked.seen) {
+                self.push_rule(spec, shape, spanned, &mut checked);
+            }
         }
-        specs
+        checked.specs
+    }
+
+    /// Checks one `[[rule]]` table into a spec and its shape (for shadowing), with its name
+    /// recorded in `seen`.
+    pub(super) fn one_rule(
+        &mut self,
+        rule_idx: usize,
+        spanned: &Spanned<RawRule>,
+        seen: &mut Vec<(String, usize)>,
+    ) -> Option<(RuleSpec, lint::RuleShape)> {
+        let raw = spanned.get_ref();
+        let name = self.rule_name(rule_idx, spanned, seen);
+        let spec = self.rule(rule_idx, spanned.span(), raw)?;
+        let name = name?;
+        let spec = match self.rule_list(rule_idx, raw, &name) {
+            Some(list) => {
+                let inactive = list.info.is_unavailable();
+                self.list_infos.push(list.info);
+                RuleSpec {
+                    from_list: true,
+                    list_globs: list.globs,
+                    list_folded: list.folded,
+                    list_patterns: list.patterns,
+                    list_regexes: list.regexes,
+                    inactive,
+                    ..spec
+                }
+            }
+            None => spec,
+        };
+        let shape = lint::RuleShape::of(rule_idx, name.as_str(), raw, &spec);
+        let line = locate(self.text, spanned.span(), "", String::new()).line;
+        Some((
+            RuleSpec {
+                name,
+                origin: crate::rules::RuleOrigin::File { line },
+                ..spec
+            },
+            shape,
+        ))
+    }
+
+    /// Adds a checked rule to the list, warning when an earlier rule shadows it.
+    pub(super) fn push_rule(
+        &mut self,
+        spec: RuleSpec,
+        shape: lint::RuleShape,
+        spanned: &Spanned<RawRule>,
+        checked: &mut presets::Checked,
+    ) {
+        if let Some(earlier) = checked.shapes.iter().find(|earlier| earlier.shadows(&shape)) {
+            let raw = spanned.get_ref();
+            let span = raw
+                .name
+                .as_ref()
+                .or(raw.use_preset.as_ref())
+                .map_or_else(|| spanned.span(), Spanned::span);
+            let never = if raw.use_preset.is_some() {
+                format!("its rule {:?} never decides a file", shape.name)
+            } else {
+                "this rule never decides a file".to_owned()
+            };
+            let message = format!(
+                "{never}: rule[{}] ({:?}) comes first and matches every file it matches",
+                earlier.index, earlier.name
+            );
+            self.lint(span, &format!("rule[{}]", shape.index), &message);
+        }
+        checked.shapes.push(shape);
+        checked.specs.push(spec);
     }
 
     pub(super) fn lint(&mut self, span: Range<usize>, key: &str, message: &str) {
@@ -497,6 +536,7 @@ impl<'a> Checker<'a> {
         }
         let keep_largest =
             self.keep_largest(raw.keep_largest.as_ref(), action, &key("keep_largest"));
+        let kinds = self.kinds(rule_idx, raw);
         let has_condition = raw.glob.is_some()
             || raw.regex.is_some()
             || raw.list_file.is_some()
@@ -548,6 +588,7 @@ impl<'a> Checker<'a> {
             keep_largest,
             task,
             source,
+            kinds,
             ..RuleSpec::new("", action)
         })
     }

@@ -185,6 +185,8 @@ pub(super) struct RuleShape {
     names: NameCondition,
     min: u64,
     max: u64,
+    /// The kinds of task the rule applies to.
+    kinds: crate::rules::KindSet,
     /// Conditions that narrow the match beyond names and sizes (shares, extensions).
     narrowed: bool,
 }
@@ -213,6 +215,7 @@ impl RuleShape {
             max: spec
                 .max_size
                 .map_or(u64::MAX, super::super::rules::size::ByteSize::bytes),
+            kinds: spec.kinds,
             narrowed: spec.min_share.is_some()
                 || spec.max_share.is_some()
                 || spec.extensionless.is_some()
@@ -239,6 +242,7 @@ impl RuleShape {
             _ => false,
         };
         !self.narrowed
+            && self.kinds.covers(later.kinds)
             && scope_covers
             && source_covers
             && names_cover

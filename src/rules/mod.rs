@@ -25,12 +25,16 @@
 //! matched against the base name.
 
 pub mod list;
+pub mod preset;
+pub mod profile;
 pub mod size;
 
 use std::fmt;
 
 use globset::{Candidate, Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
+pub use preset::RuleOrigin;
+pub use profile::{Kind, KindSet, Profile};
 pub use size::{ByteSize, Share, SizeError};
 
 /// A rule's unique name, as written in the rules file. Shared, not copied: every file a rule
@@ -108,6 +112,10 @@ pub struct RuleSpec {
     pub task: Option<Glob>,
     /// Glob on the task's source URL or magnet.
     pub source: Option<Glob>,
+    /// The kinds of task the rule applies to (`kind`, `not_kind`; see [`profile`]).
+    pub kinds: KindSet,
+    /// Where the rule was written: the rules file or a preset.
+    pub origin: RuleOrigin,
     /// The rule's name patterns come from a shared list (an empty list matches nothing).
     pub from_list: bool,
     /// Base-name globs from the rule's list.
@@ -139,6 +147,8 @@ impl RuleSpec {
             keep_largest: None,
             task: None,
             source: None,
+            kinds: KindSet::ANY,
+            origin: RuleOrigin::File { line: 0 },
             from_list: false,
             list_globs: Vec::new(),
             list_folded: false,
@@ -239,6 +249,8 @@ pub struct Rule {
     keep_largest: Option<usize>,
     task: Option<GlobMatcher>,
     source: Option<GlobMatcher>,
+    kinds: KindSet,
+    origin: RuleOrigin,
     list_patterns: usize,
     inactive: bool,
 }
@@ -288,6 +300,16 @@ impl Rule {
     /// The task-name glob, if any.
     pub fn task_pattern(&self) -> Option<&str> {
         self.task.as_ref().map(|m| m.glob().glob())
+    }
+
+    /// The kinds of task the rule applies to.
+    pub fn kinds(&self) -> KindSet {
+        self.kinds
+    }
+
+    /// Where the rule was written.
+    pub fn origin(&self) -> &RuleOrigin {
+        &self.origin
     }
 
     /// Of the files this rule matches, how many of the largest to keep.
@@ -424,6 +446,8 @@ impl RuleSet {
                 keep_largest: spec.keep_largest,
                 task: spec.task.map(|glob| glob.compile_matcher()),
                 source: spec.source.map(|glob| glob.compile_matcher()),
+                kinds: spec.kinds,
+                origin: spec.origin,
                 list_patterns,
                 inactive: spec.inactive,
             });
@@ -490,14 +514,15 @@ impl RuleSet {
         self.regex_owner.len() + self.basename_regex_owner.len()
     }
 
-    /// Which rules apply to a task with this name, source and total size (all files).
-    pub fn scope(&self, task_name: &str, source: &str, task_total: u64) -> TaskScope {
+    /// Which rules apply to a task with this name, source, total size (all files) and kind.
+    pub fn scope(&self, task_name: &str, source: &str, task_total: u64, kind: Kind) -> TaskScope {
         TaskScope {
             active: self
                 .rules
                 .iter()
                 .map(|rule| {
                     !rule.inactive
+                        && rule.kinds.contains(kind)
                         && rule.task.as_ref().is_none_or(|m| m.is_match(task_name))
                         && rule.source.as_ref().is_none_or(|m| m.is_match(source))
                 })
@@ -1050,7 +1075,7 @@ mod tests {
         path: &str,
         size: u64,
     ) -> Option<String> {
-        let scope = rules.scope(task, source, total);
+        let scope = rules.scope(task, source, total, Kind::Mixed);
         rules
             .first_match(&scope, path, size, &mut MatchScratch::default())
             .map(|idx| rules.rules()[idx].name().to_string())
