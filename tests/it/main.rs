@@ -6,6 +6,7 @@
 
 mod accounts;
 mod cli;
+mod corpus;
 mod client;
 mod connect;
 mod deployment;
