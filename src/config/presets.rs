@@ -344,7 +344,7 @@ mod tests {
         assert!(!config.rules.rules()[0].kinds().contains(Kind::Software));
         assert_eq!(config.rules.rules()[0].action(), Action::Skip);
         let err = rule("kind = \"films\"").unwrap_err();
-        assert!(err.contains("rules.toml:8:8: rule[0].kind: unknown kind; one of video, audio, book, image, software, game, archive, mixed (got \"films\")"), "{err}");
+        assert!(err.contains("rules.toml:8:8: rule[0].kind: unknown kind; one of video, audio, book, image, software, disc-image, game, archive, mixed (got \"films\")"), "{err}");
         let err = rule("kind = \"video\"\nnot_kind = \"video\"").unwrap_err();
         assert!(err.contains("leave no kind of task"), "{err}");
     }

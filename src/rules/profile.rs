@@ -6,9 +6,12 @@
 //! set). The task's `kind` follows from them, in this order, and the profile says which step
 //! decided (`explain` prints it):
 //! 1. a Blu-ray (`BDMV/`) or DVD (`VIDEO_TS/`) folder makes it `video`; a DVD-Audio
-//!    (`AUDIO_TS/` without `VIDEO_TS/`) makes it `audio`;
+//!    (`AUDIO_TS/` without `VIDEO_TS/`) makes it `audio`; a program library (`.dll`, `.so`,
+//!    `.dylib`) makes it `software` (a game with long video cut-scenes is still a program,
+//!    and no film ships a library);
 //! 2. a family holding at least half of the bytes decides: video, audio, book, image, rom
-//!    (`game`), disc image (`software`), archive (`archive`);
+//!    (`game`), executable (`software`), disc image (`disc-image`: an `.iso` may hold a film,
+//!    an album, a game or a program), archive (`archive`);
 //! 3. otherwise an installer or program (`.exe`, `.msi`, `.dmg`, `.apk`, ...) makes it
 //!    `software`;
 //! 4. otherwise it is `mixed`.
@@ -140,8 +143,10 @@ pub enum Kind {
     Book,
     /// Picture collections.
     Image,
-    /// Installers, programs, disc images.
+    /// Installers and programs.
     Software,
+    /// Mostly disc images (`.iso`, `.bin`/`.cue`): a film, an album, a game or a program.
+    DiscImage,
     /// ROM sets.
     Game,
     /// Mostly archives (a RAR release, a zipped collection).
@@ -152,12 +157,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Video,
         Self::Audio,
         Self::Book,
         Self::Image,
         Self::Software,
+        Self::DiscImage,
         Self::Game,
         Self::Archive,
         Self::Mixed,
@@ -171,6 +177,7 @@ impl Kind {
             Self::Book => "book",
             Self::Image => "image",
             Self::Software => "software",
+            Self::DiscImage => "disc-image",
             Self::Game => "game",
             Self::Archive => "archive",
             Self::Mixed => "mixed",
@@ -265,15 +272,18 @@ pub enum Structure {
     RarSet,
     /// A cue sheet or m3u playlist with the files it lists.
     CueOrPlaylist,
+    /// A program: a library (`.dll`, `.so`, `.dylib`).
+    Program,
 }
 
 impl Structure {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::BluRay,
         Self::Dvd,
         Self::DvdAudio,
         Self::RarSet,
         Self::CueOrPlaylist,
+        Self::Program,
     ];
 
     /// The structure's name as `explain` prints it.
@@ -284,6 +294,7 @@ impl Structure {
             Self::DvdAudio => "DVD-Audio folder (AUDIO_TS/)",
             Self::RarSet => "RAR volume set",
             Self::CueOrPlaylist => "cue/m3u set",
+            Self::Program => "program (a .dll, .so or .dylib library)",
         }
     }
 
@@ -347,8 +358,11 @@ impl Profile {
             {
                 rar_volumes += 1;
             }
-            if base.ends_with(".cue") || base.ends_with(".m3u") || base.ends_with(".m3u8") {
+            if [".cue", ".m3u", ".m3u8"].iter().any(|ext| base.ends_with(ext)) {
                 structures |= Structure::CueOrPlaylist.bit();
+            }
+            if [".dll", ".so", ".dylib"].iter().any(|ext| base.ends_with(ext)) {
+                structures |= Structure::Program.bit();
             }
             let slot = family as usize;
             bytes[slot] = bytes[slot].saturating_add(size);
@@ -378,6 +392,7 @@ impl Profile {
             (Structure::BluRay, Kind::Video),
             (Structure::Dvd, Kind::Video),
             (Structure::DvdAudio, Kind::Audio),
+            (Structure::Program, Kind::Software),
         ] {
             if self.has(structure) {
                 return (kind, Reason::Structure(structure));
@@ -396,7 +411,8 @@ impl Profile {
                 Family::Book => Some(Kind::Book),
                 Family::Image => Some(Kind::Image),
                 Family::Rom => Some(Kind::Game),
-                Family::DiscImage | Family::Executable => Some(Kind::Software),
+                Family::Executable => Some(Kind::Software),
+                Family::DiscImage => Some(Kind::DiscImage),
                 Family::Archive => Some(Kind::Archive),
                 Family::Subtitle | Family::Font | Family::Other => None,
             };
@@ -553,7 +569,8 @@ mod tests {
         );
         assert_eq!(kind(&[("N/a.txt", 10), ("N/b.txt", 10), ("N/c.url", 1)]), Kind::Book);
         assert_eq!(kind(&[("R/a.gba", 10), ("R/b.gba", 10)]), Kind::Game);
-        assert_eq!(kind(&[("P/x.iso", 10), ("P/readme.txt", 1)]), Kind::Software);
+        assert_eq!(kind(&[("P/x.iso", 10), ("P/readme.txt", 1)]), Kind::DiscImage);
+        assert_eq!(kind(&[("P/setup.exe", 10), ("P/readme.txt", 1)]), Kind::Software);
     }
 
     #[test]
@@ -570,6 +587,10 @@ mod tests {
         assert!(profile.to_string().starts_with("kind video: a Blu-ray folder"));
         let dvd = Profile::of([("D/VIDEO_TS/VTS_01_1.VOB", 10), ("D/AUDIO_TS/x", 0)]);
         assert!(dvd.has(Structure::Dvd) && !dvd.has(Structure::DvdAudio));
+        // A game whose cut-scenes outweigh its code is still a program.
+        let game = Profile::of([("G/movies/intro.mp4", 900), ("G/game.exe", 50), ("G/x.dll", 50)]);
+        assert_eq!(game.kind(), Kind::Software);
+        assert_eq!(game.reason(), Reason::Structure(Structure::Program));
     }
 
     #[test]
@@ -580,7 +601,7 @@ mod tests {
             ("G/fg-02.bin", 100),
             ("G/data.dat", 300),
         ];
-        // `.bin` counts as a disc image; the `.dat` (other) keeps it under half.
+        // `.bin` counts as a disc image; the `.dat` (other) keeps every family under half.
         assert_eq!(kind(&files), Kind::Software);
         assert_eq!(kind(&[("X/a.csv", 10), ("X/b.obj", 10)]), Kind::Mixed);
     }

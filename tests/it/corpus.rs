@@ -144,6 +144,8 @@ struct Tally {
     junk_caught: usize,
     either: usize,
     either_touched: usize,
+    /// How many torrents the profile gave each kind.
+    kinds: BTreeMap<&'static str, usize>,
 }
 
 impl Tally {
@@ -155,6 +157,15 @@ impl Tally {
         self.junk_caught += other.junk_caught;
         self.either += other.either;
         self.either_touched += other.either_touched;
+        for (kind, n) in &other.kinds {
+            *self.kinds.entry(kind).or_default() += n;
+        }
+    }
+
+    /// `video 30, archive 2`.
+    fn kinds(&self) -> String {
+        let kinds: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        kinds.join(", ")
     }
 }
 
@@ -188,6 +199,8 @@ fn the_shipped_rules_lose_no_wanted_file_of_the_corpus() {
             n += 1;
             let plan = plan::plan(&as_task(n, &torrent), &config.rules, &Decided::new());
             tally.torrents += 1;
+            *tally.kinds.entry(plan.profile.kind().as_str()).or_default() += 1;
+            if std::env::var_os("CORPUS_PROFILES").is_some() { println!("{} {:?}: {}", torrent.at, torrent.name, plan.profile); }
             for ((label, _, path), decision) in torrent.files.iter().zip(&plan.files) {
                 let deselected = decision.action == FileAction::Send(false);
                 let rule = decision.verdict.rule().map_or("-", |r| r.as_str());
@@ -220,25 +233,26 @@ fn the_shipped_rules_lose_no_wanted_file_of_the_corpus() {
     }
     let mut total = Tally::default();
     let mut table = String::from(
-        "| kind | torrents | wanted lost | junk caught | either touched |\n|---|---:|---:|---:|---:|\n",
+        "| corpus | torrents | wanted lost | junk caught | either touched | profiled as |\n|---|---:|---:|---:|---:|---|\n",
     );
     for (kind, tally) in &tallies {
         total.add(tally);
         let _ = writeln!(
             table,
-            "| {kind} | {} | {} / {} | {} / {} | {} / {} |",
+            "| {kind} | {} | {} / {} | {} / {} | {} / {} | {} |",
             tally.torrents,
             tally.want_lost,
             tally.want,
             tally.junk_caught,
             tally.junk,
             tally.either_touched,
-            tally.either
+            tally.either,
+            tally.kinds()
         );
     }
     let _ = writeln!(
         table,
-        "| **all** | {} | {} / {} | {} / {} ({:.1} %) | {} / {} |",
+        "| **all** | {} | {} / {} | {} / {} ({:.1} %) | {} / {} | {} |",
         total.torrents,
         total.want_lost,
         total.want,
@@ -246,7 +260,8 @@ fn the_shipped_rules_lose_no_wanted_file_of_the_corpus() {
         total.junk,
         100.0 * total.junk_caught as f64 / total.junk.max(1) as f64,
         total.either_touched,
-        total.either
+        total.either,
+        total.kinds()
     );
     println!("{table}");
     for line in &missed {
