@@ -77,6 +77,13 @@ pub enum RuleOrigin {
     },
 }
 
+impl RuleOrigin {
+    /// Whether the rule comes from a preset.
+    pub fn is_preset(&self) -> bool {
+        matches!(self, Self::Preset { .. })
+    }
+}
+
 impl fmt::Display for RuleOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -88,4 +95,35 @@ impl fmt::Display for RuleOrigin {
             } => write!(f, "preset {preset} v{version}, used at line {used_at}"),
         }
     }
+}
+
+/// The table `check` prints: every rule after presets are expanded, in the order they are
+/// tried, with its action, the kinds it applies to and where it was written.
+pub fn listing(rules: &[super::Rule]) -> String {
+    use crate::table::{Align, Cell, Table};
+    let kinds: Vec<String> = rules.iter().map(|rule| rule.kinds().to_string()).collect();
+    let actions: Vec<String> = rules.iter().map(|rule| rule.action().to_string()).collect();
+    let origins: Vec<String> = rules.iter().map(|rule| rule.origin().to_string()).collect();
+    let mut table = Table::with_capacity(
+        &[
+            ("#", Align::Right),
+            ("rule", Align::Left),
+            ("action", Align::Left),
+            ("kind", Align::Left),
+            ("from", Align::Left),
+        ],
+        rules.len(),
+    );
+    for (n, rule) in rules.iter().enumerate() {
+        table.push([
+            Cell::Number(n as u64 + 1),
+            Cell::Text(rule.name().as_str()),
+            Cell::Text(&actions[n]),
+            Cell::Text(&kinds[n]),
+            Cell::Text(&origins[n]),
+        ]);
+    }
+    let mut out = String::from("rules, in the order they are tried:\n");
+    table.render_into(&mut out);
+    out
 }

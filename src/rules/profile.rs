@@ -249,6 +249,12 @@ impl fmt::Display for KindSet {
         if *self == Self::ANY {
             return f.write_str("any");
         }
+        let count = self.kinds().count();
+        if count * 2 > Kind::ALL.len() {
+            // "not book,image" reads better than seven kinds.
+            f.write_str("not ")?;
+            return fmt::Display::fmt(&Self(Self::ANY.0 & !self.0), f);
+        }
         for (n, kind) in self.kinds().enumerate() {
             if n > 0 {
                 f.write_str(",")?;
@@ -636,6 +642,8 @@ mod tests {
         assert!(set.contains(Kind::Audio) && !set.contains(Kind::Book));
         assert!(KindSet::ANY.covers(set) && !set.covers(KindSet::ANY));
         assert_eq!(set.to_string(), "video,audio");
+        let most = KindSet::ANY.without(Kind::Book).without(Kind::Image);
+        assert_eq!(most.to_string(), "not book,image");
         assert_eq!(KindSet::ANY.without(Kind::Video).contains(Kind::Video), false);
         assert_eq!(Kind::parse("software"), Some(Kind::Software));
         assert_eq!(Kind::parse("films"), None);
