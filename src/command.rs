@@ -206,15 +206,7 @@ async fn check(
         let _ = write!(out, "; {} warning(s)", config.lints.len());
     }
     out.push('\n');
-    if config
-        .rules
-        .rules()
-        .iter()
-        .any(|rule| rule.origin().is_preset())
-    {
-        // Presets hide rules the file does not show: list them all, with their origins.
-        out.push_str(&crate::rules::preset::listing(config.rules.rules()));
-    }
+    out.push_str(&crate::rules::preset::listing(config.rules.rules()));
     out.push_str(&list_lines);
     if !expectations.is_empty() {
         out.push_str(&report.render());

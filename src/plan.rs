@@ -203,7 +203,9 @@ fn decide_files(
     rules: &RuleSet,
     action_for: impl Fn(&TaskFile, &Verdict) -> FileAction,
 ) -> Vec<FileDecision> {
-    let scope = rules.scope(task.name(), &task.source, profile.total(), profile.kind());
+    // Shares are of every file, padding included (the profile leaves padding out).
+    let total = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.size));
+    let scope = rules.scope_of(task.name(), &task.source, total, Some(profile.kind()));
     let mut scratch = SCRATCH.take();
     let deciding: Vec<Option<usize>> = files
         .iter()

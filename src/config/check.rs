@@ -421,7 +421,11 @@ impl<'a> Checker<'a> {
         spanned: &Spanned<RawRule>,
         checked: &mut presets::Checked,
     ) {
-        if let Some(earlier) = checked.shapes.iter().find(|earlier| earlier.shadows(&shape)) {
+        if let Some(earlier) = checked
+            .shapes
+            .iter()
+            .find(|earlier| earlier.shadows(&shape))
+        {
             let raw = spanned.get_ref();
             let span = raw
                 .name

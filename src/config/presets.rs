@@ -53,7 +53,10 @@ fn check_preset(preset: &Preset) -> CheckedPreset {
     let mut rules = Vec::new();
     for (rule_idx, spanned) in raw.rules.iter().enumerate() {
         let raw_rule = spanned.get_ref();
-        if raw_rule.use_preset.is_some() || raw_rule.list_file.is_some() || raw_rule.list_url.is_some() {
+        if raw_rule.use_preset.is_some()
+            || raw_rule.list_file.is_some()
+            || raw_rule.list_url.is_some()
+        {
             checker.problem(
                 spanned.span(),
                 &format!("rule[{rule_idx}]"),
@@ -118,17 +121,16 @@ impl Checker<'_> {
     fn kind_names(&mut self, rule_idx: usize, field: &str, list: &Spanned<GlobList>) -> Vec<Kind> {
         let mut kinds = Vec::new();
         for (key, span, name) in self.list_items(rule_idx, field, list) {
-            match Kind::parse(name) {
-                Some(kind) => kinds.push(kind),
-                None => {
-                    let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                    self.problem(
-                        span,
-                        &key,
-                        name,
-                        format!("unknown kind; one of {}", known.join(", ")),
-                    );
-                }
+            if let Some(kind) = Kind::parse(name) {
+                kinds.push(kind);
+            } else {
+                let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                self.problem(
+                    span,
+                    &key,
+                    name,
+                    format!("unknown kind; one of {}", known.join(", ")),
+                );
             }
         }
         kinds
@@ -172,7 +174,10 @@ impl Checker<'_> {
                 name.span(),
                 &key,
                 name.get_ref(),
-                format!("preset is broken: {}", problem.render(Path::new(preset.path))),
+                format!(
+                    "preset is broken: {}",
+                    problem.render(Path::new(preset.path))
+                ),
             );
         }
         let disabled = self.disabled(rule_idx, raw, &expanded);
@@ -215,7 +220,11 @@ impl Checker<'_> {
         let mut names = Vec::new();
         for (key, span, name) in self.list_items(rule_idx, "disable", list) {
             let short = name.rsplit('/').next().unwrap_or(name);
-            if preset.rules.iter().any(|(spec, _)| spec.name.as_str() == short) {
+            if preset
+                .rules
+                .iter()
+                .any(|(spec, _)| spec.name.as_str() == short)
+            {
                 names.push(short.to_owned());
             } else {
                 let known: Vec<&str> = preset.rules.iter().map(|(s, _)| s.name.as_str()).collect();
@@ -254,7 +263,10 @@ fn other_keys(raw: &RawRule) -> Vec<&'static str> {
         ("kind", raw.kind.is_some()),
         ("not_kind", raw.not_kind.is_some()),
     ];
-    set.into_iter().filter(|(_, set)| *set).map(|(key, _)| key).collect()
+    set.into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(key, _)| key)
+        .collect()
 }
 
 #[cfg(test)]
@@ -268,8 +280,12 @@ mod tests {
         "[server]\nurl = \"https://cloud.example.com\"\nemail = \"bot@example.com\"\n";
 
     fn parse(rules: &str) -> Result<super::super::Config, String> {
-        super::super::parse(&format!("{SERVER}{rules}"), Path::new("rules.toml"), &|_| None)
-            .map_err(|e| e.to_string())
+        super::super::parse(
+            &format!("{SERVER}{rules}"),
+            Path::new("rules.toml"),
+            &|_| None,
+        )
+        .map_err(|e| e.to_string())
     }
 
     fn names(config: &super::super::Config) -> Vec<String> {
@@ -284,7 +300,12 @@ mod tests {
     #[test]
     fn every_preset_checks_without_problems_or_warnings() {
         for preset in preset::PRESETS {
-            assert_eq!(preset_problems(preset), Vec::<String>::new(), "{}", preset.name);
+            assert_eq!(
+                preset_problems(preset),
+                Vec::<String>::new(),
+                "{}",
+                preset.name
+            );
             let checked = check_preset(preset);
             assert!(checked.version >= 1, "{}", preset.name);
             assert!(!checked.rules.is_empty(), "{}", preset.name);
@@ -300,23 +321,39 @@ mod tests {
         let names = names(&config);
         assert_eq!(names.first().map(String::as_str), Some("mine"));
         assert_eq!(names.last().map(String::as_str), Some("after"));
-        assert!(names.contains(&"adverts/link-files".to_owned()), "{names:?}");
+        assert!(
+            names.contains(&"adverts/link-files".to_owned()),
+            "{names:?}"
+        );
         let rules = config.rules.rules();
         assert_eq!(rules[0].origin(), &RuleOrigin::File { line: 4 });
         assert!(matches!(
             rules[1].origin(),
-            RuleOrigin::Preset { preset: "adverts", version: 1, used_at: 9 }
+            RuleOrigin::Preset {
+                preset: "adverts",
+                version: 1,
+                used_at: 9
+            }
         ));
         // The user's keep rule before the preset shadows part of it: the lint says so.
-        assert!(config.lints.is_empty(), "a keep of *.url does not cover every link-file glob");
+        assert!(
+            config.lints.is_empty(),
+            "a keep of *.url does not cover every link-file glob"
+        );
     }
 
     #[test]
     fn disable_leaves_out_one_preset_rule() {
         let config = parse("[[rule]]\nuse = \"adverts\"\ndisable = [\"link-files\"]\n").unwrap();
         let names = names(&config);
-        assert!(!names.contains(&"adverts/link-files".to_owned()), "{names:?}");
-        assert!(names.contains(&"adverts/advert-markers".to_owned()), "{names:?}");
+        assert!(
+            !names.contains(&"adverts/link-files".to_owned()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"adverts/advert-markers".to_owned()),
+            "{names:?}"
+        );
     }
 
     #[test]
@@ -326,15 +363,23 @@ mod tests {
         let err = parse("[[rule]]\nuse = \"adverts\"\naction = \"skip\"\n").unwrap_err();
         assert!(err.contains("takes only `disable`, not action"), "{err}");
         let err = parse("[[rule]]\nuse = \"adverts\"\ndisable = \"nope\"\n").unwrap_err();
-        assert!(err.contains("rules.toml:6:11: rule[0].disable: the preset has no such rule"), "{err}");
+        assert!(
+            err.contains("rules.toml:6:11: rule[0].disable: the preset has no such rule"),
+            "{err}"
+        );
         let err = parse("[[rule]]\nuse = \"adverts\"\n[[rule]]\nuse = \"adverts\"\n").unwrap_err();
-        assert!(err.contains("duplicate rule name \"adverts/link-files\""), "{err}");
+        assert!(
+            err.contains("duplicate rule name \"adverts/link-files\""),
+            "{err}"
+        );
     }
 
     #[test]
     fn kinds_are_checked() {
         let rule = |kinds: &str| {
-            parse(&format!("[[rule]]\nname = \"r\"\naction = \"skip\"\nglob = \"*.exe\"\n{kinds}\n"))
+            parse(&format!(
+                "[[rule]]\nname = \"r\"\naction = \"skip\"\nglob = \"*.exe\"\n{kinds}\n"
+            ))
         };
         let config = rule("kind = [\"video\", \"audio\"]").unwrap();
         let kinds = config.rules.rules()[0].kinds();
@@ -356,6 +401,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.lints.len(), 1, "{:?}", config.lints);
-        assert!(config.lints[0].message.contains("its rule \"adverts/link-files\" never decides a file: rule[0] (\"keep-links\")"), "{:?}", config.lints);
+        assert!(
+            config.lints[0].message.contains(
+                "its rule \"adverts/link-files\" never decides a file: rule[0] (\"keep-links\")"
+            ),
+            "{:?}",
+            config.lints
+        );
     }
 }

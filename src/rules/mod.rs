@@ -514,15 +514,29 @@ impl RuleSet {
         self.regex_owner.len() + self.basename_regex_owner.len()
     }
 
-    /// Which rules apply to a task with this name, source, total size (all files) and kind.
-    pub fn scope(&self, task_name: &str, source: &str, task_total: u64, kind: Kind) -> TaskScope {
+    /// Which rules apply to a task with this name, source and total size (all files), of no
+    /// known kind: rules scoped by `kind` do not.
+    pub fn scope(&self, task_name: &str, source: &str, task_total: u64) -> TaskScope {
+        self.scope_of(task_name, source, task_total, None)
+    }
+
+    /// Which rules apply to a task with this name, source, total size (all files) and kind (its
+    /// `Profile`'s).
+    pub fn scope_of(
+        &self,
+        task_name: &str,
+        source: &str,
+        task_total: u64,
+        kind: Option<Kind>,
+    ) -> TaskScope {
         TaskScope {
             active: self
                 .rules
                 .iter()
                 .map(|rule| {
                     !rule.inactive
-                        && rule.kinds.contains(kind)
+                        && (rule.kinds == KindSet::ANY
+                            || kind.is_some_and(|kind| rule.kinds.contains(kind)))
                         && rule.task.as_ref().is_none_or(|m| m.is_match(task_name))
                         && rule.source.as_ref().is_none_or(|m| m.is_match(source))
                 })
@@ -1075,7 +1089,7 @@ mod tests {
         path: &str,
         size: u64,
     ) -> Option<String> {
-        let scope = rules.scope(task, source, total, Kind::Mixed);
+        let scope = rules.scope(task, source, total);
         rules
             .first_match(&scope, path, size, &mut MatchScratch::default())
             .map(|idx| rules.rules()[idx].name().to_string())

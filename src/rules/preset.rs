@@ -97,10 +97,14 @@ impl fmt::Display for RuleOrigin {
     }
 }
 
-/// The table `check` prints: every rule after presets are expanded, in the order they are
-/// tried, with its action, the kinds it applies to and where it was written.
+/// The table `check` prints when the rules use a preset (which hides rules the file does not
+/// show): every rule after presets are expanded, in the order they are tried, with its action,
+/// the kinds it applies to and where it was written. Empty without presets.
 pub fn listing(rules: &[super::Rule]) -> String {
     use crate::table::{Align, Cell, Table};
+    if !rules.iter().any(|rule| rule.origin().is_preset()) {
+        return String::new();
+    }
     let kinds: Vec<String> = rules.iter().map(|rule| rule.kinds().to_string()).collect();
     let actions: Vec<String> = rules.iter().map(|rule| rule.action().to_string()).collect();
     let origins: Vec<String> = rules.iter().map(|rule| rule.origin().to_string()).collect();

@@ -103,9 +103,7 @@ impl Family {
             }
             "jpg" | "jpeg" | "png" | "gif" | "bmp" | "webp" | "tif" | "tiff" | "heic" | "raw"
             | "cr2" | "cr3" | "nef" | "arw" | "dng" | "psd" | "svg" | "avif" => Self::Image,
-            "srt" | "ass" | "ssa" | "sub" | "idx" | "vtt" | "sup" | "smi" | "lrc" => {
-                Self::Subtitle
-            }
+            "srt" | "ass" | "ssa" | "sub" | "idx" | "vtt" | "sup" | "smi" | "lrc" => Self::Subtitle,
             "ttf" | "otf" | "ttc" | "woff" | "woff2" | "fon" => Self::Font,
             "exe" | "msi" | "dll" | "bat" | "cmd" | "com" | "scr" | "apk" | "dmg" | "pkg"
             | "deb" | "rpm" | "appimage" | "jar" | "msix" | "appx" | "xapk" => Self::Executable,
@@ -114,8 +112,8 @@ impl Family {
             "iso" | "img" | "bin" | "cue" | "mdf" | "mds" | "nrg" | "ccd" | "chd" | "cdi"
             | "gdi" | "cso" | "wbfs" | "rvz" | "nsp" | "xci" => Self::DiscImage,
             "nes" | "sfc" | "smc" | "gba" | "gb" | "gbc" | "n64" | "z64" | "v64" | "nds"
-            | "3ds" | "cia" | "gen" | "sms" | "gg" | "pce" | "a26" | "ws" | "wsc"
-            | "ngp" | "32x" | "lnx" => Self::Rom,
+            | "3ds" | "cia" | "gen" | "sms" | "gg" | "pce" | "a26" | "ws" | "wsc" | "ngp"
+            | "32x" | "lnx" => Self::Rom,
             _ if is_volume_extension(ext) => Self::Archive,
             _ => Self::Other,
         }
@@ -234,7 +232,9 @@ impl KindSet {
 
     /// The kinds in the set, in `Kind::ALL` order.
     pub fn kinds(self) -> impl Iterator<Item = Kind> {
-        Kind::ALL.into_iter().filter(move |kind| self.contains(*kind))
+        Kind::ALL
+            .into_iter()
+            .filter(move |kind| self.contains(*kind))
     }
 }
 
@@ -352,23 +352,16 @@ impl Profile {
                 structures |= structure.bit();
             }
             let base = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-            if base.ends_with(".rar") {
-                rar += 1;
-                if part_volume(&base) {
-                    rar_volumes += 1;
+            let ext = base.rsplit_once('.').map_or("", |(_, ext)| ext);
+            match ext {
+                "rar" => {
+                    rar += 1;
+                    rar_volumes += u32::from(part_volume(&base));
                 }
-            } else if family == Family::Archive
-                && base
-                    .rsplit_once('.')
-                    .is_some_and(|(_, ext)| is_volume_extension(ext))
-            {
-                rar_volumes += 1;
-            }
-            if [".cue", ".m3u", ".m3u8"].iter().any(|ext| base.ends_with(ext)) {
-                structures |= Structure::CueOrPlaylist.bit();
-            }
-            if [".dll", ".so", ".dylib"].iter().any(|ext| base.ends_with(ext)) {
-                structures |= Structure::Program.bit();
+                "cue" | "m3u" | "m3u8" => structures |= Structure::CueOrPlaylist.bit(),
+                "dll" | "so" | "dylib" => structures |= Structure::Program.bit(),
+                _ if family == Family::Archive && is_volume_extension(ext) => rar_volumes += 1,
+                _ => {}
             }
             let slot = family as usize;
             bytes[slot] = bytes[slot].saturating_add(size);
@@ -452,7 +445,7 @@ impl Profile {
         self.bytes[family as usize]
     }
 
-    /// The task's total size.
+    /// The total size of the files the profile counts (padding files left out).
     pub fn total(&self) -> u64 {
         self.total
     }
@@ -548,7 +541,12 @@ fn classify(path: &str) -> (Family, Option<Structure>) {
         return (Family::Disc, Some(structure));
     }
     let base = path.rsplit('/').next().unwrap_or(path);
-    let family = match base.char_indices().skip(1).filter(|(_, c)| *c == '.').last() {
+    let family = match base
+        .char_indices()
+        .skip(1)
+        .filter(|(_, c)| *c == '.')
+        .last()
+    {
         Some((dot, _)) => Family::of_extension(base.get(dot + 1..).unwrap_or_default()),
         None => Family::Other,
     };
@@ -566,17 +564,31 @@ mod tests {
     #[test]
     fn the_family_holding_half_of_the_bytes_decides() {
         assert_eq!(
-            kind(&[("F/F.mkv", 900), ("F/F.nfo", 5), ("F/Sample/s.mkv", 50), ("F/a.exe", 45)]),
+            kind(&[
+                ("F/F.mkv", 900),
+                ("F/F.nfo", 5),
+                ("F/Sample/s.mkv", 50),
+                ("F/a.exe", 45)
+            ]),
             Kind::Video
         );
         assert_eq!(
             kind(&[("A/01.flac", 500), ("A/02.flac", 500), ("A/cover.jpg", 100)]),
             Kind::Audio
         );
-        assert_eq!(kind(&[("N/a.txt", 10), ("N/b.txt", 10), ("N/c.url", 1)]), Kind::Book);
+        assert_eq!(
+            kind(&[("N/a.txt", 10), ("N/b.txt", 10), ("N/c.url", 1)]),
+            Kind::Book
+        );
         assert_eq!(kind(&[("R/a.gba", 10), ("R/b.gba", 10)]), Kind::Game);
-        assert_eq!(kind(&[("P/x.iso", 10), ("P/readme.txt", 1)]), Kind::DiscImage);
-        assert_eq!(kind(&[("P/setup.exe", 10), ("P/readme.txt", 1)]), Kind::Software);
+        assert_eq!(
+            kind(&[("P/x.iso", 10), ("P/readme.txt", 1)]),
+            Kind::DiscImage
+        );
+        assert_eq!(
+            kind(&[("P/setup.exe", 10), ("P/readme.txt", 1)]),
+            Kind::Software
+        );
     }
 
     #[test]
@@ -590,11 +602,19 @@ mod tests {
         let profile = Profile::of(files);
         assert_eq!(profile.kind(), Kind::Video);
         assert_eq!(profile.reason(), Reason::Structure(Structure::BluRay));
-        assert!(profile.to_string().starts_with("kind video: a Blu-ray folder"));
+        assert!(
+            profile
+                .to_string()
+                .starts_with("kind video: a Blu-ray folder")
+        );
         let dvd = Profile::of([("D/VIDEO_TS/VTS_01_1.VOB", 10), ("D/AUDIO_TS/x", 0)]);
         assert!(dvd.has(Structure::Dvd) && !dvd.has(Structure::DvdAudio));
         // A game whose cut-scenes outweigh its code is still a program.
-        let game = Profile::of([("G/movies/intro.mp4", 900), ("G/game.exe", 50), ("G/x.dll", 50)]);
+        let game = Profile::of([
+            ("G/movies/intro.mp4", 900),
+            ("G/game.exe", 50),
+            ("G/x.dll", 50),
+        ]);
         assert_eq!(game.kind(), Kind::Software);
         assert_eq!(game.reason(), Reason::Structure(Structure::Program));
     }
@@ -644,7 +664,7 @@ mod tests {
         assert_eq!(set.to_string(), "video,audio");
         let most = KindSet::ANY.without(Kind::Book).without(Kind::Image);
         assert_eq!(most.to_string(), "not book,image");
-        assert_eq!(KindSet::ANY.without(Kind::Video).contains(Kind::Video), false);
+        assert!(!KindSet::ANY.without(Kind::Video).contains(Kind::Video));
         assert_eq!(Kind::parse("software"), Some(Kind::Software));
         assert_eq!(Kind::parse("films"), None);
     }

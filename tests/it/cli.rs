@@ -34,8 +34,8 @@ async fn check_accepts_the_example_rules() {
     assert!(out.contains("next runs"), "{out}");
     // The presets expanded, each rule with where it came from.
     assert!(
-        out.lines().any(|line| line.contains(" keep-my-player ")
-            && line.ends_with("rules file, line 90")),
+        out.lines()
+            .any(|line| line.contains(" keep-my-player ") && line.ends_with("rules file, line 90")),
         "{out}"
     );
     assert!(

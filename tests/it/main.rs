@@ -6,9 +6,9 @@
 
 mod accounts;
 mod cli;
-mod corpus;
 mod client;
 mod connect;
+mod corpus;
 mod deployment;
 mod emulator_facts;
 mod endurance;
