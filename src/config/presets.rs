@@ -409,4 +409,70 @@ mod tests {
             config.lints
         );
     }
+
+    fn task(files: &[(&str, u64)]) -> crate::task::DownloadTask {
+        use crate::task::{
+            DownloadState, DownloadStatus, DownloadTask, FilePath, Phase, TaskFile, TaskId,
+            TaskKind, TaskStatus,
+        };
+        DownloadTask {
+            id: TaskId::new("t"),
+            kind: TaskKind::RemoteDownload,
+            status: TaskStatus::Processing,
+            phase: Phase::Monitor,
+            source: String::new(),
+            download: Some(DownloadStatus {
+                name: "T".to_owned(),
+                state: DownloadState::Downloading,
+                files: Some(
+                    files
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (path, size))| TaskFile {
+                            index: i as u64 + 1,
+                            path: FilePath::new(path),
+                            size: *size,
+                            selected: true,
+                        })
+                        .collect(),
+                ),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_kind_scope_follows_the_tasks_profile() {
+        use crate::plan::{Decided, Verdict, plan};
+        let config = parse(
+            "[[rule]]\nname = \"programs-in-films\"\naction = \"skip\"\nglob = \"*.exe\"\nkind = \"video\"\n\n[[rule]]\nname = \"nfo\"\naction = \"skip\"\nglob = \"*.nfo\"\n",
+        )
+        .unwrap();
+        let film = plan(
+            &task(&[
+                ("F/F.mkv", 4 << 30),
+                ("F/setup.exe", 1 << 20),
+                ("F/F.nfo", 10),
+            ]),
+            &config.rules,
+            &Decided::new(),
+        );
+        assert_eq!(film.profile.kind(), Kind::Video);
+        assert_eq!(
+            film.files[1].verdict,
+            Verdict::Skip(RuleName::new("programs-in-films"))
+        );
+        let app = plan(
+            &task(&[
+                ("A/setup.exe", 1 << 20),
+                ("A/data.cab", 4 << 20),
+                ("A/A.nfo", 10),
+            ]),
+            &config.rules,
+            &Decided::new(),
+        );
+        assert_eq!(app.profile.kind(), Kind::Archive);
+        assert_eq!(app.files[0].verdict, Verdict::Untouched);
+        // A rule without `kind` decides the same in both.
+        assert_eq!(film.files[2].verdict, app.files[2].verdict);
+    }
 }
