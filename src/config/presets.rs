@@ -12,6 +12,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::check::Checker;
+use super::lint;
 use super::lint::RuleShape;
 use super::raw::{GlobList, RawPreset, RawRule};
 use super::{Problem, locate};
@@ -90,6 +91,80 @@ fn preset_problems(preset: &Preset) -> Vec<String> {
 }
 
 impl Checker<'_> {
+    /// Checks one `[[rule]]` table into a spec and its shape (for shadowing), with its name
+    /// recorded in `seen`.
+    pub(super) fn one_rule(
+        &mut self,
+        rule_idx: usize,
+        spanned: &Spanned<RawRule>,
+        seen: &mut Vec<(String, usize)>,
+    ) -> Option<(RuleSpec, lint::RuleShape)> {
+        let raw = spanned.get_ref();
+        let name = self.rule_name(rule_idx, spanned, seen);
+        let spec = self.rule(rule_idx, spanned.span(), raw)?;
+        let name = name?;
+        let spec = match self.rule_list(rule_idx, raw, &name) {
+            Some(list) => {
+                let inactive = list.info.is_unavailable();
+                self.list_infos.push(list.info);
+                RuleSpec {
+                    from_list: true,
+                    list_globs: list.globs,
+                    list_folded: list.folded,
+                    list_patterns: list.patterns,
+                    list_regexes: list.regexes,
+                    inactive,
+                    ..spec
+                }
+            }
+            None => spec,
+        };
+        let shape = lint::RuleShape::of(rule_idx, name.as_str(), raw, &spec);
+        let line = locate(self.text, spanned.span(), "", String::new()).line;
+        Some((
+            RuleSpec {
+                name,
+                origin: RuleOrigin::File { line },
+                ..spec
+            },
+            shape,
+        ))
+    }
+
+    /// Adds a checked rule to the list, warning when an earlier rule shadows it.
+    pub(super) fn push_rule(
+        &mut self,
+        spec: RuleSpec,
+        shape: lint::RuleShape,
+        spanned: &Spanned<RawRule>,
+        checked: &mut Checked,
+    ) {
+        if let Some(earlier) = checked
+            .shapes
+            .iter()
+            .find(|earlier| earlier.shadows(&shape))
+        {
+            let raw = spanned.get_ref();
+            let span = raw
+                .name
+                .as_ref()
+                .or(raw.use_preset.as_ref())
+                .map_or_else(|| spanned.span(), Spanned::span);
+            let never = if raw.use_preset.is_some() {
+                format!("its rule {:?} never decides a file", shape.name)
+            } else {
+                "this rule never decides a file".to_owned()
+            };
+            let message = format!(
+                "{never}: rule[{}] ({:?}) comes first and matches every file it matches",
+                earlier.index, earlier.name
+            );
+            self.lint(span, &format!("rule[{}]", shape.index), &message);
+        }
+        checked.shapes.push(shape);
+        checked.specs.push(spec);
+    }
+
     /// `kind` and `not_kind`: the kinds of task a rule applies to.
     pub(super) fn kinds(&mut self, rule_idx: usize, raw: &RawRule) -> KindSet {
         let mut kinds = match &raw.kind {

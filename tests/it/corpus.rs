@@ -185,6 +185,44 @@ fn corpus_files() -> Vec<PathBuf> {
     files
 }
 
+/// The table per corpus file and the totals.
+fn render(tallies: &BTreeMap<String, Tally>) -> (String, Tally) {
+    let mut total = Tally::default();
+    let mut table = String::from(
+        "| corpus | torrents | wanted lost | junk caught | either touched | profiled as |\n|---|---:|---:|---:|---:|---|\n",
+    );
+    for (kind, tally) in tallies {
+        total.add(tally);
+        let _ = writeln!(
+            table,
+            "| {kind} | {} | {} / {} | {} / {} | {} / {} | {} |",
+            tally.torrents,
+            tally.want_lost,
+            tally.want,
+            tally.junk_caught,
+            tally.junk,
+            tally.either_touched,
+            tally.either,
+            tally.kinds()
+        );
+    }
+    let _ = writeln!(
+        table,
+        "| **all** | {} | {} / {} | {} / {} ({}.{} %) | {} / {} | {} |",
+        total.torrents,
+        total.want_lost,
+        total.want,
+        total.junk_caught,
+        total.junk,
+        total.junk_caught * 1000 / total.junk.max(1) / 10,
+        total.junk_caught * 1000 / total.junk.max(1) % 10,
+        total.either_touched,
+        total.either,
+        total.kinds()
+    );
+    (table, total)
+}
+
 #[test]
 fn the_shipped_rules_lose_no_wanted_file_of_the_corpus() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -239,39 +277,7 @@ fn the_shipped_rules_lose_no_wanted_file_of_the_corpus() {
             }
         }
     }
-    let mut total = Tally::default();
-    let mut table = String::from(
-        "| corpus | torrents | wanted lost | junk caught | either touched | profiled as |\n|---|---:|---:|---:|---:|---|\n",
-    );
-    for (kind, tally) in &tallies {
-        total.add(tally);
-        let _ = writeln!(
-            table,
-            "| {kind} | {} | {} / {} | {} / {} | {} / {} | {} |",
-            tally.torrents,
-            tally.want_lost,
-            tally.want,
-            tally.junk_caught,
-            tally.junk,
-            tally.either_touched,
-            tally.either,
-            tally.kinds()
-        );
-    }
-    let _ = writeln!(
-        table,
-        "| **all** | {} | {} / {} | {} / {} ({}.{} %) | {} / {} | {} |",
-        total.torrents,
-        total.want_lost,
-        total.want,
-        total.junk_caught,
-        total.junk,
-        total.junk_caught * 1000 / total.junk.max(1) / 10,
-        total.junk_caught * 1000 / total.junk.max(1) % 10,
-        total.either_touched,
-        total.either,
-        total.kinds()
-    );
+    let (table, total) = render(&tallies);
     println!("{table}");
     for line in &missed {
         println!("junk kept: {line}");
