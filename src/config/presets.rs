@@ -410,10 +410,25 @@ mod tests {
                 used_at: 9
             }
         ));
-        // The user's keep rule before the preset shadows part of it: the lint says so.
-        assert!(
-            config.lints.is_empty(),
-            "a keep of *.url does not cover every link-file glob"
+        // A keep of *.url does not cover every glob of adverts/link-files: no shadowing lint.
+        assert!(config.lints.is_empty(), "{:?}", config.lints);
+        // The user's rule before the preset overrides its decision on .url files only.
+        let plan = crate::plan::plan(
+            &task(&[
+                ("F/F.mkv", 1 << 30),
+                ("F/site.url", 100),
+                ("F/site.webloc", 100),
+            ]),
+            &config.rules,
+            &crate::plan::Decided::new(),
+        );
+        assert_eq!(
+            plan.files[1].verdict,
+            crate::plan::Verdict::Keep(RuleName::new("mine"))
+        );
+        assert_eq!(
+            plan.files[2].verdict,
+            crate::plan::Verdict::Skip(RuleName::new("adverts/link-files"))
         );
     }
 

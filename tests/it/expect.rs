@@ -169,5 +169,5 @@ async fn the_example_rules_carry_expectations_that_hold() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
     // The expanded presets are listed before the expectations.
-    assert!(out.ends_with("\n8 expectations hold\n"), "{out}");
+    assert!(out.ends_with("\n10 expectations hold\n"), "{out}");
 }
