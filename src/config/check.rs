@@ -476,13 +476,14 @@ impl<'a> Checker<'a> {
             || raw.min_share.is_some()
             || raw.max_share.is_some()
             || raw.extensionless.is_some()
-            || raw.double_extension.is_some();
+            || raw.double_extension.is_some()
+            || raw.named_after_group.is_some();
         if !has_condition {
             self.problem(
                 rule_span,
                 &format!("rule[{rule_idx}]"),
                 "",
-                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless`, `double_extension`, `list_file` or `list_url`".to_owned(),
+                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless`, `double_extension`, `named_after_group`, `list_file` or `list_url`".to_owned(),
             );
         }
         let task = raw.task.as_ref().and_then(|task| {
@@ -515,6 +516,7 @@ impl<'a> Checker<'a> {
             max_share,
             extensionless: raw.extensionless,
             double_extension: raw.double_extension,
+            named_after_group: raw.named_after_group,
             keep_largest,
             task,
             source,

@@ -219,7 +219,8 @@ impl RuleShape {
             narrowed: spec.min_share.is_some()
                 || spec.max_share.is_some()
                 || spec.extensionless.is_some()
-                || spec.double_extension.is_some(),
+                || spec.double_extension.is_some()
+                || spec.named_after_group.is_some(),
         }
     }
 

@@ -317,7 +317,7 @@ impl Checker<'_> {
 
 /// The keys of a `use` entry other than `use` and `disable`.
 fn other_keys(raw: &RawRule) -> Vec<&'static str> {
-    let set: [(&'static str, bool); 19] = [
+    let set: [(&'static str, bool); 20] = [
         ("name", raw.name.is_some()),
         ("action", raw.action.is_some()),
         ("glob", raw.glob.is_some()),
@@ -328,6 +328,7 @@ fn other_keys(raw: &RawRule) -> Vec<&'static str> {
         ("max_share", raw.max_share.is_some()),
         ("extensionless", raw.extensionless.is_some()),
         ("double_extension", raw.double_extension.is_some()),
+        ("named_after_group", raw.named_after_group.is_some()),
         ("keep_largest", raw.keep_largest.is_some()),
         ("task", raw.task.is_some()),
         ("source", raw.source.is_some()),

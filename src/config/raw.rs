@@ -69,6 +69,7 @@ pub(super) struct RawRule {
     pub(super) max_share: Option<Spanned<String>>,
     pub(super) extensionless: Option<bool>,
     pub(super) double_extension: Option<bool>,
+    pub(super) named_after_group: Option<bool>,
     pub(super) keep_largest: Option<Spanned<i64>>,
     pub(super) task: Option<Spanned<String>>,
     pub(super) source: Option<Spanned<String>>,

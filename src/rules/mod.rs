@@ -106,6 +106,9 @@ pub struct RuleSpec {
     pub extensionless: Option<bool>,
     /// `Some(true)`: a media extension followed by an executable one (`movie.mkv.exe`).
     pub double_extension: Option<bool>,
+    /// `Some(true)`: the base name, without its extension, is the task's release group
+    /// ([`profile::release_group`]).
+    pub named_after_group: Option<bool>,
     /// Of the files this rule matches, keep the N largest and skip the rest (`skip` rules only).
     pub keep_largest: Option<usize>,
     /// Glob on the task (torrent) name.
@@ -144,6 +147,7 @@ impl RuleSpec {
             max_share: None,
             extensionless: None,
             double_extension: None,
+            named_after_group: None,
             keep_largest: None,
             task: None,
             source: None,
@@ -246,6 +250,7 @@ pub struct Rule {
     max_share: Option<Share>,
     extensionless: Option<bool>,
     double_extension: Option<bool>,
+    named_after_group: Option<bool>,
     keep_largest: Option<usize>,
     task: Option<GlobMatcher>,
     source: Option<GlobMatcher>,
@@ -318,7 +323,8 @@ impl Rule {
     }
 
     /// Every condition but the name globs and regexes.
-    fn other_conditions_hold(&self, base_name: &str, size: u64, task_total: u64) -> bool {
+    fn other_conditions_hold(&self, base_name: &str, size: u64, scope: &TaskScope) -> bool {
+        let task_total = scope.task_total;
         self.min_size.is_none_or(|min| size >= min.bytes())
             && self.max_size.is_none_or(|max| size <= max.bytes())
             && self
@@ -333,6 +339,9 @@ impl Rule {
             && self
                 .double_extension
                 .is_none_or(|want| want == has_double_extension(base_name))
+            && self.named_after_group.is_none_or(|want| {
+                want == profile::is_named_after(base_name, scope.group.as_deref())
+            })
     }
 }
 
@@ -443,6 +452,7 @@ impl RuleSet {
                 max_share: spec.max_share,
                 extensionless: spec.extensionless,
                 double_extension: spec.double_extension,
+                named_after_group: spec.named_after_group,
                 keep_largest: spec.keep_largest,
                 task: spec.task.map(|glob| glob.compile_matcher()),
                 source: spec.source.map(|glob| glob.compile_matcher()),
@@ -542,6 +552,7 @@ impl RuleSet {
                 })
                 .collect(),
             task_total,
+            group: profile::release_group(task_name).map(str::to_owned),
         }
     }
 
@@ -628,7 +639,7 @@ impl RuleSet {
         candidates.dedup();
         candidates.iter().copied().find(|&rule_idx| {
             scope.active.get(rule_idx).copied().unwrap_or(false)
-                && self.rules[rule_idx].other_conditions_hold(base_name, size, scope.task_total)
+                && self.rules[rule_idx].other_conditions_hold(base_name, size, scope)
         })
     }
 }
@@ -638,6 +649,8 @@ impl RuleSet {
 pub struct TaskScope {
     active: Vec<bool>,
     task_total: u64,
+    /// The task's release group, for `named_after_group`.
+    group: Option<String>,
 }
 
 /// Reusable buffers for `RuleSet::first_match`, so matching a file allocates nothing.

@@ -506,6 +506,31 @@ impl fmt::Display for Profile {
     }
 }
 
+/// The release group a scene or P2P task name ends with: the text after its last `-`, without
+/// a trailing `[tag]` ("Film.2015.720p.BRRip.x264.AAC-ETRG" gives "ETRG"), when it is 2 to 16
+/// ASCII letters and digits with at least one letter; `None` otherwise.
+pub fn release_group(task_name: &str) -> Option<&str> {
+    let (_, tail) = task_name.rsplit_once('-')?;
+    let tail = tail.trim();
+    let tail = match tail.find('[') {
+        Some(bracket) if tail.ends_with(']') => tail.get(..bracket)?.trim_end(),
+        _ => tail,
+    };
+    let plain = (2..=16).contains(&tail.len())
+        && tail.bytes().all(|b| b.is_ascii_alphanumeric())
+        && tail.bytes().any(|b| b.is_ascii_alphabetic());
+    plain.then_some(tail)
+}
+
+/// Whether a base name, without its extension, is the release group (ASCII case ignored):
+/// "ETRG.mp4" in "...-ETRG".
+pub fn is_named_after(base_name: &str, group: Option<&str>) -> bool {
+    let stem = base_name
+        .rsplit_once('.')
+        .map_or(base_name, |(stem, _)| stem);
+    group.is_some_and(|group| stem.eq_ignore_ascii_case(group))
+}
+
 /// A BEP 47 padding file as aria2 lists it (`<root>/.pad/<n>`) or an old client's
 /// `_____padding_file_*`.
 fn is_padding(path: &str) -> bool {
@@ -654,6 +679,25 @@ mod tests {
             Profile::of([]).to_string(),
             "kind mixed: no family holds half of the bytes; families: none"
         );
+    }
+
+    #[test]
+    fn release_groups() {
+        let group = release_group("Blood.Orchard.2015.720p.BRRip.x264.AAC-ETRG");
+        assert_eq!(group, Some("ETRG"));
+        assert!(is_named_after("ETRG.mp4", group) && is_named_after("etrg.txt", group));
+        assert!(!is_named_after("Blood.Orchard.2015.mp4", group));
+        assert_eq!(
+            release_group("Show.S01.720p.WEBRip.x264-GalaxyTV[TGx]"),
+            Some("GalaxyTV")
+        );
+        assert_eq!(
+            release_group("[Kaleido-subs] Neko Biyori - 01-24 (1080p) [Batch]"),
+            None
+        );
+        assert_eq!(release_group("Film-2019"), None);
+        assert_eq!(release_group("Film.2019.1080p.BluRay"), None);
+        assert!(!is_named_after("ETRG.mp4", None));
     }
 
     #[test]

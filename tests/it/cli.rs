@@ -28,7 +28,7 @@ async fn check_accepts_the_example_rules() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
     assert!(
-        out.starts_with("ok: rules.example.toml: 23 rules, "),
+        out.starts_with("ok: rules.example.toml: 24 rules, "),
         "{out}"
     );
     assert!(out.contains("next runs"), "{out}");
