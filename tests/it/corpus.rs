@@ -233,6 +233,7 @@ fn the_shipped_rules_lose_no_wanted_file_of_the_corpus() {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut lost = Vec::new();
     let mut missed = Vec::new();
+    let mut touched = Vec::new();
     let mut n = 0;
     // CORPUS_PROFILES=1: each torrent's profile too.
     let show_profiles = std::env::var_os("CORPUS_PROFILES").is_some();
@@ -272,6 +273,9 @@ fn the_shipped_rules_lose_no_wanted_file_of_the_corpus() {
                     Label::Either => {
                         tally.either += 1;
                         tally.either_touched += usize::from(deselected);
+                        if deselected {
+                            touched.push(format!("{}: {path} ({rule})", torrent.at));
+                        }
                     }
                 }
             }
@@ -281,6 +285,9 @@ fn the_shipped_rules_lose_no_wanted_file_of_the_corpus() {
     println!("{table}");
     for line in &missed {
         println!("junk kept: {line}");
+    }
+    for line in &touched {
+        println!("either deselected: {line}");
     }
     assert!(
         total.torrents >= 100 && total.junk > 0,
