@@ -70,6 +70,7 @@ fn check_preset(preset: &Preset) -> CheckedPreset {
             rules.push(checked);
         }
     }
+    // `description` documents the preset's file; it is required so every preset has one.
     let _ = raw.description;
     let mut problems = checker.problems;
     problems.extend(checker.lints);
