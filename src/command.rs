@@ -233,6 +233,7 @@ async fn check(
         let _ = write!(out, "; {} warning(s)", config.lints.len());
     }
     out.push('\n');
+    out.push_str(&crate::rules::preset::listing(config.rules.rules()));
     out.push_str(&list_lines);
     if !expectations.is_empty() {
         out.push_str(&report.render());
@@ -545,7 +546,8 @@ async fn explain_live(
             ),
         ),
     };
-    let mut stdout = crate::plan::plan(task, &config.rules, &decided).render();
+    let mut stdout = String::new();
+    crate::plan::plan(task, &config.rules, &decided).render_explained_into(&mut stdout);
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(u64::to_string).collect();
         let _ = writeln!(

@@ -36,6 +36,7 @@ mod metrics;
 mod notify;
 mod oauth;
 mod paths;
+mod presets;
 mod raw;
 mod schedule;
 mod unknown;

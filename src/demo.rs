@@ -95,11 +95,11 @@ pub async fn run() -> Result<String, DemoError> {
     );
     let junk = emulator.add_task(TaskSpec::new(
         Backend::Qbittorrent,
-        "Free.Software.Installer",
+        "Site.Promo.Pack",
         &[
-            ("Free.Software.Installer/setup.exe", 2 * MIB),
-            ("Free.Software.Installer/readme.txt", KIB),
-            ("Free.Software.Installer/visit-us.url", 100),
+            ("Site.Promo.Pack/visit-us.url", 100),
+            ("Site.Promo.Pack/RARBG.txt", 31),
+            ("Site.Promo.Pack/Thumbs.db", 20 * KIB),
         ],
     ));
     emulator.add_task(
@@ -165,7 +165,7 @@ pub async fn run() -> Result<String, DemoError> {
         (&show, "Some.Show.S01"),
         (&movie, "Big.Movie.2024.2160p"),
         (&magnet, "Debian.ISO.Collection"),
-        (&junk, "Free.Software.Installer"),
+        (&junk, "Site.Promo.Pack"),
     ] {
         let files = emulator.files(id);
         let selected = files.iter().filter(|f| f.selected).count();

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::rules::{Action, ByteSize, MatchScratch, OnAllJunk, RuleName, RuleSet};
+use crate::rules::{Action, ByteSize, MatchScratch, OnAllJunk, Profile, RuleName, RuleSet};
 use crate::task::{DownloadTask, Ineligible, SelectionChange, TaskFile, TaskId};
 
 /// What the daemon already decided for one task: file index to the wanted `download` value,
@@ -118,6 +118,8 @@ pub struct Plan {
     pub task_name: String,
     /// One entry per file, in the server's order.
     pub files: Vec<FileDecision>,
+    /// What kind of torrent the task is, from its files; rules with `kind` see it.
+    pub profile: Profile,
     /// What to do.
     pub outcome: Outcome,
 }
@@ -134,20 +136,24 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
                 .as_ref()
                 .and_then(|d| d.files.as_deref())
                 .unwrap_or_default();
+            let profile = profile_of(listed);
             return Plan {
                 task_id: task.id.clone(),
-                files: decide_files(task, listed, rules, |_, _| FileAction::Nothing),
+                files: decide_files(task, listed, &profile, rules, |_, _| FileAction::Nothing),
                 task_name,
+                profile,
                 outcome: Outcome::Ineligible(reason),
             };
         }
     };
-    let mut decisions = decide_files(task, files, rules, |file, verdict| match verdict.wanted() {
+    let profile = profile_of(files);
+    let action_for = |file: &TaskFile, verdict: &Verdict| match verdict.wanted() {
         _ if decided.contains_key(&file.index) => FileAction::DecidedBefore,
         Some(wanted) if wanted != file.selected => FileAction::Send(wanted),
         Some(_) => FileAction::AlreadyAsWanted,
         None => FileAction::Nothing,
-    });
+    };
+    let mut decisions = decide_files(task, files, &profile, rules, action_for);
 
     let mut outcome = outcome_of(&decisions, decided);
     if matches!(outcome, Outcome::Refused(_)) && rules.on_all_junk() == OnAllJunk::KeepLargest {
@@ -174,8 +180,14 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
         task_id: task.id.clone(),
         task_name,
         files: decisions,
+        profile,
         outcome,
     }
+}
+
+/// The task's profile, from its listed files.
+fn profile_of(files: &[TaskFile]) -> Profile {
+    Profile::of(files.iter().map(|file| (&*file.path, file.size)))
 }
 
 /// The rules' verdict on each file, and what `action_for` makes of it.
@@ -187,11 +199,13 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
 fn decide_files(
     task: &DownloadTask,
     files: &[TaskFile],
+    profile: &Profile,
     rules: &RuleSet,
     action_for: impl Fn(&TaskFile, &Verdict) -> FileAction,
 ) -> Vec<FileDecision> {
+    // Shares are of every file, padding included (the profile leaves padding out).
     let total = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.size));
-    let scope = rules.scope(task.name(), &task.source, total);
+    let scope = rules.scope_of(task.name(), &task.source, total, Some(profile.kind()));
     let mut scratch = SCRATCH.take();
     let deciding: Vec<Option<usize>> = files
         .iter()
@@ -381,8 +395,17 @@ impl Plan {
         out
     }
 
+    /// [`Self::render_into`] with the task's profile above the table: what `explain` prints.
+    pub fn render_explained_into(&self, out: &mut String) {
+        self.draw_into(out, true);
+    }
+
     /// [`Self::render`] appended to `out` (`explain` draws a batch of tasks into one text).
     pub fn render_into(&self, out: &mut String) {
+        self.draw_into(out, false);
+    }
+
+    fn draw_into(&self, out: &mut String, with_profile: bool) {
         use crate::table::{Align, Cell, Table};
         let _ = writeln!(
             out,
@@ -391,6 +414,9 @@ impl Plan {
             self.task_name,
             self.files.len()
         );
+        if with_profile {
+            let _ = writeln!(out, "profile: {}", self.profile);
+        }
         if !self.files.is_empty() {
             let mut table = Table::with_capacity(
                 &[

@@ -400,6 +400,7 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
         Verdict::Skip(_) => "skip",
     };
     let mut out = header(torrent);
+    let _ = writeln!(out, "profile: {}", qbt_plan.profile);
     let show = |index: Option<u64>| index.map_or_else(|| "-".to_owned(), |i| i.to_string());
     // The rule column is as wide as its longest name (at least 16), so long names keep the
     // rows in line.

@@ -378,48 +378,21 @@ impl<'a> Checker<'a> {
         if raw_rules.is_empty() {
             self.lint(self.text.len()..self.text.len(), "rule", lint::NO_RULES);
         }
-        let mut specs = Vec::with_capacity(raw_rules.len());
-        let mut seen: Vec<(String, usize)> = Vec::new();
-        let mut shapes: Vec<lint::RuleShape> = Vec::new();
+        let mut checked = presets::Checked::default();
         for (rule_idx, spanned) in raw_rules.iter().enumerate() {
-            let raw = spanned.get_ref();
-            let name = self.rule_name(rule_idx, spanned, &mut seen);
-            let Some(spec) = self.rule(rule_idx, spanned.span(), raw) else {
+            if let Some(name) = &spanned.get_ref().use_preset {
+                self.use_preset(rule_idx, spanned, name, &mut checked);
                 continue;
-            };
-            let Some(name) = name else { continue };
-            let spec = match self.rule_list(rule_idx, raw, &name) {
-                Some(list) => {
-                    let inactive = list.info.is_unavailable();
-                    self.list_infos.push(list.info);
-                    RuleSpec {
-                        from_list: true,
-                        list_globs: list.globs,
-                        list_folded: list.folded,
-                        list_patterns: list.patterns,
-                        list_regexes: list.regexes,
-                        inactive,
-                        ..spec
-                    }
-                }
-                None => spec,
-            };
-            let shape = lint::RuleShape::of(rule_idx, name.as_str(), raw, &spec);
-            if let Some(earlier) = shapes.iter().find(|earlier| earlier.shadows(&shape)) {
-                let span = raw
-                    .name
-                    .as_ref()
-                    .map_or_else(|| spanned.span(), Spanned::span);
-                let message = format!(
-                    "this rule never decides a file: rule[{}] ({:?}) comes first and matches every file it matches",
-                    earlier.index, earlier.name
-                );
-                self.lint(span, &format!("rule[{rule_idx}]"), &message);
             }
-            shapes.push(shape);
-            specs.push(RuleSpec { name, ..spec });
+            if let Some((spec, shape)) = self.one_rule(rule_idx, spanned, &mut checked.seen) {
+                self.push_rule(spec, shape, spanned, &mut checked);
+            }
         }
-        let regexes: Vec<String> = specs.iter().flat_map(|s| s.regexes.clone()).collect();
+        let regexes: Vec<String> = checked
+            .specs
+            .iter()
+            .flat_map(|s| s.regexes.clone())
+            .collect();
         if let Err(e) = budget::within_nfa_budget(&regexes) {
             let first = raw_rules.iter().enumerate().find_map(|(idx, rule)| {
                 let regex = rule.get_ref().regex.as_ref()?;
@@ -437,7 +410,7 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        specs
+        checked.specs
     }
 
     pub(super) fn lint(&mut self, span: Range<usize>, key: &str, message: &str) {
@@ -533,6 +506,7 @@ impl<'a> Checker<'a> {
         }
         let keep_largest =
             self.keep_largest(raw.keep_largest.as_ref(), action, &key("keep_largest"));
+        let kinds = self.kinds(rule_idx, raw);
         let has_condition = raw.glob.is_some()
             || raw.regex.is_some()
             || raw.list_file.is_some()
@@ -542,13 +516,14 @@ impl<'a> Checker<'a> {
             || raw.min_share.is_some()
             || raw.max_share.is_some()
             || raw.extensionless.is_some()
-            || raw.double_extension.is_some();
+            || raw.double_extension.is_some()
+            || raw.named_after_group.is_some();
         if !has_condition {
             self.problem(
                 rule_span,
                 &format!("rule[{rule_idx}]"),
                 "",
-                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless`, `double_extension`, `list_file` or `list_url`".to_owned(),
+                "a rule needs at least one condition: `glob`, `regex`, `min_size`, `max_size`, `min_share`, `max_share`, `extensionless`, `double_extension`, `named_after_group`, `list_file` or `list_url`".to_owned(),
             );
         }
         let task = raw.task.as_ref().and_then(|task| {
@@ -581,9 +556,11 @@ impl<'a> Checker<'a> {
             max_share,
             extensionless: raw.extensionless,
             double_extension: raw.double_extension,
+            named_after_group: raw.named_after_group,
             keep_largest,
             task,
             source,
+            kinds,
             ..RuleSpec::new("", action)
         })
     }

@@ -214,6 +214,8 @@ pub(super) struct RuleShape {
     names: NameCondition,
     min: u64,
     max: u64,
+    /// The kinds of task the rule applies to.
+    kinds: crate::rules::KindSet,
     /// Conditions that narrow the match beyond names and sizes (shares, extensions).
     narrowed: bool,
 }
@@ -242,10 +244,12 @@ impl RuleShape {
             max: spec
                 .max_size
                 .map_or(u64::MAX, super::super::rules::size::ByteSize::bytes),
+            kinds: spec.kinds,
             narrowed: spec.min_share.is_some()
                 || spec.max_share.is_some()
                 || spec.extensionless.is_some()
-                || spec.double_extension.is_some(),
+                || spec.double_extension.is_some()
+                || spec.named_after_group.is_some(),
         }
     }
 
@@ -268,6 +272,7 @@ impl RuleShape {
             _ => false,
         };
         !self.narrowed
+            && self.kinds.covers(later.kinds)
             && scope_covers
             && source_covers
             && names_cover

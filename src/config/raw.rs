@@ -73,6 +73,7 @@ pub(super) struct RawRule {
     pub(super) max_share: Option<Spanned<String>>,
     pub(super) extensionless: Option<bool>,
     pub(super) double_extension: Option<bool>,
+    pub(super) named_after_group: Option<bool>,
     pub(super) keep_largest: Option<Spanned<i64>>,
     pub(super) task: Option<Spanned<String>>,
     pub(super) source: Option<Spanned<String>>,
@@ -80,6 +81,25 @@ pub(super) struct RawRule {
     pub(super) list_file: Option<Spanned<String>>,
     pub(super) list_url: Option<Spanned<String>>,
     pub(super) refresh: Option<Spanned<String>>,
+    /// The kinds of task the rule applies to (`rules::profile::Kind`).
+    pub(super) kind: Option<Spanned<GlobList>>,
+    /// The kinds of task the rule does not apply to.
+    pub(super) not_kind: Option<Spanned<GlobList>>,
+    /// Pulls in a preset's rules here instead (`config/presets.rs`).
+    #[serde(rename = "use")]
+    pub(super) use_preset: Option<Spanned<String>>,
+    /// With `use`: the preset's rules to leave out, by their short names.
+    pub(super) disable: Option<Spanned<GlobList>>,
+}
+
+/// A preset file (`src/rules/presets/*.toml`): its version, what it is for, and its rules.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPreset {
+    pub(super) version: u32,
+    pub(super) description: String,
+    #[serde(default, rename = "rule")]
+    pub(super) rules: Vec<Spanned<RawRule>>,
 }
 
 #[derive(Deserialize, Default)]

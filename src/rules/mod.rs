@@ -26,12 +26,16 @@
 
 pub mod budget;
 pub mod list;
+pub mod preset;
+pub mod profile;
 pub mod size;
 
 use std::fmt;
 
 use globset::{Candidate, Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
+pub use preset::RuleOrigin;
+pub use profile::{Kind, KindSet, Profile};
 pub use size::{ByteSize, Share, SizeError};
 
 /// A rule's unique name, as written in the rules file. Shared, not copied: every file a rule
@@ -103,12 +107,19 @@ pub struct RuleSpec {
     pub extensionless: Option<bool>,
     /// `Some(true)`: a media extension followed by an executable one (`movie.mkv.exe`).
     pub double_extension: Option<bool>,
+    /// `Some(true)`: the base name, without its extension, is the task's release group
+    /// ([`profile::release_group`]).
+    pub named_after_group: Option<bool>,
     /// Of the files this rule matches, keep the N largest and skip the rest (`skip` rules only).
     pub keep_largest: Option<usize>,
     /// Glob on the task (torrent) name.
     pub task: Option<Glob>,
     /// Glob on the task's source URL or magnet.
     pub source: Option<Glob>,
+    /// The kinds of task the rule applies to (`kind`, `not_kind`; see [`profile`]).
+    pub kinds: KindSet,
+    /// Where the rule was written: the rules file or a preset.
+    pub origin: RuleOrigin,
     /// The rule's name patterns come from a shared list (an empty list matches nothing).
     pub from_list: bool,
     /// Base-name globs from the rule's list.
@@ -137,9 +148,12 @@ impl RuleSpec {
             max_share: None,
             extensionless: None,
             double_extension: None,
+            named_after_group: None,
             keep_largest: None,
             task: None,
             source: None,
+            kinds: KindSet::ANY,
+            origin: RuleOrigin::File { line: 0 },
             from_list: false,
             list_globs: Vec::new(),
             list_folded: false,
@@ -237,9 +251,12 @@ pub struct Rule {
     max_share: Option<Share>,
     extensionless: Option<bool>,
     double_extension: Option<bool>,
+    named_after_group: Option<bool>,
     keep_largest: Option<usize>,
     task: Option<GlobMatcher>,
     source: Option<GlobMatcher>,
+    kinds: KindSet,
+    origin: RuleOrigin,
     list_patterns: usize,
     inactive: bool,
 }
@@ -291,13 +308,24 @@ impl Rule {
         self.task.as_ref().map(|m| m.glob().glob())
     }
 
+    /// The kinds of task the rule applies to.
+    pub fn kinds(&self) -> KindSet {
+        self.kinds
+    }
+
+    /// Where the rule was written.
+    pub fn origin(&self) -> &RuleOrigin {
+        &self.origin
+    }
+
     /// Of the files this rule matches, how many of the largest to keep.
     pub fn keep_largest(&self) -> Option<usize> {
         self.keep_largest
     }
 
     /// Every condition but the name globs and regexes.
-    fn other_conditions_hold(&self, base_name: &str, size: u64, task_total: u64) -> bool {
+    fn other_conditions_hold(&self, base_name: &str, size: u64, scope: &TaskScope) -> bool {
+        let task_total = scope.task_total;
         self.min_size.is_none_or(|min| size >= min.bytes())
             && self.max_size.is_none_or(|max| size <= max.bytes())
             && self
@@ -312,6 +340,9 @@ impl Rule {
             && self
                 .double_extension
                 .is_none_or(|want| want == has_double_extension(base_name))
+            && self.named_after_group.is_none_or(|want| {
+                want == profile::is_named_after(base_name, scope.group.as_deref())
+            })
     }
 }
 
@@ -422,9 +453,12 @@ impl RuleSet {
                 max_share: spec.max_share,
                 extensionless: spec.extensionless,
                 double_extension: spec.double_extension,
+                named_after_group: spec.named_after_group,
                 keep_largest: spec.keep_largest,
                 task: spec.task.map(|glob| glob.compile_matcher()),
                 source: spec.source.map(|glob| glob.compile_matcher()),
+                kinds: spec.kinds,
+                origin: spec.origin,
                 list_patterns,
                 inactive: spec.inactive,
             });
@@ -491,19 +525,35 @@ impl RuleSet {
         self.regex_owner.len() + self.basename_regex_owner.len()
     }
 
-    /// Which rules apply to a task with this name, source and total size (all files).
+    /// Which rules apply to a task with this name, source and total size (all files), of no
+    /// known kind: rules scoped by `kind` do not.
     pub fn scope(&self, task_name: &str, source: &str, task_total: u64) -> TaskScope {
+        self.scope_of(task_name, source, task_total, None)
+    }
+
+    /// Which rules apply to a task with this name, source, total size (all files) and kind (its
+    /// `Profile`'s).
+    pub fn scope_of(
+        &self,
+        task_name: &str,
+        source: &str,
+        task_total: u64,
+        kind: Option<Kind>,
+    ) -> TaskScope {
         TaskScope {
             active: self
                 .rules
                 .iter()
                 .map(|rule| {
                     !rule.inactive
+                        && (rule.kinds == KindSet::ANY
+                            || kind.is_some_and(|kind| rule.kinds.contains(kind)))
                         && rule.task.as_ref().is_none_or(|m| m.is_match(task_name))
                         && rule.source.as_ref().is_none_or(|m| m.is_match(source))
                 })
                 .collect(),
             task_total,
+            group: profile::release_group(task_name).map(str::to_owned),
         }
     }
 
@@ -590,7 +640,7 @@ impl RuleSet {
         candidates.dedup();
         candidates.iter().copied().find(|&rule_idx| {
             scope.active.get(rule_idx).copied().unwrap_or(false)
-                && self.rules[rule_idx].other_conditions_hold(base_name, size, scope.task_total)
+                && self.rules[rule_idx].other_conditions_hold(base_name, size, scope)
         })
     }
 }
@@ -600,6 +650,8 @@ impl RuleSet {
 pub struct TaskScope {
     active: Vec<bool>,
     task_total: u64,
+    /// The task's release group, for `named_after_group`.
+    group: Option<String>,
 }
 
 /// Reusable buffers for `RuleSet::first_match`, so matching a file allocates nothing.

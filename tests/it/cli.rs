@@ -36,10 +36,37 @@ async fn check_accepts_the_example_rules() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
     assert!(
-        out.starts_with("ok: rules.example.toml: 6 rules, "),
+        out.starts_with("ok: rules.example.toml: 24 rules, "),
         "{out}"
     );
     assert!(out.contains("next runs"), "{out}");
+    // The presets expanded, each rule with where it came from.
+    let example = std::fs::read_to_string("rules.example.toml").unwrap();
+    let line_of = |needle: &str| {
+        example
+            .lines()
+            .position(|line| line.starts_with(needle))
+            .unwrap()
+            + 1
+    };
+    let own = format!(
+        "rules file, line {}",
+        line_of("name = \"keep-my-player\"") - 1
+    );
+    let adverts = format!(
+        "preset adverts v1, used at line {}",
+        line_of("use = \"adverts\"") - 1
+    );
+    assert!(
+        out.lines()
+            .any(|line| line.contains(" keep-my-player ") && line.ends_with(&own)),
+        "{own}\n{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|line| line.contains(" adverts/link-files ") && line.ends_with(&adverts)),
+        "{adverts}\n{out}"
+    );
 }
 
 #[tokio::test]
@@ -215,13 +242,15 @@ async fn explain_prints_the_table_and_the_patch() {
     .await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
-    // The longest rule name of rules.example.toml keeps its row in line with the others.
+    // The longest rule name of rules.example.toml keeps its row in line with the others; the
+    // task's profile comes first.
     let table = [
-        "index  selected  verdict  rule                   change        size  path",
-        "    1  yes       -        -                      -          1.4 GiB  Some.Show.S01/E01.mkv",
-        "    3  yes       skip     samples                deselect  50.0 MiB  Some.Show.S01/Sample/sample.mkv",
-        "    4  yes       skip     junk-extensions        deselect      31 B  Some.Show.S01/RARBG.txt",
-        "    5  yes       skip     disguised-executables  deselect   1.2 KiB  Some.Show.S01/E01.mkv.exe",
+        "profile: kind video: video 99.9 % of bytes; families: video 99.9 % (2 files), executable 0.0 % (1 file), book 0.0 % (1 file)",
+        "index  selected  verdict  rule                          change        size  path",
+        "    1  yes       -        -                             -          1.4 GiB  Some.Show.S01/E01.mkv",
+        "    3  yes       skip     media-extras/samples          deselect  50.0 MiB  Some.Show.S01/Sample/sample.mkv",
+        "    4  yes       skip     adverts/release-site-promo    deselect      31 B  Some.Show.S01/RARBG.txt",
+        "    5  yes       skip     litter/disguised-executables  deselect   1.2 KiB  Some.Show.S01/E01.mkv.exe",
     ];
     assert!(out.contains(&table.join("\n")), "{out}");
     assert!(out.contains(r#"PATCH /api/v4/workflow/download/kku7 {"files":[{"index":3,"download":false},{"index":4,"download":false},{"index":5,"download":false}]}"#), "{out}");
@@ -443,14 +472,14 @@ async fn demo_runs_the_whole_job_and_reports() {
     let out = stdout(&output);
     for needle in [
         "== tick 1: every task is new ==",
-        "skip     samples          deselect",
+        "skip     media-extras/samples  deselect",
         "refused: the rules would deselect all 3 files of this task",
         "task left alone: waiting for metadata",
         "task left alone: status is queued",
         "task left alone: phase is transfer, not monitor",
-        "Debian.ISO.Collection: 2 of 3 files selected",
-        "Free.Software.Installer: 3 of 3 files selected, task suspending",
-        "3 PATCH request(s) in all",
+        "Debian.ISO.Collection: 3 of 3 files selected",
+        "Site.Promo.Pack: 3 of 3 files selected, task suspending",
+        "2 PATCH request(s) in all",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");
     }

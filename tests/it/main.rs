@@ -9,6 +9,7 @@ mod check_all;
 mod cli;
 mod client;
 mod connect;
+mod corpus;
 mod deployment;
 mod emulator_facts;
 mod endurance;

@@ -267,6 +267,11 @@ async fn explain_a_live_task_by_id() {
         "{stdout}"
     );
     assert!(stdout.contains("skip     samples"), "{stdout}");
+    // The task's profile, and why, above the table.
+    assert!(
+        stdout.contains("\nprofile: kind video: video 9"),
+        "{stdout}"
+    );
     assert!(patches(&emu).is_empty(), "explain sends nothing");
     let output = tokio::process::Command::new(support::binary())
         .args(["--config", path.to_str().unwrap(), "explain", "nope"])

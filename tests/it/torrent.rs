@@ -215,6 +215,7 @@ async fn a_multi_file_v1_torrent_with_a_padding_file() {
     assert_eq!(code, 0, "{err}");
     let expected = "\
 torrent \"Some.Show.S01\" (BitTorrent v1, 4 files and 1 padding file, 1.4 GiB)
+profile: kind video: video 99.9 % of bytes; families: video 99.9 % (2 files), subtitle 0.0 % (1 file), book 0.0 % (1 file)
  aria2     qbt  verdict  rule                    size  path
      1       0  -        -                    1.4 GiB  Some.Show.S01/Some.Show.S01E01.mkv
      2       1  skip     samples             50.0 MiB  Some.Show.S01/Sample/sample.mkv
@@ -254,10 +255,11 @@ async fn a_single_file_torrent_and_a_v2_only_torrent() {
         out.starts_with("torrent \"Some.Show.S01\" (BitTorrent v2, 4 files, 1.4 GiB)\n"),
         "{out}"
     );
-    // The file tree in key order: RARBG.txt, Sample/, Some.Show.S01E01.mkv, Subs/.
+    // The file tree in key order: RARBG.txt, Sample/, Some.Show.S01E01.mkv, Subs/ (after the
+    // header, the profile and the table's head).
     let paths: Vec<&str> = out
         .lines()
-        .skip(2)
+        .skip(3)
         .take(4)
         .map(|line| line.rsplit("  ").next().unwrap())
         .collect();
@@ -381,7 +383,12 @@ async fn a_long_rule_name_keeps_the_columns_in_line() {
     )
     .await;
     let out = stdout(&output);
-    let lines: Vec<&str> = out.lines().skip(1).take(6).collect();
+    // The table starts at its header, below the torrent and profile lines.
+    let lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("verdict"))
+        .take(6)
+        .collect();
     let path_at = lines[0].find("path").unwrap();
     for line in &lines[1..] {
         assert!(
