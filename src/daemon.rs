@@ -444,25 +444,7 @@ impl Daemon {
         let list = match listed {
             Ok(list) => list,
             Err(e) => {
-                if e.needs_operator() {
-                    tracing::error!(error = %e, "cannot sign in to Cloudreve; fix the account or config");
-                    let event = match e {
-                        cloudreve::Error::RefreshTokenRejected { .. }
-                        | cloudreve::Error::OAuthTokenRejected { .. } => {
-                            OperatorEvent::TokenRejected {
-                                message: e.to_string(),
-                            }
-                        }
-                        _ => OperatorEvent::SignInRefused {
-                            message: e.to_string(),
-                        },
-                    };
-                    open_incident(&mut state, event, report);
-                } else {
-                    tracing::warn!(error = %e, "cannot list downloads; nothing pruned or sent, will try again next tick");
-                }
-                report.error = Some(e);
-                Self::save(&mut state, settings, report);
+                Self::list_failed(e, &mut state, settings, report);
                 return;
             }
         };
@@ -531,6 +513,33 @@ impl Daemon {
             }
         }
         Self::save(&mut state, settings, report);
+    }
+
+    /// A tick whose sign-in or list failed: an incident when only a person can fix it, and the
+    /// report and state saved with nothing pruned or sent.
+    fn list_failed(
+        e: cloudreve::Error,
+        state: &mut StateStore,
+        settings: &Settings,
+        report: &mut TickReport,
+    ) {
+        if e.needs_operator() {
+            tracing::error!(error = %e, "cannot sign in to Cloudreve; fix the account or config");
+            let event = match e {
+                cloudreve::Error::RefreshTokenRejected { .. }
+                | cloudreve::Error::OAuthTokenRejected { .. } => OperatorEvent::TokenRejected {
+                    message: e.to_string(),
+                },
+                _ => OperatorEvent::SignInRefused {
+                    message: e.to_string(),
+                },
+            };
+            open_incident(state, event, report);
+        } else {
+            tracing::warn!(error = %e, "cannot list downloads; nothing pruned or sent, will try again next tick");
+        }
+        report.error = Some(e);
+        Self::save(state, settings, report);
     }
 
     fn save(state: &mut StateStore, settings: &Settings, report: &mut TickReport) {

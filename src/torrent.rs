@@ -368,6 +368,32 @@ fn header(torrent: &Torrent) -> String {
     out
 }
 
+/// One row of `explain --torrent`'s table: aria2's and qBittorrent's index, the verdict, the
+/// rule, the size and the (escaped) path.
+type Row = (String, String, &'static str, String, String, String);
+
+/// Writes the table; the rule column is as wide as its longest name (at least 16), so long
+/// names keep the rows in line.
+fn write_table(out: &mut String, rows: Vec<Row>) {
+    let width = rows
+        .iter()
+        .map(|row| row.3.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
+    let _ = writeln!(
+        out,
+        "{:>6}  {:>6}  {:<7}  {:<width$}  {:>10}  path",
+        "aria2", "qbt", "verdict", "rule", "size"
+    );
+    for (a, q, verdict, rule, size, path) in rows {
+        let _ = writeln!(
+            out,
+            "{a:>6}  {q:>6}  {verdict:<7}  {rule:<width$}  {size:>10}  {path}"
+        );
+    }
+}
+
 /// What the rules decide for a torrent, as a table with both index conventions, then what each
 /// downloader would be sent.
 pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
@@ -402,9 +428,7 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
     let mut out = header(torrent);
     let _ = writeln!(out, "profile: {}", qbt_plan.profile);
     let show = |index: Option<u64>| index.map_or_else(|| "-".to_owned(), |i| i.to_string());
-    // The rule column is as wide as its longest name (at least 16), so long names keep the
-    // rows in line.
-    let mut rows = Vec::with_capacity(torrent.files.len());
+    let mut rows: Vec<Row> = Vec::with_capacity(torrent.files.len());
     for (pos, file) in torrent.files.iter().enumerate() {
         // Both downloaders' verdicts: they differ only where padding files change a whole-task
         // effect (shares, `keep_largest`, `only`).
@@ -440,23 +464,7 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
             path,
         ));
     }
-    let width = rows
-        .iter()
-        .map(|row| row.3.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(16);
-    let _ = writeln!(
-        out,
-        "{:>6}  {:>6}  {:<7}  {:<width$}  {:>10}  path",
-        "aria2", "qbt", "verdict", "rule", "size"
-    );
-    for (a, q, verdict, rule, size, path) in rows {
-        let _ = writeln!(
-            out,
-            "{a:>6}  {q:>6}  {verdict:<7}  {rule:<width$}  {size:>10}  {path}"
-        );
-    }
+    write_table(&mut out, rows);
     let send = |plan: &Plan| {
         plan.patch_body().map_or_else(
             || plan.reason_for_nothing().unwrap_or_default(),

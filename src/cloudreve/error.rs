@@ -472,10 +472,11 @@ impl Error {
             // 40089 is the scope check, before the route does anything; it holds until an
             // admin adds the scope, so it does not count towards the refusal cap.
             | Self::ScopeMissing { .. } => Delivery::NotSent,
-            // A redirect answer is not the route's: nothing was applied at this address. It
-            // counts towards the cap, so a proxy that keeps redirecting opens an incident.
-            Self::Redirect { .. } => Delivery::NotApplied,
-            Self::NotJson {
+            // A proxy's 502 or 503: Cloudreve was not reached. A redirect answer is not the
+            // route's either: nothing was applied at this address. Both count towards the cap,
+            // so a proxy that keeps refusing or redirecting opens an incident.
+            Self::Redirect { .. }
+            | Self::NotJson {
                 status: 502 | 503, ..
             } => Delivery::NotApplied,
             Self::Api { code: 404, .. } => Delivery::Gone,

@@ -452,6 +452,28 @@ impl Client {
         }
     }
 
+    /// After a refused sign-in, the error that says how long to wait, while the wait lasts.
+    fn wait_after_refusal(
+        &self,
+        refusal: Option<&Refusal>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let Some(refusal) = refusal else {
+            return Ok(());
+        };
+        let elapsed = now.signed_duration_since(refusal.at);
+        let wait = TimeDelta::from_std(refusal.wait).unwrap_or(TimeDelta::MAX);
+        if elapsed < wait {
+            return Err(Error::SignInBackoff {
+                email: self.options.email.clone(),
+                problem: refusal.problem,
+                seconds_ago: elapsed.num_seconds(),
+                retry_in_secs: (wait - elapsed).num_seconds(),
+            });
+        }
+        Ok(())
+    }
+
     /// A usable access token: signs in, or refreshes when forced or close to expiry.
     async fn access_token(&self, force_refresh: bool) -> Result<SecretString, Error> {
         let mut auth = self.auth.lock().await;
@@ -515,18 +537,7 @@ impl Client {
         if auth.seed.is_some() {
             return Err(self.token_rejected());
         }
-        if let Some(refusal) = &auth.refusal {
-            let elapsed = now.signed_duration_since(refusal.at);
-            let wait = TimeDelta::from_std(refusal.wait).unwrap_or(TimeDelta::MAX);
-            if elapsed < wait {
-                return Err(Error::SignInBackoff {
-                    email: self.options.email.clone(),
-                    problem: refusal.problem,
-                    seconds_ago: elapsed.num_seconds(),
-                    retry_in_secs: (wait - elapsed).num_seconds(),
-                });
-            }
-        }
+        self.wait_after_refusal(auth.refusal.as_ref(), now)?;
         match self.sign_in().await {
             Ok(session) => {
                 let token = session.access.clone();
