@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the deployment checks in ci/: messages, waiting, cached Debian root filesystems,
 # a booted systemd machine (systemd-nspawn), and the emulated Cloudreve (examples/emulator.rs).
 # Everything talks over 127.0.0.1 only. Source it; it sets `set -euo pipefail`.
@@ -192,6 +193,7 @@ more_lists() {
 # dpkg-dev with libc6:arm64 and libgcc-s1:arm64: cargo-deb's dpkg-shlibdeps for the arm64 package.
 cross_packages="rustc cargo libstd-rust-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   file dpkg-dev libc6:arm64 libgcc-s1:arm64"
+# shellcheck disable=SC2034 # for the scripts that source this file
 cross_triple=aarch64-unknown-linux-gnu
 
 # cross_tarball: the unstable root with $cross_packages, built once and cached (under a name
@@ -202,7 +204,7 @@ cross_tarball() {
   if [ ! -s "$tarball" ]; then
     need debootstrap debootstrap
     mkdir -p "$cache"
-    local mirror build root
+    local mirror build root packages=${cross_packages//$'\n'/ }
     mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
     mirror=${mirror:-http://deb.debian.org/debian}
     build=$(mktemp -d "$cache/sid-cross.build.XXXXXX")
@@ -218,7 +220,7 @@ cross_tarball() {
     mount -t proc proc "$root/proc"
     local ok=1
     chroot "$root" sh -euc "dpkg --add-architecture arm64 && apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo $cross_packages) &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages &&
       apt-get clean" >>"$build/log" 2>&1 || ok=
     umount "$root/proc"
     if [ -z "$ok" ]; then
@@ -268,7 +270,7 @@ cross_leave() {
 # cross_run COMMAND...: runs COMMAND in the cross root's /src with the cross settings. Its target
 # directory is target/arm64 (Debian's rustc is another compiler than the host's pinned one).
 cross_run() {
-  chroot "$cross_root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+  chroot "$cross_root" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
     SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt \
     CARGO_TERM_COLOR=never CARGO_TARGET_DIR=/src/target/arm64 \
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
@@ -291,14 +293,15 @@ cargo_tool() {
   fi
 }
 cargo_auditable_version=0.7.7
+# shellcheck disable=SC2034 # for ci/deb and ci/arm64
 cargo_deb_version=3.8.0
 
-# release_build [CARGO ARGS]: the release binary as CI ships it, with its dependency list in
+# release_build: the release binary as CI ships it, with its dependency list in
 # the .dep-v0 section (cargo auditable). Every release build in CI goes through here: cargo
 # counts the wrapper in its fingerprints, so mixing it with a plain build would rebuild.
 release_build() {
   cargo_tool cargo-auditable "$cargo_auditable_version"
-  (cd "$repo" && cargo auditable build --release --locked --quiet --bin cloudreve-autoselect "$@")
+  (cd "$repo" && cargo auditable build --release --locked --quiet --bin cloudreve-autoselect)
 }
 
 # --- Debian packages ---------------------------------------------------------------------------

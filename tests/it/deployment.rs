@@ -73,7 +73,8 @@ fn dockerfile_is_multi_stage_non_root_and_exec_form() {
             .iter()
             .any(|l| l.starts_with("HEALTHCHECK") && l.contains("\"healthcheck\""))
     );
-    assert!(dockerfile.contains("cargo build --release --locked"));
+    // The release binary carries its dependency list for scanners (cargo auditable).
+    assert!(dockerfile.contains("cargo auditable build --release --locked"));
     // A `# syntax=` line makes BuildKit pull a frontend image: fails offline.
     assert!(!dockerfile.lines().any(|l| l.starts_with("# syntax=")));
     // cargo wants the files of every target Cargo.toml names, even to build the binary alone.
