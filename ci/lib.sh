@@ -315,11 +315,12 @@ deb_assets() {
 deb_lintian() {
   need lintian lintian
   local out
-  if ! out=$(lintian --fail-on error,warning --show-overrides --no-tag-display-limit "$1" 2>&1); then
-    echo "$out"
-    fail "lintian $(basename "$1")"
-  fi
+  # Overrides (debian/lintian-overrides) are shown with O:, each with its reason there. The
+  # status comes from the tags: lintian 2.116 fails on overridden tags with --show-overrides.
+  out=$(lintian --fail-on none --show-overrides --tag-display-limit 0 "$1" 2>&1) || { echo "$out"; fail "lintian could not check $1"; }
+  out=$(grep -v '^running with root privileges is not recommended!$' <<<"$out" || true)
   [ -z "$out" ] || printf '%s\n' "$out"
+  ! grep -Eq '^[EW]: ' <<<"$out" || fail "lintian $(basename "$1"): errors or warnings (above)"
   pass "lintian $(lintian --version | awk '{print $2}'): no error, no warning in $(basename "$1")"
 }
 
