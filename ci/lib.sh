@@ -329,7 +329,7 @@ deb_files() { dpkg-deb --contents "$1" | awk '{print $6}' | sort; }
 
 # --- binfmt_misc: machine-wide, so registered only for the test run and always removed ---------
 binfmt=/proc/sys/fs/binfmt_misc
-binfmt_name=cloudreve-autoselect-ci-aarch64
+binfmt_name=cloudreve-autoselect-ci-aarch64-$$ # one per run: two runs may overlap
 binfmt_mounted=
 # binfmt_register QEMU: the kernel runs aarch64 ELF executables with QEMU (a static
 # qemu-aarch64) until binfmt_unregister, which the cleanup runs in any case.
