@@ -267,18 +267,34 @@ cross_leave() {
   cross_root=
 }
 
-# cross_run COMMAND...: runs COMMAND in the cross root's /src with the cross settings. Its target
-# directory is target/arm64 (Debian's rustc is another compiler than the host's pinned one).
+# cross_command COMMAND...: sets cross_argv to the command line that runs COMMAND in the cross
+# root's /src with the cross settings. Its target directory is target/arm64 (Debian's rustc is
+# another compiler than the host's pinned one). cross_run runs it.
+cross_command() {
+  cross_argv=(chroot "$cross_root" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+    SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt
+    CARGO_TERM_COLOR=never CARGO_TARGET_DIR=/src/target/arm64
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+    CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+    QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
+    ${PROPTEST_CASES:+PROPTEST_CASES=$PROPTEST_CASES}
+    sh -c 'cd /src && exec "$@"' sh "$@")
+}
 cross_run() {
-  chroot "$cross_root" /usr/bin/env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-    SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt \
-    CARGO_TERM_COLOR=never CARGO_TARGET_DIR=/src/target/arm64 \
-    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-    CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
-    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
-    QEMU_LD_PREFIX=/usr/aarch64-linux-gnu \
-    ${PROPTEST_CASES:+PROPTEST_CASES=$PROPTEST_CASES} \
-    sh -c 'cd /src && exec "$@"' sh "$@"
+  local cross_argv
+  cross_command "$@"
+  "${cross_argv[@]}"
+}
+
+# with_peak_rss FILE COMMAND...: runs COMMAND (a program, not a function) and writes its peak
+# RSS in KiB (getrusage of the children: the command execs down to one process) into FILE.
+with_peak_rss() {
+  python3 -c 'import resource, subprocess, sys
+status = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(status)' "$@"
 }
 
 # --- release binaries and cargo tools -----------------------------------------------------------
