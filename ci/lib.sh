@@ -288,13 +288,13 @@ cross_run() {
 }
 
 # with_peak_rss FILE COMMAND...: runs COMMAND (a program, not a function) and writes its peak
-# RSS in KiB (getrusage of the children: the command execs down to one process) into FILE.
+# RSS in KiB into FILE. GNU time: a small parent, since a child's peak counts its parent's size
+# until it execs (a Python parent would put its own 14 MB in every figure).
 with_peak_rss() {
-  python3 -c 'import resource, subprocess, sys
-status = subprocess.call(sys.argv[2:])
-with open(sys.argv[1], "w") as f:
-    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
-sys.exit(status)' "$@"
+  need /usr/bin/time time
+  local file=$1
+  shift
+  /usr/bin/time -f %M -o "$file" "$@"
 }
 
 # --- release binaries and cargo tools -----------------------------------------------------------
