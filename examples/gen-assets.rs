@@ -23,7 +23,7 @@ use cloudreve_autoselect::cli::Cli;
 const NAME: &str = "cloudreve-autoselect";
 
 /// Appended to the main page: what the CLI definition cannot say.
-const MAIN_PAGE_TAIL: &str = r#".SH FILES
+const MAIN_PAGE_TAIL: &str = r".SH FILES
 .TP
 \fI/etc/cloudreve\-autoselect/rules.toml\fR
 The rules file; see \fBcloudreve\-autoselect\-rules\fR(5).
@@ -39,7 +39,7 @@ The decisions made so far (under systemd; see the README for other users).
 .SH SEE ALSO
 \fBcloudreve\-autoselect\-rules\fR(5), \fBsystemctl\fR(1),
 \fI/usr/share/doc/cloudreve\-autoselect/README.md\fR
-"#;
+";
 
 fn main() -> anyhow::Result<()> {
     let out = std::env::args_os()
