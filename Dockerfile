@@ -57,7 +57,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
  && install -D -m 0755 "target/$triple/release/cloudreve-autoselect" /out/cloudreve-autoselect \
  && install -d -o 65532 -g 65532 -m 0700 /out/state
 
-FROM gcr.io/distroless/cc-debian13:nonroot
+# $TARGETPLATFORM is the default; written out since Debian 12's buildah (1.28) otherwise keeps
+# the build stage's platform for this stage.
+# hadolint ignore=DL3065
+FROM --platform=$TARGETPLATFORM gcr.io/distroless/cc-debian13:nonroot
 COPY --from=build /out/cloudreve-autoselect /usr/local/bin/cloudreve-autoselect
 # A named volume copies this directory's owner, so the non-root user can write its state.
 COPY --from=build --chown=65532:65532 /out/state /var/lib/cloudreve-autoselect
