@@ -73,7 +73,8 @@ fn dockerfile_is_multi_stage_non_root_and_exec_form() {
             .iter()
             .any(|l| l.starts_with("HEALTHCHECK") && l.contains("\"healthcheck\""))
     );
-    assert!(dockerfile.contains("cargo build --release --locked"));
+    // The release binary carries its dependency list for scanners (cargo auditable).
+    assert!(dockerfile.contains("cargo auditable build --release --locked"));
     // A `# syntax=` line makes BuildKit pull a frontend image: fails offline.
     assert!(!dockerfile.lines().any(|l| l.starts_with("# syntax=")));
     // cargo wants the files of every target Cargo.toml names, even to build the binary alone.
@@ -282,4 +283,44 @@ fn readme_compose_example_matches_the_image() {
         assert!(compose.contains(needle), "compose example lacks {needle:?}");
     }
     assert!(readme.contains("cargo run --release -- demo"));
+}
+
+/// The rules file's man page (section 5, written by hand) keeps up with the README's table of
+/// rule keys and with the tables of `rules.example.toml`.
+#[test]
+fn the_rules_man_page_names_every_rule_key_and_table() {
+    let readme = read("README.md");
+    let page = read("man/cloudreve-autoselect-rules.5");
+    let table = readme
+        .split("| key | meaning |")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    let mut keys = 0;
+    for row in table.lines().skip(1) {
+        let first_cell = row.split('|').nth(1).unwrap();
+        for key in first_cell.split('`').skip(1).step_by(2) {
+            keys += 1;
+            assert!(
+                page.contains(&format!(".B {key}\n"))
+                    || page.contains(&format!(".BR {key} "))
+                    || page.contains(&format!("\" {key}\n"))
+                    || page.contains(&format!("\" {key} \"")),
+                "man/cloudreve-autoselect-rules.5 does not name the rule key {key}"
+            );
+        }
+    }
+    assert!(keys >= 15, "only {keys} keys found in the README's table");
+    let example = read("rules.example.toml");
+    for line in example.lines() {
+        let line = line.trim_start_matches('#').trim();
+        if line.starts_with('[') && line.ends_with(']') && !line.contains('"') {
+            assert!(
+                page.contains(&format!(".SH {line}\n")),
+                "man/cloudreve-autoselect-rules.5 has no section {line}"
+            );
+        }
+    }
 }
