@@ -48,6 +48,7 @@ struct Tracked {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a minute of churn: run with --ignored (CI does)"]
 async fn endurance_under_churn_faults_and_a_restart() {
     let seconds: u64 = std::env::var("CLOUDREVE_AUTOSELECT_ENDURANCE_SECS")
         .ok()
