@@ -177,12 +177,7 @@ async fn the_refusal_cap_opens_an_incident_sends_nothing_more_and_forget_reopens
 
     // The operator checked the task: `forget` re-opens it and the next tick deselects.
     let output = once(&config, &["forget", &id]).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert!(support::stdout(&output).contains("forgot task"));
     let daemon = support::daemon(&emu, &state);
     let report = daemon.tick().await;
