@@ -258,7 +258,7 @@ async fn one_writer_at_a_time_while_dry_runs_still_work() {
     let first = emu.add_task(support::show(Backend::Aria2));
     let dir = tempfile::tempdir().unwrap();
     let state = support::state_file(&dir);
-    let config = support::start_up_only_config(&emu, dir.path(), &state);
+    let config = support::start_up_only_config(&emu, dir.path());
     let mut service = support::start_service(&config, &state).await;
     let written = std::fs::read(&state).unwrap();
     emu.add_task(support::show(Backend::Qbittorrent));

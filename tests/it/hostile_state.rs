@@ -117,7 +117,7 @@ async fn removing_the_lock_file_under_run_lets_no_second_writer_in() {
     emu.add_task(support::show(Backend::Aria2));
     let dir = tempfile::tempdir().unwrap();
     let state = support::state_file(&dir);
-    let config = support::start_up_only_config(&emu, dir.path(), &state);
+    let config = support::start_up_only_config(&emu, dir.path());
     let mut service = support::start_service(&config, &state).await;
     // Someone takes the lock file for a stale one.
     std::fs::remove_file(cloudreve_autoselect::state::lock_path(&state)).unwrap();

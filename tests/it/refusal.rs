@@ -11,14 +11,7 @@ use crate::support::{self, patches};
 
 fn config(emu: &Emulator, dir: &Path) -> PathBuf {
     let path = dir.join("rules.toml");
-    let text = support::config_text(
-        &emu.base_url(),
-        &format!(
-            "[daemon]\nstate_file = \"{}\"\n{}",
-            dir.join("state.json").display(),
-            support::RULES
-        ),
-    );
+    let text = support::daemon_config_text(emu, dir, "");
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -21,14 +21,7 @@ fn closed_pipe() -> std::io::PipeWriter {
 
 fn config(emu: &Emulator, dir: &Path) -> std::path::PathBuf {
     let path = dir.join("rules.toml");
-    let text = support::config_text(
-        &emu.base_url(),
-        &format!(
-            "[daemon]\nschedule = \"* * * * * *\"\nstate_file = \"{}\"\n{}",
-            dir.join("state.json").display(),
-            support::RULES
-        ),
-    );
+    let text = support::daemon_config_text(emu, dir, "schedule = \"* * * * * *\"\n");
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -479,19 +479,27 @@ fn modules() -> Vec<Module> {
             )
         })
         .collect();
-    let test_only: BTreeSet<Vec<String>> = all
-        .iter()
-        .flat_map(|m| {
-            m.test_children
-                .iter()
-                .map(|child| m.path.iter().cloned().chain([child.clone()]).collect())
-        })
-        .collect();
+    let test_only = child_paths(&all, |m| &m.test_children);
     all.into_iter()
         .filter(|m| {
             !test_only
                 .iter()
                 .any(|test| m.path.starts_with(test) && !test.is_empty())
+        })
+        .collect()
+}
+
+/// The module paths of the children that `children` picks from each module.
+fn child_paths(
+    modules: &[Module],
+    children: impl Fn(&Module) -> &BTreeSet<String>,
+) -> BTreeSet<Vec<String>> {
+    modules
+        .iter()
+        .flat_map(|m| {
+            children(m)
+                .iter()
+                .map(|child| m.path.iter().cloned().chain([child.clone()]).collect())
         })
         .collect()
 }
@@ -606,14 +614,7 @@ fn only_the_cloudreve_module_speaks_http() {
 fn every_file_under_src_is_a_declared_module() {
     // So that the checks above, which find modules by walking the tree, read what is compiled.
     let modules = modules();
-    let declared: BTreeSet<Vec<String>> = modules
-        .iter()
-        .flat_map(|m| {
-            m.children
-                .iter()
-                .map(|child| m.path.iter().cloned().chain([child.clone()]).collect())
-        })
-        .collect();
+    let declared = child_paths(&modules, |m| &m.children);
     for module in &modules {
         assert!(
             module.path.is_empty() || declared.contains(&module.path),

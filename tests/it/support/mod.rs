@@ -50,6 +50,18 @@ pub(crate) fn config_text(url: &str, rules: &str) -> String {
     format!("[server]\nurl = \"{url}\"\nemail = \"{EMAIL}\"\n\n{rules}")
 }
 
+/// A config text for `emulator` with a `[daemon]` section (the `daemon` lines, then the state
+/// file `dir/state.json`) and the test rules.
+pub(crate) fn daemon_config_text(emulator: &Emulator, dir: &Path, daemon: &str) -> String {
+    config_text(
+        &emulator.base_url(),
+        &format!(
+            "[daemon]\n{daemon}state_file = \"{}\"\n{RULES}",
+            dir.join("state.json").display()
+        ),
+    )
+}
+
 pub(crate) const RULES: &str = r#"
 [[rule]]
 name = "keep-subs"

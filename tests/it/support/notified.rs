@@ -15,14 +15,7 @@ use cloudreve_autoselect::state::StateStore;
 
 /// The config for `emulator` with the test rules, its state in `dir`, and `extra` tables.
 pub(crate) fn parse(emulator: &Emulator, dir: &Path, extra: &str) -> Config {
-    let text = super::config_text(
-        &emulator.base_url(),
-        &format!(
-            "[daemon]\nstate_file = \"{}\"\n{}\n{extra}",
-            dir.join("state.json").display(),
-            super::RULES
-        ),
-    );
+    let text = super::daemon_config_text(emulator, dir, "") + "\n" + extra;
     let no_env = |_: &str| None;
     config::parse(&text, Path::new("rules.toml"), &no_env).unwrap()
 }

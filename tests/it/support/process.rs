@@ -81,25 +81,14 @@ impl StderrLog {
 }
 
 /// Writes `rules.toml` in `dir` for a `run` whose schedule never fires (only its start-up
-/// tick runs), with its state in `state`, and returns its path.
+/// tick runs), with its state in `dir/state.json`, and returns its path.
 pub(crate) fn start_up_only_config(
     emulator: &cloudreve_autoselect::emulator::Emulator,
     dir: &std::path::Path,
-    state: &std::path::Path,
 ) -> std::path::PathBuf {
     let config = dir.join("rules.toml");
-    std::fs::write(
-        &config,
-        super::config_text(
-            &emulator.base_url(),
-            &format!(
-                "[daemon]\nschedule = \"0 0 0 1 1 *\"\nstate_file = \"{}\"\n{}",
-                state.display(),
-                super::RULES
-            ),
-        ),
-    )
-    .unwrap();
+    let text = super::daemon_config_text(emulator, dir, "schedule = \"0 0 0 1 1 *\"\n");
+    std::fs::write(&config, text).unwrap();
     config
 }
 
