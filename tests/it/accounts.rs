@@ -6,12 +6,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use cloudreve_autoselect::emulator::{Backend, Emulator, Fault, Route};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use tokio::io::AsyncReadExt as _;
+use nix::sys::signal::Signal;
 
-use crate::support::wait_for;
 use crate::support::{self, patches};
+use crate::support::{StderrLog, signal, wait_for};
 
 fn two_accounts(slow: &Emulator, fast: &Emulator, dir: &Path, extra: &str) -> String {
     format!(
@@ -66,20 +64,13 @@ async fn a_slow_account_does_not_delay_another_and_states_stay_apart() {
     let text = two_accounts(&slow, &fast, dir.path(), "")
         + "\n[[account]]\nname = \"carol\"\nurl = \"http://127.0.0.1:9/\"\nemail = \"c@example.com\"\npassword = \"x\"\n";
     std::fs::write(&config, text).unwrap();
-    let pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
-    kill(pid, Signal::SIGHUP).unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    kill(pid, Signal::SIGINT).unwrap();
-    kill(pid, Signal::SIGINT).unwrap();
+    let mut stderr = StderrLog::take(&mut child);
+    signal(&child, Signal::SIGHUP);
+    stderr.wait_for_line("apply only after a restart").await;
+    signal(&child, Signal::SIGINT);
+    signal(&child, Signal::SIGINT);
     let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .await
-        .unwrap();
+    let log = stderr.finish().await;
     assert!(log.contains("apply only after a restart"), "{log}");
     assert!(log.contains("the accounts"), "{log}");
     assert!(
@@ -107,12 +98,7 @@ async fn once_handles_every_account_and_check_lists_them() {
     assert!(out.contains("accounts: default ("), "{out}");
     assert!(out.contains(", bob ("), "{out}");
     let output = support::run_binary(&["--config", config.to_str().unwrap(), "once"], &env).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert_eq!(patches(&first)[0].0, a);
     assert_eq!(patches(&second)[0].0, b);
     // Without bob's credential the command says which account lacks one.
@@ -161,11 +147,6 @@ async fn a_named_accounts_credential_may_come_from_the_units_credential_director
         ("CREDENTIALS_DIRECTORY", credentials.to_str().unwrap()),
     ];
     let output = support::run_binary(&["--config", config.to_str().unwrap(), "once"], &env).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert_eq!(patches(&second)[0].0, b);
 }

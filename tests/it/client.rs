@@ -149,11 +149,7 @@ async fn expired_access_token_is_refreshed_once_and_the_call_retried() {
     emu.expire_access_tokens();
     emu.clear_requests();
     assert_eq!(client.list_downloading().await.unwrap().tasks.len(), 1);
-    let calls: Vec<String> = emu
-        .requests()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let calls = support::calls(&emu);
     assert_eq!(
         calls,
         [
@@ -178,11 +174,7 @@ async fn rejected_refresh_falls_back_to_password_sign_in() {
     emu.revoke_refresh_tokens();
     emu.clear_requests();
     client.list_downloading().await.unwrap();
-    let calls: Vec<String> = emu
-        .requests()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let calls = support::calls(&emu);
     assert_eq!(
         calls,
         [
@@ -214,11 +206,7 @@ async fn access_token_is_refreshed_ahead_of_expiry() {
     // 58 minutes later the 1-hour token is within the 5-minute margin.
     offset.store(58 * 60, Ordering::SeqCst);
     client.list_downloading().await.unwrap();
-    let calls: Vec<String> = emu
-        .requests()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let calls = support::calls(&emu);
     assert_eq!(
         calls,
         [

@@ -2,7 +2,6 @@
 //! PATCH, one writer owns the state, doubtful lists never make the daemon forget, and a task
 //! that finished is not a failure. Each test fails on a daemon without the fix it names.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cloudreve_autoselect::cloudreve::{Client, Delivery};
@@ -259,34 +258,8 @@ async fn one_writer_at_a_time_while_dry_runs_still_work() {
     let first = emu.add_task(support::show(Backend::Aria2));
     let dir = tempfile::tempdir().unwrap();
     let state = support::state_file(&dir);
-    let config = dir.path().join("rules.toml");
-    std::fs::write(
-        &config,
-        support::config_text(
-            &emu.base_url(),
-            &format!(
-                "[daemon]\nschedule = \"0 0 0 1 1 *\"\nstate_file = \"{}\"\n{}",
-                state.display(),
-                support::RULES
-            ),
-        ),
-    )
-    .unwrap();
-    let mut service = tokio::process::Command::new(support::binary())
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // The service's start-up tick writes the state.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !state.exists() {
-        assert!(Instant::now() < deadline, "the service wrote no state");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let config = support::start_up_only_config(&emu, dir.path());
+    let mut service = support::start_service(&config, &state).await;
     let written = std::fs::read(&state).unwrap();
     emu.add_task(support::show(Backend::Qbittorrent));
     let sent_before = patches(&emu).len();
@@ -294,12 +267,7 @@ async fn one_writer_at_a_time_while_dry_runs_still_work() {
     let args = ["--config", config.to_str().unwrap(), "once"];
     let started = Instant::now();
     let output = support::run_binary(&args, &env).await;
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 1);
     assert!(started.elapsed() < Duration::from_secs(10));
     let stderr = support::stderr(&output);
     assert!(stderr.contains(&state.display().to_string()), "{stderr}");
@@ -316,12 +284,7 @@ async fn one_writer_at_a_time_while_dry_runs_still_work() {
         &env,
     )
     .await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert!(support::stdout(&output).contains("dry run:"));
     assert_eq!(patches(&emu).len(), sent_before);
     assert!(patches(&emu).iter().any(|(id, _)| *id == first));
@@ -409,12 +372,7 @@ async fn explain_shows_files_decided_before_as_decided() {
     assert!(!before.contains("decided before"), "{before}");
     let once = ["--config", config.to_str().unwrap(), "once"];
     let output = support::run_binary(&once, &env).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     emu.poll();
     let after = support::stdout(&support::run_binary(&explain, &env).await);
     // The kept subtitles (nothing was sent for them) and the skipped nfo are both decided.

@@ -113,39 +113,12 @@ async fn a_task_listing_an_index_twice_is_skipped_and_the_others_are_handled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_the_lock_file_under_run_lets_no_second_writer_in() {
-    use std::time::{Duration, Instant};
     let emu = support::emulator().await;
     emu.add_task(support::show(Backend::Aria2));
     let dir = tempfile::tempdir().unwrap();
     let state = support::state_file(&dir);
-    let config = dir.path().join("rules.toml");
-    std::fs::write(
-        &config,
-        support::config_text(
-            &emu.base_url(),
-            &format!(
-                "[daemon]\nschedule = \"0 0 0 1 1 *\"\nstate_file = \"{}\"\n{}",
-                state.display(),
-                support::RULES
-            ),
-        ),
-    )
-    .unwrap();
-    let mut service = tokio::process::Command::new(support::binary())
-        .args(["--config", config.to_str().unwrap(), "run"])
-        .env("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // The service's start-up tick writes the state.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !state.exists() {
-        assert!(Instant::now() < deadline, "the service wrote no state");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let config = support::start_up_only_config(&emu, dir.path());
+    let mut service = support::start_service(&config, &state).await;
     // Someone takes the lock file for a stale one.
     std::fs::remove_file(cloudreve_autoselect::state::lock_path(&state)).unwrap();
     emu.add_task(support::show(Backend::Qbittorrent));

@@ -17,8 +17,8 @@ use cloudreve_autoselect::state::StateStore;
 use tokio::io::AsyncBufReadExt as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::notify::{Answer, Receiver};
 use crate::support;
+use crate::support::{Answer, Receiver};
 
 #[expect(
     clippy::disallowed_methods,
@@ -205,7 +205,6 @@ async fn run_serves_metrics_where_the_config_says() {
         &text,
         r#"cloudreve_autoselect_ticks_total{account="default",outcome="ok"} 1"#,
     );
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    support::signal(&child, nix::sys::signal::Signal::SIGTERM);
     assert_eq!(child.wait().await.unwrap().code(), Some(0));
 }

@@ -3,113 +3,20 @@
 //! that answers 500, a full queue), and `notify-test`'s exit codes.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use cloudreve_autoselect::config::{self, Config};
-use cloudreve_autoselect::daemon::{Daemon, TickReport};
+use cloudreve_autoselect::config;
+use cloudreve_autoselect::daemon::TickReport;
 use cloudreve_autoselect::emulator::{Backend, Emulator, TaskSpec};
 use cloudreve_autoselect::notify::{self, DeliveryOptions, Notifiers, Timeouts};
-use cloudreve_autoselect::sink::{DEFAULT_ACCOUNT, TickSink};
-use cloudreve_autoselect::state::StateStore;
-use tokio::sync::{mpsc, watch};
+use cloudreve_autoselect::sink::{DEFAULT_ACCOUNT, TickSink as _};
 
-use crate::support;
-
-/// One request a receiver got.
-#[derive(Debug, Clone)]
-pub(crate) struct Received {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: String,
-}
-
-impl Received {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// How a receiver answers.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Answer {
-    Status(u16),
-    /// Not until `open` is called.
-    Hang,
-}
-
-/// A loopback HTTP server that records every request.
-pub(crate) struct Receiver {
-    pub(crate) addr: SocketAddr,
-    all: Arc<Mutex<Vec<Received>>>,
-    arrivals: mpsc::UnboundedReceiver<Received>,
-    gate: watch::Sender<bool>,
-}
-
-impl Receiver {
-    pub(crate) async fn start(answer: Answer) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let all = Arc::new(Mutex::new(Vec::new()));
-        let (arrived, arrivals) = mpsc::unbounded_channel();
-        let (gate, opened) = watch::channel(false);
-        let recorded = Arc::clone(&all);
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let recorded = Arc::clone(&recorded);
-                let arrived = arrived.clone();
-                let mut opened = opened.clone();
-                async move {
-                    let request = Received {
-                        method: method.to_string(),
-                        path: uri.path().to_owned(),
-                        headers,
-                        body: String::from_utf8(body.to_vec()).unwrap(),
-                    };
-                    recorded.lock().unwrap().push(request.clone());
-                    let _ = arrived.send(request);
-                    match answer {
-                        Answer::Status(code) => StatusCode::from_u16(code).unwrap(),
-                        Answer::Hang => {
-                            let _ = opened.wait_for(|open| *open).await;
-                            StatusCode::OK
-                        }
-                    }
-                }
-            },
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self {
-            addr,
-            all,
-            arrivals,
-            gate,
-        }
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// The next request to arrive.
-    pub(crate) async fn next(&mut self) -> Received {
-        self.arrivals.recv().await.unwrap()
-    }
-
-    /// Lets hanging requests be answered.
-    pub(crate) fn open(&self) {
-        self.gate.send_replace(true);
-    }
-
-    pub(crate) fn all(&self) -> Vec<Received> {
-        self.all.lock().unwrap().clone()
-    }
-}
+use crate::support::notified::{
+    daemon, daemon_on, far, notified, notify_table, parse, quick, start,
+};
+use crate::support::{self, Answer, Received, Receiver};
 
 const NAME: &str = "Сериал.S01 — 日本語";
 
@@ -123,52 +30,6 @@ fn non_ascii_task() -> TaskSpec {
             ("Сериал.S01 — 日本語/RARBG.txt", 31),
         ],
     )
-}
-
-fn parse(emu: &Emulator, dir: &Path, extra: &str) -> Config {
-    let text = support::config_text(
-        &emu.base_url(),
-        &format!(
-            "[daemon]\nstate_file = \"{}\"\n{}\n{extra}",
-            dir.join("state.json").display(),
-            support::RULES
-        ),
-    );
-    let no_env = |_: &str| None;
-    config::parse(&text, Path::new("rules.toml"), &no_env).unwrap()
-}
-
-fn quick() -> DeliveryOptions {
-    DeliveryOptions {
-        queue: 8,
-        retries: 2,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-    }
-}
-
-fn start(
-    config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
-    options: DeliveryOptions,
-) -> Arc<Notifiers> {
-    let targets = notify::targets(&config.notify, env, Timeouts::default()).unwrap();
-    Arc::new(Notifiers::start(targets, options))
-}
-
-fn daemon(emu: &Emulator, config: &Config, notifiers: &Arc<Notifiers>) -> Daemon {
-    let (state, _) = StateStore::open(&config.daemon.state_file).unwrap();
-    Daemon::new(
-        support::client(emu),
-        support::settings(support::RULES, false),
-        state,
-        None,
-    )
-    .with_sinks(vec![Arc::clone(notifiers) as Arc<dyn TickSink>])
-}
-
-fn far() -> tokio::time::Instant {
-    tokio::time::Instant::now() + Duration::from_secs(600)
 }
 
 #[tokio::test]
@@ -336,17 +197,8 @@ async fn a_refusal_is_told_once_and_a_quiet_tick_sends_nothing() {
     let emu = support::emulator().await;
     emu.add_task(support::all_junk(Backend::Aria2));
     let mut receiver = Receiver::start(Answer::Status(200)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = parse(
-        &emu,
-        dir.path(),
-        &format!(
-            "[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n",
-            receiver.url("/hook")
-        ),
-    );
-    let notifiers = start(&config, &|_| None, quick());
-    let daemon = daemon(&emu, &config, &notifiers);
+    let (daemon, notifiers, _dir) =
+        notified(&emu, &notify_table("webhook", &receiver.url("/hook")));
     daemon.tick().await;
     let first = receiver.next().await;
     assert!(
@@ -384,14 +236,11 @@ async fn an_incident_is_told_once_and_its_end_once() {
     let notifiers = start(&config, &|_| None, quick());
     let mut options = support::client_options(&emu);
     options.sign_in_backoff = Duration::ZERO;
-    let (state, _) = StateStore::open(&config.daemon.state_file).unwrap();
-    let daemon = Daemon::new(
+    let daemon = daemon_on(
         cloudreve_autoselect::cloudreve::Client::new(options).unwrap(),
-        support::settings(support::RULES, false),
-        state,
-        None,
-    )
-    .with_sinks(vec![Arc::clone(&notifiers) as Arc<dyn TickSink>]);
+        &config,
+        &notifiers,
+    );
     daemon.tick().await;
     let error = receiver.next().await;
     assert!(
@@ -418,17 +267,8 @@ async fn a_receiver_that_hangs_does_not_hold_up_the_tick() {
     let emu = support::emulator().await;
     emu.add_task(support::show(Backend::Aria2));
     let mut receiver = Receiver::start(Answer::Hang).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = parse(
-        &emu,
-        dir.path(),
-        &format!(
-            "[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n",
-            receiver.url("/hook")
-        ),
-    );
-    let notifiers = start(&config, &|_| None, quick());
-    let daemon = daemon(&emu, &config, &notifiers);
+    let (daemon, notifiers, _dir) =
+        notified(&emu, &notify_table("webhook", &receiver.url("/hook")));
     // Bounded only so that a regression fails instead of hanging the suite.
     let report = tokio::time::timeout(Duration::from_secs(300), daemon.tick())
         .await
@@ -451,10 +291,7 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
     let config = parse(
         &emu,
         dir.path(),
-        &format!(
-            "[[notify]]\nkind = \"ntfy\"\nurl = \"{}\"\n",
-            receiver.url("/topic")
-        ),
+        &notify_table("ntfy", &receiver.url("/topic")),
     );
     let notifiers = start(
         &config,
@@ -491,18 +328,14 @@ async fn a_500_is_retried_with_backoff_then_given_up_and_a_401_is_not_retried() 
     emu.add_task(support::show(Backend::Aria2));
     let mut failing = Receiver::start(Answer::Status(500)).await;
     let refusing = Receiver::start(Answer::Status(401)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = parse(
+    let (daemon, notifiers, _dir) = notified(
         &emu,
-        dir.path(),
         &format!(
-            "[[notify]]\nkind = \"webhook\"\nname = \"failing\"\nurl = \"{}\"\n\n[[notify]]\nkind = \"webhook\"\nname = \"refusing\"\nurl = \"{}\"\n",
-            failing.url("/hook"),
-            refusing.url("/hook")
+            "{}name = \"failing\"\n\n{}name = \"refusing\"\n",
+            notify_table("webhook", &failing.url("/hook")),
+            notify_table("webhook", &refusing.url("/hook"))
         ),
     );
-    let notifiers = start(&config, &|_| None, quick());
-    let daemon = daemon(&emu, &config, &notifiers);
     let report = daemon.tick().await;
     assert!(report.succeeded(), "{}", report.summary());
     // The first try and both retries reach the failing receiver.
@@ -554,12 +387,7 @@ async fn a_dry_run_tells_no_one_and_writes_no_token_file() {
         &[],
     )
     .await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     let out = support::stdout(&output);
     assert!(
         out.contains("dry run: would deselect 3 files (50.0 MiB) in 1 task, select 0;")
@@ -602,16 +430,11 @@ async fn notify_test_reports_each_notifier_and_fails_if_any_failed() {
     let bad = Receiver::start(Answer::Status(500)).await;
     let dir = tempfile::tempdir().unwrap();
     let good_table = format!(
-        "[[notify]]\nkind = \"webhook\"\nname = \"good\"\nurl = \"{}\"\n",
-        good.url("/hook")
+        "{}name = \"good\"\n",
+        notify_table("webhook", &good.url("/hook"))
     );
     let output = notify_test(dir.path(), &emu, &good_table).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert_eq!(
         support::stdout(&output),
         format!("ok: good (webhook, http://{})\n", good.addr)
@@ -651,21 +474,8 @@ async fn notify_test_reports_each_notifier_and_fails_if_any_failed() {
     let output = notify_test(dir.path(), &emu, "").await;
     assert_eq!(output.status.code(), Some(1));
     assert!(support::stderr(&output).contains("no [[notify]] table"));
-    let output = notify_test(
-        dir.path(),
-        &emu,
-        &format!(
-            "[[notify]]\nkind = \"gotify\"\nurl = \"{}\"\n",
-            good.url("/")
-        ),
-    )
-    .await;
-    assert_eq!(
-        output.status.code(),
-        Some(78),
-        "{}",
-        support::stderr(&output)
-    );
+    let output = notify_test(dir.path(), &emu, &notify_table("gotify", &good.url("/"))).await;
+    support::assert_exit(&output, 78);
     assert!(
         support::stderr(&output).contains(
             "notifier gotify (gotify) needs an application token: set token_file, or provide $CREDENTIALS_DIRECTORY/gotify"

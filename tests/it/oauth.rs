@@ -206,12 +206,7 @@ async fn login_through_the_loopback_listener_gives_a_token_the_daemon_runs_on_an
 
     // `check` names the credential, its scopes and expiry.
     let output = support::run_binary(&site.args("check"), &[]).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert!(
         support::stdout(&output).contains(
             "sign-in: default by OAuth token (scopes openid offline_access Workflow.Write; expires "
@@ -226,12 +221,7 @@ async fn login_through_the_loopback_listener_gives_a_token_the_daemon_runs_on_an
         &[("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)],
     )
     .await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert_eq!(support::patches(&site.emu).len(), 1);
     assert_eq!(
         requests_to(&site.emu, "POST", "/api/v4/session/token").len(),
@@ -263,12 +253,7 @@ async fn login_through_the_loopback_listener_gives_a_token_the_daemon_runs_on_an
     site.emu.expire_token(first.refresh_token.expose_secret());
     site.emu.add_task(support::all_junk(Backend::Qbittorrent));
     let output = support::run_binary(&site.args("once"), &[]).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert_eq!(
         requests_to(&site.emu, "POST", "/api/v4/session/token").len(),
         0
@@ -306,12 +291,7 @@ async fn a_pasted_address_finishes_the_login_as_does_login_code_after_a_timeout(
         &[],
     )
     .await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     let second = TokenStore::read(&site.store_path()).unwrap();
     assert_ne!(
         second.refresh_token.expose_secret(),
@@ -534,12 +514,7 @@ async fn a_token_without_workflow_write_is_refused_with_40089_naming_it_and_deci
     // at every start.
     site.emu.set_version("4.16.0");
     let output = support::run_binary(&site.args("once"), &[]).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert!(
         support::stderr(&output).contains("does not enforce OAuth scopes"),
         "{}",
@@ -554,12 +529,7 @@ async fn a_token_without_workflow_write_is_refused_with_40089_naming_it_and_deci
     // Before 4.12 there is no OAuth at all: a configuration error.
     site.emu.set_version("4.11.2");
     let output = support::run_binary(&site.args("once"), &[]).await;
-    assert_eq!(
-        output.status.code(),
-        Some(78),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 78);
     assert!(support::stderr(&output).contains("has no OAuth clients (they arrived in 4.12)"));
 }
 
@@ -621,12 +591,7 @@ async fn the_credential_directory_delivers_the_store_and_expiry_is_warned_a_week
     let before = std::fs::read(&delivered).unwrap();
     let env = [("CREDENTIALS_DIRECTORY", credentials.to_str().unwrap())];
     let output = support::run_binary(&site.args("once"), &env).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert_eq!(support::patches(&site.emu).len(), 1);
     assert_eq!(
         std::fs::read(&delivered).unwrap(),
@@ -648,12 +613,7 @@ async fn the_credential_directory_delivers_the_store_and_expiry_is_warned_a_week
             .expose_secret(),
     );
     let output = support::run_binary(&site.args("once"), &env).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert!(rotated.refresh_expires.is_some());
 
     // A token within 7 days of its expiry: a warning in `check`.
@@ -661,12 +621,7 @@ async fn the_credential_directory_delivers_the_store_and_expiry_is_warned_a_week
     soon.refresh_expires = Some(chrono::Utc::now() + chrono::TimeDelta::days(3));
     soon.write(&kept[0]).unwrap();
     let output = support::run_binary(&site.args("check"), &env).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert!(
         support::stderr(&output)
             .contains("warning: account default: the OAuth token expires in 2 days"),

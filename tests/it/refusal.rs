@@ -11,14 +11,7 @@ use crate::support::{self, patches};
 
 fn config(emu: &Emulator, dir: &Path) -> PathBuf {
     let path = dir.join("rules.toml");
-    let text = support::config_text(
-        &emu.base_url(),
-        &format!(
-            "[daemon]\nstate_file = \"{}\"\n{}",
-            dir.join("state.json").display(),
-            support::RULES
-        ),
-    );
+    let text = support::daemon_config_text(emu, dir, "");
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -177,12 +170,7 @@ async fn the_refusal_cap_opens_an_incident_sends_nothing_more_and_forget_reopens
 
     // The operator checked the task: `forget` re-opens it and the next tick deselects.
     let output = once(&config, &["forget", &id]).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert!(support::stdout(&output).contains("forgot task"));
     let daemon = support::daemon(&emu, &state);
     let report = daemon.tick().await;

@@ -7,12 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cloudreve_autoselect::emulator::{Backend, Emulator};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use tokio::io::AsyncReadExt as _;
+use nix::sys::signal::Signal;
 
-use crate::support::wait_for;
 use crate::support::{self, binary};
+use crate::support::{StderrLog, signal, signal_and_read_stderr, wait_for};
 
 fn write_config(emu: &Emulator, dir: &Path, rules: &str) -> PathBuf {
     let state = dir.join("state.json");
@@ -26,11 +24,6 @@ fn write_config(emu: &Emulator, dir: &Path, rules: &str) -> PathBuf {
     let path = dir.join("rules.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn signal(child: &tokio::process::Child, signal: Signal) {
-    let pid = i32::try_from(child.id().unwrap()).unwrap();
-    kill(Pid::from_raw(pid), signal).unwrap();
 }
 
 /// Collects `sd_notify` datagrams on a thread, as systemd would, so the daemon never blocks.
@@ -71,7 +64,7 @@ async fn run_ticks_reloads_on_sighup_notifies_systemd_and_stops_on_sigterm() {
             .filter(|n| n.contains(needle))
             .count()
     };
-    let mut child = tokio::process::Command::new(binary())
+    let child = tokio::process::Command::new(binary())
         .args(["--config", config.to_str().unwrap(), "run"])
         .env("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)
         .env("NOTIFY_SOCKET", &notify_path)
@@ -119,19 +112,7 @@ async fn run_ticks_reloads_on_sighup_notifies_systemd_and_stops_on_sigterm() {
     })
     .await;
 
-    signal(&child, Signal::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(25), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .await
-        .unwrap();
+    let (status, log) = signal_and_read_stderr(child, Signal::SIGTERM).await;
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("rules reloaded"), "{log}");
     assert!(
@@ -204,25 +185,16 @@ async fn a_sigterm_between_ticks_exits_0_at_once() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    wait_for("the first tick", || {
-        support::count(&emu, "GET", "/workflow") >= 1
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Between ticks: once the first tick has said it finished.
+    let mut stderr = StderrLog::take(&mut child);
+    stderr.wait_for_line("tick finished").await;
     signal(&child, Signal::SIGINT);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0));
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .await
-        .unwrap();
+    let log = stderr.finish().await;
     let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert!(
         first.get("timestamp").is_none(),
@@ -237,7 +209,7 @@ async fn rust_log_info_shows_this_programs_info_and_not_the_schedulers() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(&emu, dir.path(), support::RULES);
     // As the systemd unit and the Dockerfile set it.
-    let mut child = tokio::process::Command::new(binary())
+    let child = tokio::process::Command::new(binary())
         .args(["--config", config.to_str().unwrap(), "run"])
         .env("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)
         .env("RUST_LOG", "info")
@@ -251,19 +223,7 @@ async fn rust_log_info_shows_this_programs_info_and_not_the_schedulers() {
         heartbeat.exists() && support::count(&emu, "GET", "/workflow") >= 2
     })
     .await;
-    signal(&child, Signal::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(25), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .await
-        .unwrap();
+    let (status, log) = signal_and_read_stderr(child, Signal::SIGTERM).await;
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(
         log.contains("cloudreve-autoselect starting") && log.contains("tick finished"),

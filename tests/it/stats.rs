@@ -57,12 +57,7 @@ async fn stats_prints_the_totals_per_rule_as_a_table_and_as_json() {
         cloudreve_autoselect::state::StateStore::open(&dir.path().join("state.json")).unwrap();
 
     let output = stats(&config, false).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    support::assert_exit(&output, 0);
     assert_eq!(
         support::stdout(&output),
         format!(
@@ -184,7 +179,7 @@ async fn several_accounts_are_told_and_counted_apart() {
     home.add_task(support::show(Backend::Aria2));
     let family = support::emulator().await;
     family.add_task(support::all_junk(Backend::Aria2));
-    let receiver = crate::notify::Receiver::start(crate::notify::Answer::Status(200)).await;
+    let receiver = support::Receiver::start(support::Answer::Status(200)).await;
     let dir = tempfile::tempdir().unwrap();
     let password = dir.path().join("family-password");
     std::fs::write(&password, support::PASSWORD).unwrap();

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use cloudreve_autoselect::emulator::{Backend, Emulator};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::io::AsyncReadExt as _;
 
 use crate::support::{self, binary, wait_for};
@@ -22,14 +21,7 @@ fn closed_pipe() -> std::io::PipeWriter {
 
 fn config(emu: &Emulator, dir: &Path) -> std::path::PathBuf {
     let path = dir.join("rules.toml");
-    let text = support::config_text(
-        &emu.base_url(),
-        &format!(
-            "[daemon]\nschedule = \"* * * * * *\"\nstate_file = \"{}\"\n{}",
-            dir.join("state.json").display(),
-            support::RULES
-        ),
-    );
+    let text = support::daemon_config_text(emu, dir, "schedule = \"* * * * * *\"\n");
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -100,8 +92,7 @@ async fn a_service_whose_log_reader_left_keeps_ticking() {
     .await;
     assert!(!emu.files(&id)[4].selected);
     assert!(!emu.files(&second)[4].selected);
-    let pid = i32::try_from(child.id().unwrap()).unwrap();
-    kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    support::signal(&child, Signal::SIGTERM);
     let status = child.wait().await.unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
 }

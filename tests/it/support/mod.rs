@@ -12,6 +12,14 @@ use cloudreve_autoselect::rules::RuleSet;
 use cloudreve_autoselect::state::StateStore;
 use secrecy::SecretString;
 
+pub(crate) mod notified;
+mod process;
+mod receiver;
+pub(crate) use process::{
+    StderrLog, signal, signal_and_read_stderr, start_service, start_up_only_config,
+};
+pub(crate) use receiver::{Answer, Received, Receiver};
+
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 pub(crate) const EMAIL: &str = "bot@example.com";
 /// A password source, as the service would have one: `check` reports a missing one.
@@ -40,6 +48,18 @@ pub(crate) fn client(emulator: &Emulator) -> Client {
 /// A config text with a server section pointing at `url` and the given rules.
 pub(crate) fn config_text(url: &str, rules: &str) -> String {
     format!("[server]\nurl = \"{url}\"\nemail = \"{EMAIL}\"\n\n{rules}")
+}
+
+/// A config text for `emulator` with a `[daemon]` section (the `daemon` lines, then the state
+/// file `dir/state.json`) and the test rules.
+pub(crate) fn daemon_config_text(emulator: &Emulator, dir: &Path, daemon: &str) -> String {
+    config_text(
+        &emulator.base_url(),
+        &format!(
+            "[daemon]\n{daemon}state_file = \"{}\"\n{RULES}",
+            dir.join("state.json").display()
+        ),
+    )
 }
 
 pub(crate) const RULES: &str = r#"
@@ -148,6 +168,15 @@ pub(crate) fn count(emulator: &Emulator, method: &str, path_suffix: &str) -> usi
         .count()
 }
 
+/// The requests the emulator got, each as "METHOD /path", in order.
+pub(crate) fn calls(emulator: &Emulator) -> Vec<String> {
+    emulator
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
 pub(crate) fn selected(emulator: &Emulator, id: &str) -> Vec<(u64, bool)> {
     emulator
         .files(id)
@@ -192,6 +221,12 @@ pub(crate) fn stdout(output: &std::process::Output) -> String {
 
 pub(crate) fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts that the process exited with `code`, showing its stderr if it did not.
+#[track_caller]
+pub(crate) fn assert_exit(output: &std::process::Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", stderr(output));
 }
 
 /// Waits (bounded, 20 s) until `condition` holds: for a daemon that runs in another process,
