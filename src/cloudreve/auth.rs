@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::receive::Receive;
-use super::*;
+use super::{Client, Credentials, Error, SignInProblem, missing_data, wire};
 
 /// The tokens of a signed-in session. Never `Debug`-printed with their values.
 pub(super) struct Session {

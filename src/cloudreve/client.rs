@@ -13,7 +13,9 @@ use crate::task::{SelectionChange, TaskId, TaskList};
 
 use super::auth::AuthState;
 use super::receive::{AnswerHead, Buffered, LIST_ENDPOINT, ListReceiver, MAX_LIST_PAGES, Receive};
-use super::*;
+use super::{
+    BuildError, ClientOptions, Credentials, Delivery, Error, ListProblem, TokenStore, error, wire,
+};
 
 /// A failed select-files PATCH.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 use crate::task::TaskList;
 
-use super::*;
+use super::{DecodeProblem, ListProblem, wire};
 
 /// A saved task document that cannot be explained.
 #[derive(Debug, thiserror::Error)]

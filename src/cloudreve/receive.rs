@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::task::TaskList;
 
-use super::*;
+use super::{DecodeProblem, Error, error, oauth, wire};
 
 /// What is known of an answer besides its body.
 #[derive(Clone, Copy)]

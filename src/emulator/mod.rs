@@ -27,8 +27,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub use gate::Gate;
+use model::Model;
 pub use model::{Backend, Caller, EmuFile, EmulatorOptions, TaskSpec, UserStatus};
-use model::{Model, decode_task_id};
 pub use oauth::OAuthClient;
 use routes::{cancel, list, patch, refresh, sign_in};
 

@@ -1,7 +1,12 @@
 //! The emulated routes that read or change the account: sign-in, refresh, the task list, the
 //! select-files PATCH and cancel, with Cloudreve's codes and messages.
 
-use super::*;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::model::decode_task_id;
+use super::{Backend, Caller, Shared, UserStatus, envelope, err, lock, ok, param_err, respond};
 
 pub(super) fn sign_in(shared: &Shared, body: &[u8], correlation_id: &str) -> Response {
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
