@@ -201,7 +201,7 @@ pub(super) fn judge_list(
 
 /// Decodes a `GET /workflow` answer given in pieces, exactly as the client does while the body
 /// arrives (public for the scale bench). The answer must be a complete list, as for
-/// [`Client::list_downloading`].
+/// [`Client::list_downloading`](super::Client::list_downloading).
 pub fn decode_list_pieces<'a>(
     pieces: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<TaskList, Error> {
