@@ -8,12 +8,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Daemon, RecheckSchedule, Settings, TickScope, restart_needed};
+use super::reload::Reload;
+use super::{Daemon, RecheckSchedule, TickScope};
 use crate::config::Config;
 
 /// Why a tick is wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Trigger {
+pub(super) enum Trigger {
     Startup,
     Cron,
 }
@@ -53,7 +54,7 @@ pub struct RunOptions {
     pub grace: Duration,
 }
 
-fn notify(states: &[sd_notify::NotifyState<'_>]) {
+pub(super) fn notify(states: &[sd_notify::NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(states) {
         tracing::debug!(error = %e, "sd_notify failed");
     }
@@ -68,19 +69,21 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
     let mut terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(RunError::Signals)?;
-    // What the process runs with (accounts, servers, state files): only a restart changes it.
-    let running = options.config;
-    // The schedule and rules in force: a reload changes them.
-    let mut schedule = running.daemon.schedule.clone();
+    let RunOptions {
+        config: running,
+        reload,
+        force_dry_run,
+        grace,
+    } = options;
+    // The schedule in force: a reload changes it.
+    let schedule = running.daemon.schedule.clone();
 
-    // The rules in force, as last applied (the rules watch and the shared lists follow it).
-    let mut config = running.clone();
     // Before each tick a worker asks whether the rules changed (rules_watch).
     let (precheck_tx, mut precheck_rx) = mpsc::channel(1);
     let interval = Arc::new(std::sync::Mutex::new(schedule.interval(chrono::Utc::now())));
     let (triggers, workers) = spawn_workers(&daemons, &precheck_tx, &interval);
     drop(precheck_tx);
-    let mut scheduler = start_scheduler(schedule.as_str(), triggers.clone()).await?;
+    let scheduler = start_scheduler(schedule.as_str(), triggers.clone()).await?;
     if let Some(next) = schedule.next_runs(chrono::Utc::now(), 1).first() {
         tracing::info!(schedule = schedule.as_str(), next_run = %next, accounts = daemons.len(), "scheduler started (UTC)");
     }
@@ -89,58 +92,26 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
     let shutdown = daemons
         .first()
         .map_or_else(CancellationToken::new, |d| d.shutdown_token());
-    let mut rules_watch = crate::rules_watch::RulesWatch::new(&config);
-    let lists = crate::list_fetch::Refresher::spawn(&config, shutdown.clone());
+    let mut applied = Reload {
+        rules_watch: crate::rules_watch::RulesWatch::new(&running),
+        lists: crate::list_fetch::Refresher::spawn(&running, shutdown.clone()),
+        config: running.clone(),
+        running,
+        schedule,
+        scheduler,
+        triggers,
+        interval,
+        reload,
+        force_dry_run,
+    };
 
     loop {
         tokio::select! {
             _ = terminate.recv() => { tracing::info!(signal = "SIGTERM", "shutting down"); break; }
             _ = interrupt.recv() => { tracing::info!(signal = "SIGINT", "shutting down"); break; }
             () = shutdown.cancelled() => break,
-            (trigger, ack) = next_reload(&mut hangup, &mut precheck_rx, &mut rules_watch, &config) => {
-                tracing::info!(trigger, "reloading the rules");
-                notify(&[sd_notify::NotifyState::Reloading]);
-                if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
-                    notify(&[now]);
-                }
-                // Stamp the files before reading them: a change made meanwhile is seen again.
-                rules_watch.changed();
-                match (options.reload)() {
-                    Ok(new) => {
-                        for warning in &new.warnings {
-                            tracing::warn!("{warning}");
-                        }
-                        if new.daemon.schedule.as_str() != schedule.as_str() {
-                            match start_scheduler(new.daemon.schedule.as_str(), triggers.clone()).await {
-                                Ok(replacement) => {
-                                    let _ = scheduler.shutdown().await;
-                                    scheduler = replacement;
-                                    schedule = new.daemon.schedule.clone();
-                                    *interval.lock().unwrap_or_else(PoisonError::into_inner) = schedule.interval(chrono::Utc::now());
-                                }
-                                Err(e) => tracing::error!(error = %e, "could not apply the new schedule; keeping the old one"),
-                            }
-                        }
-                        // Named at every reload until a restart applies them.
-                        let pending = restart_needed(&running, &new);
-                        if !pending.is_empty() {
-                            tracing::warn!(settings = %pending.join(", "), "these settings changed but apply only after a restart; the daemon keeps using the old values");
-                        }
-                        for daemon in &daemons {
-                            daemon.replace_settings(Settings::for_account(&new, daemon.account(), options.force_dry_run));
-                        }
-                        tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), schedule = schedule.as_str(), dry_run = new.daemon.dry_run || options.force_dry_run, metadata_recheck = ?new.daemon.metadata_recheck, "rules reloaded");
-                        rules_watch.follow(&new);
-                        lists.update(&new);
-                        config = new;
-                    }
-                    Err(e) => tracing::error!("rules not reloaded, keeping the previous rules: {e}"),
-                }
-                notify(&[sd_notify::NotifyState::Ready]);
-                if let Some(ack) = ack {
-                    crate::rules_watch::log_inactive_lists(&config);
-                    let _ = ack.send(());
-                }
+            (trigger, ack) = next_reload(&mut hangup, &mut precheck_rx, &mut applied.rules_watch, &applied.config) => {
+                applied.apply(trigger, ack, &daemons).await;
             }
             () = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending().await } } => {
                 if workers.iter().any(tokio::task::JoinHandle::is_finished) {
@@ -155,13 +126,13 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
     }
 
     notify(&[sd_notify::NotifyState::Stopping]);
-    let _ = scheduler.shutdown().await;
+    let _ = applied.scheduler.shutdown().await;
     shutdown.cancel();
-    let deadline = tokio::time::Instant::now() + options.grace;
+    let deadline = tokio::time::Instant::now() + grace;
     tokio::select! {
         joined = drain(&daemons, workers, deadline) => {
             if joined.is_err() {
-                tracing::warn!(grace_secs = options.grace.as_secs(), "the tick in flight did not finish within the grace period");
+                tracing::warn!(grace_secs = grace.as_secs(), "the tick in flight did not finish within the grace period");
             }
             tracing::info!("stopped");
             Ok(RunExit::Stopped)
@@ -214,7 +185,7 @@ async fn drain(
     joined
 }
 
-async fn start_scheduler(
+pub(super) async fn start_scheduler(
     schedule: &str,
     triggers: Vec<mpsc::Sender<Trigger>>,
 ) -> Result<tokio_cron_scheduler::JobScheduler, RunError> {
