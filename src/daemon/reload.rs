@@ -30,7 +30,7 @@ pub(super) struct Reload {
     /// The shared lists' refresher.
     pub(super) lists: crate::list_fetch::Refresher,
     /// Reads the config again.
-    pub(super) reload: Reloader,
+    pub(super) read_config: Reloader,
     /// `--dry-run` given on the command line: stays on across reloads.
     pub(super) force_dry_run: bool,
 }
@@ -52,7 +52,7 @@ impl Reload {
         }
         // Stamp the files before reading them: a change made meanwhile is seen again.
         self.rules_watch.changed();
-        match (self.reload)() {
+        match (self.read_config)() {
             Ok(new) => {
                 for warning in &new.warnings {
                     tracing::warn!("{warning}");
@@ -68,7 +68,7 @@ impl Reload {
                                 self.schedule.interval(chrono::Utc::now());
                         }
                         Err(e) => {
-                            tracing::error!(error = %e, "could not apply the new schedule; keeping the old one")
+                            tracing::error!(error = %e, "could not apply the new schedule; keeping the old one");
                         }
                     }
                 }

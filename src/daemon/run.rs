@@ -101,7 +101,7 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
         scheduler,
         triggers,
         interval,
-        reload,
+        read_config: reload,
         force_dry_run,
     };
 
