@@ -23,7 +23,7 @@ pub(super) async fn check(
     }
     let (config, list_lines, list_warnings, list_errors) =
         match check_lists(config, path, env).await {
-            Ok(checked) => checked,
+            Ok(c) => (c.config, c.lines, c.warnings, c.errors),
             Err(outcome) => return outcome,
         };
     let mut expectations = config.expectations.clone();
@@ -122,7 +122,7 @@ pub(super) async fn check_lists(
     config: Config,
     path: &std::path::Path,
     env: EnvLookup<'_>,
-) -> Result<(Config, String, String, String), Outcome> {
+) -> Result<ListsChecked, Outcome> {
     use crate::config::lists::{ListSource, ListStatus};
     let missing: Vec<url::Url> = config
         .lists
@@ -134,7 +134,11 @@ pub(super) async fn check_lists(
             _ => None,
         })
         .collect();
-    let (config, fetched, mut errors) = fetch_in_memory(config, path, env, missing).await?;
+    let FetchedInMemory {
+        config,
+        urls: fetched,
+        mut errors,
+    } = fetch_in_memory(config, path, env, missing).await?;
     let mut lines = String::new();
     let mut warnings = String::new();
     for list in &config.lists {
@@ -175,7 +179,35 @@ pub(super) async fn check_lists(
             }
         }
     }
-    Ok((config, lines, warnings, errors))
+    Ok(ListsChecked {
+        config,
+        lines,
+        warnings,
+        errors,
+    })
+}
+
+/// What `check_lists` found: the config (read again with the lists fetched now), and the
+/// lines it prints.
+pub(super) struct ListsChecked {
+    /// The config, with the lists fetched now.
+    pub(super) config: Config,
+    /// A line per shared list.
+    pub(super) lines: String,
+    /// A warning per skipped line of a fetched list.
+    pub(super) warnings: String,
+    /// An error per list that is not available.
+    pub(super) errors: String,
+}
+
+/// What `fetch_in_memory` did.
+pub(super) struct FetchedInMemory {
+    /// The config, read again with the lists fetched.
+    pub(super) config: Config,
+    /// The URLs fetched.
+    pub(super) urls: Vec<url::Url>,
+    /// An error line per URL that could not be fetched.
+    pub(super) errors: String,
 }
 
 /// Fetches `urls` without keeping them and reads the rules again with them: the config, the
@@ -185,7 +217,7 @@ pub(super) async fn fetch_in_memory(
     path: &std::path::Path,
     env: EnvLookup<'_>,
     urls: Vec<url::Url>,
-) -> Result<(Config, Vec<url::Url>, String), Outcome> {
+) -> Result<FetchedInMemory, Outcome> {
     use crate::config::lists::ListSource;
     let mut fetched: Vec<(url::Url, String)> = Vec::new();
     let mut errors = String::new();
@@ -225,7 +257,11 @@ pub(super) async fn fetch_in_memory(
         }
     }
     if fetched.is_empty() {
-        return Ok((config, Vec::new(), errors));
+        return Ok(FetchedInMemory {
+            config,
+            urls: Vec::new(),
+            errors,
+        });
     }
     let lookup = |source: &ListSource| match source {
         ListSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
@@ -242,9 +278,9 @@ pub(super) async fn fetch_in_memory(
     })?;
     let config = config::parse_with_lists(&text, path, env, &lookup)
         .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
-    Ok((
+    Ok(FetchedInMemory {
         config,
-        fetched.into_iter().map(|(url, _)| url).collect(),
+        urls: fetched.into_iter().map(|(url, _)| url).collect(),
         errors,
-    ))
+    })
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::check::fetch_in_memory;
+use super::check::{FetchedInMemory, fetch_in_memory};
 use super::wiring::{build_daemons, check_servers};
 use super::{Exit, Outcome, load};
 use crate::config::{Config, EnvLookup};
@@ -28,7 +28,8 @@ pub(super) async fn once_lists(
     }
     if dry_run {
         let urls = due.into_iter().map(|list| list.url).collect();
-        let (config, _, errors) = fetch_in_memory(config, path, env, urls).await?;
+        let FetchedInMemory { config, errors, .. } =
+            fetch_in_memory(config, path, env, urls).await?;
         for line in errors.lines() {
             tracing::warn!("{}", line.trim_start_matches("error: "));
         }
