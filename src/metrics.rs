@@ -23,9 +23,9 @@ use prometheus_client::registry::Registry;
 use crate::cloudreve::RequestObserver;
 
 mod server;
-use crate::daemon::TickReport;
 use crate::notify::DeliveryStats;
 use crate::outcome::TaskResult;
+use crate::outcome::TickReport;
 use crate::sink::TickSink;
 pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, connection_cap, serve};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::{SetupError, fingerprint, refresh_token_store};
+use super::credentials::{SetupError, fingerprint, refresh_token_store};
 use crate::cloudreve::{Client, Credentials, OAuthSupport, TokenStore};
 use crate::config::{self, Account, EnvLookup, OAuthSettings};
 

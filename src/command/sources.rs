@@ -7,7 +7,9 @@ use crate::cloudreve::Client;
 use crate::config::{self, Config, EnvLookup};
 use crate::notify;
 
-use super::{Exit, Outcome, account_client_options, build_error_text};
+use super::credentials::account_client_options;
+use super::wiring::build_error_text;
+use super::{Exit, Outcome};
 
 /// Where the shipped systemd unit loads its credentials from (`LoadCredential=`): what the
 /// service will find in `$CREDENTIALS_DIRECTORY`, when `check` runs outside the unit.

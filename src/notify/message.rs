@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::config::NotifyEvent;
-use crate::daemon::TickReport;
 use crate::escape::Escaped;
+use crate::outcome::TickReport;
 use crate::outcome::{OperatorEvent, TaskOutcome, TaskResult};
 use crate::rules::ByteSize;
 use crate::sink::DEFAULT_ACCOUNT;
