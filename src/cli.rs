@@ -62,6 +62,11 @@ pub enum Command {
         /// Also evaluate the `[[expect]]` tables of this file.
         #[arg(long, value_name = "FILE")]
         expect: Option<PathBuf>,
+        /// Check only what a reload reads (the rules file, its lists and expectations), not the
+        /// credential and file sources a start reads: the unit's `ExecReload=` runs this, where
+        /// the credentials are the running service's and are not reloaded.
+        #[arg(long)]
+        rules_only: bool,
     },
     /// Show, file by file, what the rules decide for a task and the PATCH that would be sent.
     Explain {

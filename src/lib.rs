@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod plan;
+pub mod report;
 pub mod rules;
 pub mod rules_watch;
 pub mod sink;

@@ -25,7 +25,7 @@ use crate::cloudreve::RequestObserver;
 mod server;
 use crate::notify::DeliveryStats;
 use crate::outcome::TaskResult;
-use crate::outcome::TickReport;
+use crate::report::TickReport;
 use crate::sink::TickSink;
 pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, connection_cap, serve};
 

@@ -6,9 +6,6 @@
 
 use crate::task::TaskId;
 
-mod report;
-pub use report::TickReport;
-
 /// One file a PATCH changed (or, in a dry run, would change).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangedFile {

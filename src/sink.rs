@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::outcome::TickReport;
+use crate::report::TickReport;
 
 /// The account name of the `[server]` table.
 pub use crate::config::DEFAULT_ACCOUNT;

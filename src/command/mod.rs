@@ -95,7 +95,11 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
         .clone()
         .unwrap_or_else(|| config::default_config_path(env));
     match cli.command {
-        Command::Check { lint, expect } => check(&config_path, lint, expect.as_deref(), env).await,
+        Command::Check {
+            lint,
+            expect,
+            rules_only,
+        } => check(&config_path, lint, expect.as_deref(), rules_only, env).await,
         Command::Explain {
             task_json: Some(file),
             torrent: None,

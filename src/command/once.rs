@@ -9,7 +9,7 @@ use super::wiring::{build_daemons, check_servers};
 use super::{Exit, Outcome, load};
 use crate::config::{Config, EnvLookup};
 use crate::daemon::Daemon;
-use crate::outcome::TickReport;
+use crate::report::TickReport;
 
 /// For `once`: the lists a running daemon would fetch now (no copy, or an old one) are fetched
 /// first, and kept as the daemon keeps them; in a dry run they are only held in memory.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::outcome::TickReport;
+use crate::report::TickReport;
 
 /// The heartbeat file that sits beside a state file.
 pub fn heartbeat_path(state_file: &std::path::Path) -> PathBuf {

@@ -30,7 +30,7 @@ mod run;
 mod settings;
 mod tick;
 
-pub use crate::outcome::TickReport;
+pub use crate::report::TickReport;
 pub use heartbeat::{heartbeat_line, heartbeat_path};
 pub use recheck::RecheckSchedule;
 pub use reload::restart_needed;

@@ -6,8 +6,9 @@ use std::time::Instant;
 use super::{Daemon, Settings, TickScope, heartbeat_line, refusal};
 use crate::cloudreve::{self, Delivery};
 use crate::escape::Escaped;
-use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult, TickReport};
+use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult};
 use crate::plan::{self, FileAction, Outcome, Plan};
+use crate::report::TickReport;
 use crate::state::StateStore;
 
 impl Daemon {

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use crate::config::NotifyEvent;
 use crate::escape::Escaped;
-use crate::outcome::TickReport;
 use crate::outcome::{OperatorEvent, TaskOutcome, TaskResult};
+use crate::report::TickReport;
 use crate::rules::ByteSize;
 use crate::sink::DEFAULT_ACCOUNT;
 

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{EnvLookup, NotifierConfig, NotifySecret};
-use crate::outcome::TickReport;
+use crate::report::TickReport;
 use crate::sink::{Flush, TickSink};
 use message::Digest;
 pub use transport::{DeliveryError, Timeouts, Transport, TransportBuildError};

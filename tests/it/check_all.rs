@@ -49,6 +49,15 @@ async fn the_credential_and_file_sources_are_checked_as_the_service_reads_them()
     let (code, _, err) = check(dir.path(), SERVER, &[]).await;
     assert_eq!(code, 78, "{err}");
     assert!(err.contains("no password configured"), "{err}");
+    // The unit's reload checks only what a reload reads: the credentials stay the running
+    // service's, and its control process cannot see them.
+    let path = dir.path().join("rules.toml");
+    let output = run_binary(
+        &["--config", path.to_str().unwrap(), "check", "--rules-only"],
+        &[],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
     let missing = dir.path().join("missing");
     let empty_ca = dir.path().join("empty.pem");

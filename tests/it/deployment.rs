@@ -119,7 +119,7 @@ fn systemd_unit_has_the_required_settings() {
     assert_eq!(
         reloads,
         [
-            "ExecReload=/usr/bin/cloudreve-autoselect check",
+            "ExecReload=/usr/bin/cloudreve-autoselect check --rules-only",
             "ExecReload=/bin/sh -c 'kill -HUP \"$MAINPID\"'",
         ]
     );

@@ -1,11 +1,13 @@
 //! A tick's report: its per-task outcomes and operator events, and the counts every consumer
 //! (the log summary, the heartbeat, the exit status, the notifier, the metrics) reads.
+//! It carries the client's error of a failed list, so it sits beside the shell's modules, not
+//! in the pure core with `outcome`; the consumers import it from here, never from `daemon`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{OperatorEvent, TaskOutcome, TaskResult};
 use crate::cloudreve;
+use crate::outcome::{OperatorEvent, TaskOutcome, TaskResult};
 use crate::plan::Plan;
 use crate::task::{SkippedTask, TaskId};
 
