@@ -14,6 +14,10 @@
 //! 6. `explain --task-json` on 50,000 files with 205 globs, whole process, beside a Python loop
 //!    of `fnmatch` per pattern on the same files (`benches/fnmatch_baseline.py`).
 //!
+//! `SCALE_BINARY=PATH` runs another build of the daemon instead (an arm64 build through a
+//! qemu-user wrapper script that `exec`s it, say: the peak RSS is then qemu's process, the
+//! guest's memory included); `-- --scale-only` runs only the tick at 10,000 x 20.
+//!
 //! The list decoding is reported beside its floor in the same run: `serde_json` parsing the same
 //! bytes into `IgnoredAny`, which builds nothing.
 
@@ -44,7 +48,11 @@ use cloudreve_autoselect::state::StateStore;
 use nix::sys::resource::{UsageWho, getrusage};
 use secrecy::SecretString;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_cloudreve-autoselect");
+/// The daemon binary: this build's, or `SCALE_BINARY`.
+static BINARY_PATH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("SCALE_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_cloudreve-autoselect").to_owned())
+});
 const PASSWORD: &str = "correct horse battery staple";
 const RULES: &str = "[[rule]]\nname = \"keep-subs\"\naction = \"keep\"\nglob = \"*.srt\"\n\n[[rule]]\nname = \"junk\"\naction = \"skip\"\nglob = [\"*.exe\", \"*.url\", \"*.txt\", \"*.nfo\"]\n\n[[rule]]\nname = \"samples\"\naction = \"skip\"\nglob = \"**/sample/**\"\n\n[[rule]]\nname = \"tiny\"\naction = \"skip\"\nmax_size = \"64 KiB\"\n";
 
@@ -116,10 +124,10 @@ async fn once(config: &Path, one_core: bool) -> (Duration, Duration, u64) {
     let started = Instant::now();
     let mut command = if one_core {
         let mut command = tokio::process::Command::new("taskset");
-        command.args(["-c", "0", BINARY]);
+        command.args(["-c", "0", BINARY_PATH.as_str()]);
         command
     } else {
-        tokio::process::Command::new(BINARY)
+        tokio::process::Command::new(BINARY_PATH.as_str())
     };
     let mut child = command
         .args(["--config", config.to_str().unwrap(), "once"])
@@ -436,7 +444,7 @@ async fn explain_vs_fnmatch() {
     let (tasks, rules) = (tasks.to_str().unwrap(), rules.to_str().unwrap());
     let ours = tokio::task::block_in_place(|| {
         median_process_time(31, || {
-            let mut command = std::process::Command::new(BINARY);
+            let mut command = std::process::Command::new(BINARY_PATH.as_str());
             command.args(["--config", rules, "explain", "--task-json", tasks]);
             command
         })
@@ -476,7 +484,7 @@ async fn startup() {
     for _ in 0..10 {
         emu.clear_requests();
         let started = Instant::now();
-        let status = tokio::process::Command::new(BINARY)
+        let status = tokio::process::Command::new(BINARY_PATH.as_str())
             .args(["--config", config.to_str().unwrap(), "once"])
             .env("CLOUDREVE_AUTOSELECT_PASSWORD", PASSWORD)
             .env("RUST_LOG", "warn")
@@ -524,7 +532,7 @@ fn proc_cpu_and_rss(pid: u32) -> (Duration, u64) {
 }
 
 fn spawn_run(config: &Path) -> tokio::process::Child {
-    tokio::process::Command::new(BINARY)
+    tokio::process::Command::new(BINARY_PATH.as_str())
         .args(["--config", config.to_str().unwrap(), "run"])
         .env("CLOUDREVE_AUTOSELECT_PASSWORD", PASSWORD)
         .env("RUST_LOG", "warn")
@@ -611,8 +619,13 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let size = std::fs::metadata(BINARY).unwrap().len();
-        println!("binary: {BINARY}: {:.1} MB", size as f64 / 1e6);
+        let binary = BINARY_PATH.as_str();
+        let size = std::fs::metadata(binary).unwrap().len();
+        println!("binary: {binary}: {:.1} MB", size as f64 / 1e6);
+        if std::env::args().any(|a| a == "--scale-only") {
+            tick_at_scale(10_000, 20).await;
+            return;
+        }
         startup().await;
         tick_at_scale(1_000, 50).await;
         tick_at_scale(10_000, 20).await;
