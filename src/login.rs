@@ -500,6 +500,50 @@ pub async fn command(
     }
 }
 
+/// Asks `xdg-open` to show `url`, its output sent to /dev/null; failing quietly, since the
+/// address is printed anyway. Through `posix_spawnp`, not `std::process::Command`: with
+/// Debian's Rust, std's spawn links `pidfd_spawnp@GLIBC_2.39`, which would make the arm64
+/// package refuse to load on Debian 12 (glibc 2.36), where `ci/arm64` checks it must run.
+fn open_in_browser(url: &str) {
+    use nix::fcntl::OFlag;
+    use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, posix_spawnp};
+    use nix::sys::stat::Mode;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStringExt as _;
+
+    let (Ok(program), Ok(address)) = (CString::new("xdg-open"), CString::new(url)) else {
+        return;
+    };
+    let Ok(mut actions) = PosixSpawnFileActions::init() else {
+        return;
+    };
+    for fd in 0..3 {
+        let flags = if fd == 0 {
+            OFlag::O_RDONLY
+        } else {
+            OFlag::O_WRONLY
+        };
+        if actions
+            .add_open(fd, c"/dev/null", flags, Mode::empty())
+            .is_err()
+        {
+            return;
+        }
+    }
+    let Ok(attr) = PosixSpawnAttr::init() else {
+        return;
+    };
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(key, value)| {
+            let mut pair = key.into_vec();
+            pair.push(b'=');
+            pair.extend(value.into_vec());
+            CString::new(pair).ok()
+        })
+        .collect();
+    let _ = posix_spawnp(&program, &actions, &attr, &[program.clone(), address], &env);
+}
+
 /// Tells the terminal's user (the one place `login` prints before it ends).
 #[expect(
     clippy::print_stderr,
@@ -512,12 +556,7 @@ fn tell_terminal(prompt: &Prompt<'_>, open: bool) {
                 "Open this address in a browser, sign in to Cloudreve and allow the access:\n\n  {url}\n\nWaiting up to 10 minutes for the browser to come back to 127.0.0.1. If the browser runs on another machine, its last page will not load: copy that page's address (http://127.0.0.1:…/callback?code=…) and paste it here, or run `cloudreve-autoselect login --code 'ADDRESS'`."
             );
             if open {
-                let _ = std::process::Command::new("xdg-open")
-                    .arg(url.as_str())
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn();
+                open_in_browser(url.as_str());
             }
         }
         Prompt::NotAnAddress => eprintln!("{}", LoginError::NoCode),
