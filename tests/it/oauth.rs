@@ -726,3 +726,59 @@ fn store_paths_do_not_clash_with_the_refresh_token_store() {
         Path::new("/s/state.json.oauth-token.json.pending")
     );
 }
+
+/// `login --open` hands the address to `xdg-open` (here a stand-in on `PATH` that records it, with
+/// its output going nowhere), and the browser coming back ends the login as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_open_hands_the_address_to_xdg_open() {
+    cloudreve_autoselect::cloudreve::install_crypto_provider();
+    let site = Site::new(&FULL).await;
+    let bin = tempfile::tempdir().unwrap();
+    let seen = bin.path().join("seen");
+    let script = bin.path().join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ -t 1 ] && exit 9\nprintf '%s' \"$1\" > '{}.tmp' && mv '{0}.tmp' '{0}'\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = tokio::process::Command::new(support::binary())
+        .args(site.args("login"))
+        .arg("--open")
+        .env("PATH", path)
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // A bounded poll on another process's file: xdg-open runs as soon as login prints.
+    let started = std::time::Instant::now();
+    let url = loop {
+        if let Ok(url) = std::fs::read_to_string(&seen) {
+            break url;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "xdg-open was never run"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(url.contains("/session/authorize?"), "{url}");
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    browser(true).get(&url).send().await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(TokenStore::read(&site.store_path()).is_ok());
+}
