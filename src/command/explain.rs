@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::credentials::account_client_options;
 use super::wiring::build_failure;
-use super::{Exit, Outcome, load};
+use super::{Exit, Outcome, choose_account, load};
 use crate::cloudreve::Client;
 use crate::config::{Config, EnvLookup};
 use crate::state::StateStore;
@@ -68,20 +68,9 @@ pub(super) async fn explain_live(
     task_id: &str,
     env: EnvLookup<'_>,
 ) -> Outcome {
-    let chosen = match account {
-        None => config.accounts.first(),
-        Some(name) => config.accounts.iter().find(|a| a.name == name),
-    };
-    let Some(account) = chosen else {
-        let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
-        return Outcome::failure(
-            Exit::Failure,
-            format!(
-                "error: no account {:?}; the accounts are {}",
-                account.unwrap_or_default(),
-                names.join(", ")
-            ),
-        );
+    let account = match choose_account(config, account) {
+        Ok(account) => account,
+        Err(outcome) => return outcome,
     };
     let options = match account_client_options(account, env) {
         Ok(options) => options,

@@ -3,7 +3,7 @@
 //! once), removes everything the state holds of the task (decided files, refusals, unknown
 //! outcomes) and writes the state; the next tick judges the task's files afresh.
 
-use super::{Exit, Outcome, load};
+use super::{Exit, Outcome, choose_account, load};
 use crate::config::EnvLookup;
 use crate::state::StateStore;
 use crate::task::TaskId;
@@ -19,20 +19,9 @@ pub(super) fn forget(
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let chosen = match account {
-        None => config.accounts.first(),
-        Some(name) => config.accounts.iter().find(|a| a.name == name),
-    };
-    let Some(account) = chosen else {
-        let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
-        return Outcome::failure(
-            Exit::Failure,
-            format!(
-                "error: no account {:?}; the accounts are {}",
-                account.unwrap_or_default(),
-                names.join(", ")
-            ),
-        );
+    let account = match choose_account(&config, account) {
+        Ok(account) => account,
+        Err(outcome) => return outcome,
     };
     let path = &account.state_file;
     let mut state = match StateStore::open(path) {

@@ -160,3 +160,26 @@ pub(crate) fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config,
         Err(e) => Err(Outcome::failure(Exit::Config, format!("error: {e}"))),
     }
 }
+
+/// The account `--account NAME` names (the first one without it), or the failure that lists
+/// the accounts there are.
+fn choose_account<'a>(
+    config: &'a crate::config::Config,
+    name: Option<&str>,
+) -> Result<&'a crate::config::Account, Outcome> {
+    let chosen = match name {
+        None => config.accounts.first(),
+        Some(name) => config.accounts.iter().find(|a| a.name == name),
+    };
+    chosen.ok_or_else(|| {
+        let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+        Outcome::failure(
+            Exit::Failure,
+            format!(
+                "error: no account {:?}; the accounts are {}",
+                name.unwrap_or_default(),
+                names.join(", ")
+            ),
+        )
+    })
+}
