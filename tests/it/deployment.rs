@@ -39,9 +39,15 @@ fn dockerfile_is_multi_stage_non_root_and_exec_form() {
     let lines = instructions(&dockerfile);
     let from: Vec<&String> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
     assert_eq!(from.len(), 2, "{from:?}");
-    // The builder's Debian release is the runtime's (trixie = Debian 13).
-    assert!(from[0].contains("-trixie"), "{}", from[0]);
-    assert!(from[1].contains("distroless/cc-debian13"), "{}", from[1]);
+    // The runtime stage is not the builder: no compiler or shell ships. Which base images
+    // (and that the builder's glibc is no newer than the runtime's) is ci/docker-real's to
+    // prove, by running the image; a name here would only pin today's choice.
+    let image = |line: &str| {
+        line.split_whitespace()
+            .find(|word| !word.starts_with("--") && *word != "FROM")
+            .map(str::to_owned)
+    };
+    assert_ne!(image(from[0]), image(from[1]), "{from:?}");
     let user = lines.iter().find(|l| l.starts_with("USER ")).unwrap();
     let uid = user.trim_start_matches("USER ").split(':').next().unwrap();
     assert!(
