@@ -47,13 +47,15 @@ RUN set -eu; \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rust-toolchain.toml rules.example.toml ./
 COPY src ./src
+# The emulated Cloudreve, a crate of the workspace: cargo reads every member's manifest even to
+# build one binary, and the default `demo` feature compiles it in.
+COPY emulator ./emulator
 # Cargo.toml names these targets; cargo wants their files even to build the binary alone.
 COPY benches ./benches
-COPY examples ./examples
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     triple="$(cat /rust-target)" \
- && cargo auditable build --release --locked --target "$triple" --bin cloudreve-autoselect \
+ && cargo auditable build --release --locked --target "$triple" -p cloudreve-autoselect --bin cloudreve-autoselect \
  && install -D -m 0755 "target/$triple/release/cloudreve-autoselect" /out/cloudreve-autoselect \
  && install -d -o 65532 -g 65532 -m 0700 /out/state
 

@@ -42,9 +42,9 @@ use cloudreve_autoselect::cloudreve::{
 };
 use cloudreve_autoselect::config;
 use cloudreve_autoselect::daemon::{Daemon, Settings};
-use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
 use cloudreve_autoselect::plan;
 use cloudreve_autoselect::state::StateStore;
+use cloudreve_emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
 use nix::sys::resource::{UsageWho, getrusage};
 use secrecy::SecretString;
 

@@ -163,6 +163,8 @@ machine_stop() {
 
 # emulator_start DIR [--two-factor]: serves on 127.0.0.1; DIR gets url, files, patches, requests;
 # sets emulator_pid (SIGUSR1: the user re-selects every file; SIGUSR2: sign-in is refused).
+# The caller builds it first: `cargo build -p cloudreve-emulator --example emulator` (the
+# emulator crate's example, emulator/examples/emulator.rs; the workspace shares target/).
 emulator_start() {
   local dir=$1
   shift
@@ -317,14 +319,14 @@ cargo_deb_version=3.8.0
 # counts the wrapper in its fingerprints, so mixing it with a plain build would rebuild.
 release_build() {
   cargo_tool cargo-auditable "$cargo_auditable_version"
-  (cd "$repo" && cargo auditable build --release --locked --quiet --bin cloudreve-autoselect)
+  (cd "$repo" && cargo auditable build --release --locked --quiet -p cloudreve-autoselect --bin cloudreve-autoselect)
 }
 
 # --- Debian packages ---------------------------------------------------------------------------
 
 # deb_assets: the man pages and shell completions the package carries, from the CLI definition.
 deb_assets() {
-  (cd "$repo" && cargo run --locked --quiet --example gen-assets -- target/assets) || fail "examples/gen-assets"
+  (cd "$repo" && cargo run --locked --quiet -p cloudreve-autoselect --example gen-assets -- target/assets) || fail "examples/gen-assets"
 }
 
 # deb_lintian FILE: Debian's lintian, failing on any error or warning (overrides are shown).

@@ -5,12 +5,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use cloudreve_emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
 use secrecy::SecretString;
 
 use crate::cloudreve::{Client, ClientOptions};
 use crate::config;
 use crate::daemon::{Daemon, Settings, TickReport};
-use crate::emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
 use crate::plan::Outcome;
 use crate::state::StateStore;
 

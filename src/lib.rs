@@ -14,7 +14,8 @@
 //!   [`notify`] (ntfy, Gotify, Apprise, webhooks) and [`metrics`] (Prometheus); [`stats`]
 //!   prints the totals kept in the state;
 //! - [`cli`], [`command`], [`telemetry`], [`explain`], [`healthcheck`]: the command line;
-//! - `emulator` and `demo` (feature `demo`): an emulated Cloudreve v4 server for tests and `demo`.
+//! - `demo` (feature `demo`): the daemon against the emulated Cloudreve v4 server of the
+//!   `cloudreve-emulator` crate, which the tests and benches use directly.
 
 #![forbid(unsafe_code)]
 
@@ -26,8 +27,6 @@ pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod durable;
-#[cfg(feature = "demo")]
-pub mod emulator;
 pub mod escape;
 pub mod expect;
 pub mod explain;

@@ -60,10 +60,9 @@ fn non_json_bodies_are_transport_errors() {
     assert!(!err.is_transient());
 }
 
-#[cfg(feature = "demo")]
 #[tokio::test]
 async fn a_rejected_refresh_token_never_promises_a_retry() {
-    use crate::emulator::{Emulator, EmulatorOptions};
+    use cloudreve_emulator::{Emulator, EmulatorOptions};
     use std::sync::atomic::{AtomicI64, Ordering};
     let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
     let token = emu.browser_refresh_token();

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cloudreve_autoselect::emulator::{Backend, Emulator, Fault, Route};
+use cloudreve_emulator::{Backend, Emulator, Fault, Route};
 use nix::sys::signal::Signal;
 
 use crate::support::{self, patches};

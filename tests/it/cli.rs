@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cloudreve_autoselect::emulator::{Backend, Emulator, Fault, Route};
+use cloudreve_emulator::{Backend, Emulator, Fault, Route};
 
 use crate::support::{self, run_binary as cli, stderr, stdout};
 

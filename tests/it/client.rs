@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use cloudreve_autoselect::cloudreve::{Client, Delivery, Error, ListProblem, SignInProblem};
-use cloudreve_autoselect::emulator::{Backend, Caller, Fault, Route, TaskSpec, UserStatus};
 use cloudreve_autoselect::task::{Phase, SelectionChange, SkippedTask, TaskId, TaskStatus};
+use cloudreve_emulator::{Backend, Caller, Fault, Route, TaskSpec, UserStatus};
 
 use crate::support::{self, count};
 
@@ -277,12 +277,10 @@ async fn patch_sends_the_body_and_reports_each_cloudreve_error() {
 
 #[tokio::test]
 async fn a_paginated_list_is_followed_to_its_end() {
-    let emu = cloudreve_autoselect::emulator::Emulator::start(
-        cloudreve_autoselect::emulator::EmulatorOptions {
-            downloading_page_size: Some(10),
-            ..Default::default()
-        },
-    )
+    let emu = cloudreve_emulator::Emulator::start(cloudreve_emulator::EmulatorOptions {
+        downloading_page_size: Some(10),
+        ..Default::default()
+    })
     .await
     .unwrap();
     for n in 0..25 {
@@ -526,7 +524,7 @@ async fn a_failed_proactive_refresh_keeps_using_the_still_valid_token() {
     assert_eq!(count(&emu, "POST", "/refresh"), 3);
 }
 
-async fn signed_in_with_one_task() -> (cloudreve_autoselect::emulator::Emulator, Client, String) {
+async fn signed_in_with_one_task() -> (cloudreve_emulator::Emulator, Client, String) {
     let emu = support::emulator().await;
     let id = emu.add_task(support::show(Backend::Aria2));
     let client = support::client(&emu);

@@ -8,7 +8,7 @@ use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions};
+use cloudreve_emulator::{Backend, Emulator, EmulatorOptions};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};

@@ -1,6 +1,6 @@
 //! The emulator against the facts of `cloudreve-api.md`, over raw HTTP.
 
-use cloudreve_autoselect::emulator::{Backend, Emulator};
+use cloudreve_emulator::{Backend, Emulator};
 use serde_json::{Value, json};
 
 use crate::support;

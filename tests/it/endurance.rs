@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions, Fault, Route, TaskSpec};
+use cloudreve_emulator::{Backend, Emulator, EmulatorOptions, Fault, Route, TaskSpec};
 use nix::sys::signal::Signal;
 
 use crate::support::{self, binary};

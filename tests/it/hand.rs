@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use cloudreve_autoselect::cloudreve::{Client, Delivery};
 use cloudreve_autoselect::daemon::{Daemon, heartbeat_line};
-use cloudreve_autoselect::emulator::{Backend, Fault, Route, TaskSpec};
 use cloudreve_autoselect::outcome::TaskResult;
 use cloudreve_autoselect::state::StateStore;
 use cloudreve_autoselect::task::{SelectionChange, TaskId};
+use cloudreve_emulator::{Backend, Fault, Route, TaskSpec};
 
 use crate::support::{self, patches};
 
@@ -37,11 +37,7 @@ fn movie(backend: Backend) -> TaskSpec {
     )
 }
 
-fn daemon(
-    emu: &cloudreve_autoselect::emulator::Emulator,
-    dir: &tempfile::TempDir,
-    rules: &str,
-) -> Daemon {
+fn daemon(emu: &cloudreve_emulator::Emulator, dir: &tempfile::TempDir, rules: &str) -> Daemon {
     support::daemon_with(
         emu,
         &support::state_file(dir),

@@ -1,8 +1,8 @@
 //! The state under hostile conditions, end to end: a journal that cannot be written, and lists
 //! that leave a task out for a while. Each test fails on the daemon before issue 26.
 
-use cloudreve_autoselect::emulator::{Backend, Fault, Route};
 use cloudreve_autoselect::outcome::{OperatorEvent, TaskResult};
+use cloudreve_emulator::{Backend, Fault, Route};
 
 use crate::support::{self, patches};
 

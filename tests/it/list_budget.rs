@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
 use cloudreve_autoselect::config::{self, lists::ListStatus};
-use cloudreve_autoselect::emulator::Backend;
 use cloudreve_autoselect::list_fetch::{self, ListFetchError, Refreshed};
+use cloudreve_emulator::Backend;
 
 use crate::lists::{LIST, ListServer, load, rules_file};
 use crate::support::{self, run_binary, stderr};

@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use cloudreve_autoselect::cloudreve::DownloadError;
 use cloudreve_autoselect::config::{self, lists::ListStatus};
-use cloudreve_autoselect::emulator::Backend;
 use cloudreve_autoselect::list_fetch::{self, ListFetchError, Refreshed};
+use cloudreve_emulator::Backend;
 
 use crate::support::wait_for;
 use crate::support::{self, run_binary, stderr, stdout};

@@ -36,3 +36,4 @@ mod tick;
 mod tidy;
 mod torrent;
 mod truths;
+mod workspace;

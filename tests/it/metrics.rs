@@ -9,11 +9,11 @@ use std::time::Duration;
 use cloudreve_autoselect::cloudreve::Client;
 use cloudreve_autoselect::config;
 use cloudreve_autoselect::daemon::Daemon;
-use cloudreve_autoselect::emulator::{Backend, Fault, Route, TaskSpec};
 use cloudreve_autoselect::metrics::{self, Metrics};
 use cloudreve_autoselect::notify::{self, DeliveryOptions, Notifiers, Timeouts};
 use cloudreve_autoselect::sink::{DEFAULT_ACCOUNT, TickSink};
 use cloudreve_autoselect::state::StateStore;
+use cloudreve_emulator::{Backend, Fault, Route, TaskSpec};
 use tokio::io::AsyncBufReadExt as _;
 use tokio_util::sync::CancellationToken;
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use cloudreve_autoselect::emulator::{Backend, TaskSpec};
+use cloudreve_emulator::{Backend, TaskSpec};
 
 use crate::support::{self, run_binary, stderr, stdout};
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use cloudreve_autoselect::config;
 use cloudreve_autoselect::daemon::TickReport;
-use cloudreve_autoselect::emulator::{Backend, Emulator, TaskSpec};
 use cloudreve_autoselect::notify::{self, DeliveryOptions, Notifiers, Timeouts};
 use cloudreve_autoselect::sink::{DEFAULT_ACCOUNT, TickSink as _};
+use cloudreve_emulator::{Backend, Emulator, TaskSpec};
 
 use crate::support::notified::{
     daemon, daemon_on, far, notified, notify_table, parse, quick, start,

@@ -10,10 +10,10 @@ use std::time::Duration;
 use cloudreve_autoselect::cloudreve::{Client, CodeExchange, ExchangeError, SCOPES, TokenStore};
 use cloudreve_autoselect::config::{self, Config};
 use cloudreve_autoselect::daemon::Daemon;
-use cloudreve_autoselect::emulator::{Backend, Emulator};
 use cloudreve_autoselect::login::{self, Interaction, LoginError};
 use cloudreve_autoselect::state::StateStore;
 use cloudreve_autoselect::task::TaskId;
+use cloudreve_emulator::{Backend, Emulator};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::{mpsc, oneshot};
 
@@ -157,7 +157,7 @@ fn requests_to(
     emu: &Emulator,
     method: &str,
     path: &str,
-) -> Vec<cloudreve_autoselect::emulator::RecordedRequest> {
+) -> Vec<cloudreve_emulator::RecordedRequest> {
     emu.requests()
         .into_iter()
         .filter(|r| r.method == method && r.path == path)

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cloudreve_autoselect::emulator::{Backend, Emulator, Fault, Route};
 use cloudreve_autoselect::outcome::{OperatorEvent, TaskResult};
+use cloudreve_emulator::{Backend, Emulator, Fault, Route};
 
 use crate::support::{self, patches};
 

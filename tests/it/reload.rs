@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cloudreve_autoselect::emulator::{Backend, Emulator};
+use cloudreve_emulator::{Backend, Emulator};
 
 use crate::support;
 use crate::support::wait_for;

@@ -1,7 +1,7 @@
 //! The richer rule language end to end: each feature through a real tick against the emulator,
 //! and each lint through `check`.
 
-use cloudreve_autoselect::emulator::{Backend, TaskSpec};
+use cloudreve_emulator::{Backend, TaskSpec};
 
 use crate::support::{self, patches};
 

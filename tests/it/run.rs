@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cloudreve_autoselect::emulator::{Backend, Emulator};
+use cloudreve_emulator::{Backend, Emulator};
 use nix::sys::signal::Signal;
 
 use crate::support::{self, binary};
@@ -133,7 +133,7 @@ async fn run_ticks_reloads_on_sighup_notifies_systemd_and_stops_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_waits_for_the_patch_in_flight_and_a_second_signal_exits_at_once() {
-    use cloudreve_autoselect::emulator::{Fault, Route};
+    use cloudreve_emulator::{Fault, Route};
     let emu = support::emulator().await;
     emu.add_task(support::show(Backend::Aria2));
     // The PATCH takes 30 s to answer: the first SIGTERM must wait for it, the second not.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cloudreve_autoselect::emulator::Backend;
+use cloudreve_emulator::Backend;
 use serde_json::json;
 
 use crate::support;

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use cloudreve_autoselect::emulator::{Backend, Emulator};
+use cloudreve_emulator::{Backend, Emulator};
 use nix::sys::signal::Signal;
 use tokio::io::AsyncReadExt as _;
 

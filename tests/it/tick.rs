@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use cloudreve_autoselect::emulator::{Backend, Fault, Route};
 use cloudreve_autoselect::outcome::TaskResult;
 use cloudreve_autoselect::plan::Outcome;
+use cloudreve_emulator::{Backend, Fault, Route};
 
 use crate::support::{self, patches, selected};
 

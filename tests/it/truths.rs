@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions};
+use cloudreve_emulator::{Backend, Emulator, EmulatorOptions};
 
 use crate::support::{self, run_binary, stderr, stdout};
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use cloudreve_autoselect::cloudreve::{Client, ClientOptions};
 use cloudreve_autoselect::config;
 use cloudreve_autoselect::daemon::{Daemon, Settings};
-use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
 use cloudreve_autoselect::rules::RuleSet;
 use cloudreve_autoselect::state::StateStore;
+use cloudreve_emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
 use secrecy::SecretString;
 
 pub(crate) mod notified;

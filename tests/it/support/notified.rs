@@ -8,10 +8,10 @@ use std::time::Duration;
 use cloudreve_autoselect::cloudreve::Client;
 use cloudreve_autoselect::config::{self, Config};
 use cloudreve_autoselect::daemon::Daemon;
-use cloudreve_autoselect::emulator::Emulator;
 use cloudreve_autoselect::notify::{self, DeliveryOptions, Notifiers, Timeouts};
 use cloudreve_autoselect::sink::TickSink;
 use cloudreve_autoselect::state::StateStore;
+use cloudreve_emulator::Emulator;
 
 /// The config for `emulator` with the test rules, its state in `dir`, and `extra` tables.
 pub(crate) fn parse(emulator: &Emulator, dir: &Path, extra: &str) -> Config {

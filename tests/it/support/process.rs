@@ -83,7 +83,7 @@ impl StderrLog {
 /// Writes `rules.toml` in `dir` for a `run` whose schedule never fires (only its start-up
 /// tick runs), with its state in `dir/state.json`, and returns its path.
 pub(crate) fn start_up_only_config(
-    emulator: &cloudreve_autoselect::emulator::Emulator,
+    emulator: &cloudreve_emulator::Emulator,
     dir: &std::path::Path,
 ) -> std::path::PathBuf {
     let config = dir.join("rules.toml");

@@ -1,21 +1,17 @@
 //! The emulated Cloudreve for `ci/prometheus-check`: serves on an ephemeral port of 127.0.0.1
 //! with two tasks that carry junk, prints `url=<base URL>` on its first line of stdout, and
 //! runs until it is killed. Account: `bot@example.com`, password `correct horse battery
-//! staple` (the emulator's defaults). Needs the `demo` feature (on by default), which holds the
-//! emulator; without it, it exits at once with status 1.
+//! staple` (the emulator's defaults).
+//!
+//! `cargo build -p cloudreve-emulator --example ops_emulator` builds it as
+//! `target/debug/examples/ops_emulator`.
 
-#[cfg(not(feature = "demo"))]
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::FAILURE
-}
+use std::io::Write as _;
 
-#[cfg(feature = "demo")]
+use cloudreve_emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    use std::io::Write as _;
-
-    use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
-
     let emulator = Emulator::start(EmulatorOptions::default()).await?;
     emulator.add_task(TaskSpec::new(
         Backend::Aria2,

@@ -1,5 +1,5 @@
 //! An emulated Cloudreve v4 server on 127.0.0.1, stateful and faithful to `cloudreve-api.md`,
-//! for the integration tests and the `demo` command.
+//! for cloudreve-autoselect's integration tests, benches and `demo` command.
 //!
 //! It serves the routes the daemon uses (ping, sign-in, refresh, task list, select-files PATCH,
 //! cancel) with Cloudreve's exact codes and messages, keeps a log of every request, and can
@@ -7,6 +7,12 @@
 //! body, and list answers that are incomplete or hold one malformed task).
 //! The list shows a snapshot that changes only on a simulated downloader poll, as the real
 //! server's database copy does.
+//!
+//! A crate of its own, which imports nothing from the daemon: the daemon pulls it in only
+//! through its `demo` feature (and as a dev-dependency), so a build without `demo` carries
+//! none of it. Its examples serve it as a process for the deployment checks in `ci/`.
+
+#![forbid(unsafe_code)]
 
 mod gate;
 mod model;

@@ -1,8 +1,8 @@
 //! The emulated Cloudreve as a standalone server on 127.0.0.1, for the deployment checks in
 //! `ci/` (a real systemd, a real container engine). Not a subcommand: users never need it.
 //!
-//! `cargo run --example emulator -- DIR [--two-factor]` serves two downloading tasks and writes
-//! into DIR, every 100 ms:
+//! `cargo run -p cloudreve-emulator --example emulator -- DIR [--two-factor]` serves two
+//! downloading tasks and writes into DIR, every 100 ms:
 //! - `url`: the site's base URL (written once, when the server listens);
 //! - `refresh-token`: a refresh token as a browser session holds it (written once);
 //! - `files`: `TASK INDEX selected|deselected PATH` per file, as the downloader has them now;
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cloudreve_autoselect::emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
+use cloudreve_emulator::{Backend, Emulator, EmulatorOptions, TaskSpec};
 use tokio::signal::unix::{SignalKind, signal};
 
 const MIB: u64 = 1 << 20;
