@@ -14,10 +14,12 @@
 //!   [`notify`] (ntfy, Gotify, Apprise, webhooks) and [`metrics`] (Prometheus); [`stats`]
 //!   prints the totals kept in the state;
 //! - [`cli`], [`command`], [`telemetry`], [`explain`], [`healthcheck`]: the command line;
+//!   [`account`]: an account's client options, which the commands build their clients from;
 //! - `emulator` and `demo` (feature `demo`): an emulated Cloudreve v4 server for tests and `demo`.
 
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod cli;
 pub mod cloudreve;
 pub mod command;
@@ -34,7 +36,6 @@ pub mod explain;
 pub mod healthcheck;
 pub mod http;
 pub mod list_fetch;
-pub mod login;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;

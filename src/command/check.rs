@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Exit, Outcome, load};
+use super::{Exit, Output, load};
 use super::{oauth, sources};
 use crate::config::{self, Config, EnvLookup};
 
@@ -13,7 +13,7 @@ pub(super) async fn check(
     expect_file: Option<&std::path::Path>,
     rules_only: bool,
     env: EnvLookup<'_>,
-) -> Outcome {
+) -> Output {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
@@ -33,7 +33,7 @@ pub(super) async fn check(
     if let Some(file) = expect_file {
         match config::load_expect_file(file, &config.rules) {
             Ok(more) => expectations.extend(more),
-            Err(e) => return Outcome::failure(Exit::Config, format!("error: {e}")),
+            Err(e) => return Output::failure(Exit::Config, format!("error: {e}")),
         }
     }
     let report = crate::expect::evaluate(&expectations, &config.rules);
@@ -95,7 +95,7 @@ pub(super) async fn check(
         let _ = write!(out, "; {} warning(s)", config.lints.len());
     }
     out.push('\n');
-    out.push_str(&crate::rules::preset::listing(config.rules.rules()));
+    out.push_str(&preset_listing(config.rules.rules()));
     out.push_str(&list_lines);
     if !expectations.is_empty() {
         out.push_str(&report.render());
@@ -110,7 +110,7 @@ pub(super) async fn check(
     } else {
         Exit::Success
     };
-    Outcome {
+    Output {
         exit,
         stdout: out,
         stderr: warnings,
@@ -125,7 +125,7 @@ pub(super) async fn check_lists(
     config: Config,
     path: &std::path::Path,
     env: EnvLookup<'_>,
-) -> Result<ListsChecked, Outcome> {
+) -> Result<ListsChecked, Output> {
     use crate::config::lists::{ListSource, ListStatus};
     let missing: Vec<url::Url> = config
         .lists
@@ -220,7 +220,7 @@ pub(super) async fn fetch_in_memory(
     path: &std::path::Path,
     env: EnvLookup<'_>,
     urls: Vec<url::Url>,
-) -> Result<FetchedInMemory, Outcome> {
+) -> Result<FetchedInMemory, Output> {
     use crate::config::lists::ListSource;
     let mut fetched: Vec<(url::Url, String)> = Vec::new();
     let mut errors = String::new();
@@ -274,16 +274,51 @@ pub(super) async fn fetch_in_memory(
         ListSource::File(_) => config::lists::read_from_disk(source),
     };
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Outcome::failure(
+        Output::failure(
             Exit::Config,
             format!("error: could not read {}: {e}", path.display()),
         )
     })?;
     let config = config::parse_with_lists(&text, path, env, &lookup)
-        .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
+        .map_err(|e| Output::failure(Exit::Config, format!("error: {e}")))?;
     Ok(FetchedInMemory {
         config,
         urls: fetched.into_iter().map(|(url, _)| url).collect(),
         errors,
     })
+}
+
+/// The table `check` prints when the rules use a preset (which hides rules the file does not
+/// show): every rule after presets are expanded, in the order they are tried, with its action,
+/// the kinds it applies to and where it was written. Empty without presets.
+fn preset_listing(rules: &[crate::rules::Rule]) -> String {
+    use crate::table::{Align, Cell, Table};
+    if !rules.iter().any(|rule| rule.origin().is_preset()) {
+        return String::new();
+    }
+    let kinds: Vec<String> = rules.iter().map(|rule| rule.kinds().to_string()).collect();
+    let actions: Vec<String> = rules.iter().map(|rule| rule.action().to_string()).collect();
+    let origins: Vec<String> = rules.iter().map(|rule| rule.origin().to_string()).collect();
+    let mut table = Table::with_capacity(
+        &[
+            ("#", Align::Right),
+            ("rule", Align::Left),
+            ("action", Align::Left),
+            ("kind", Align::Left),
+            ("from", Align::Left),
+        ],
+        rules.len(),
+    );
+    for (n, rule) in rules.iter().enumerate() {
+        table.push([
+            Cell::Number(n as u64 + 1),
+            Cell::Text(rule.name().as_str()),
+            Cell::Text(&actions[n]),
+            Cell::Text(&kinds[n]),
+            Cell::Text(&origins[n]),
+        ]);
+    }
+    let mut out = String::from("rules, in the order they are tried:\n");
+    table.render_into(&mut out);
+    out
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::check::{FetchedInMemory, fetch_in_memory};
 use super::wiring::{build_daemons, check_servers};
-use super::{Exit, Outcome, load};
+use super::{Exit, Output, load};
 use crate::config::{Config, EnvLookup};
 use crate::daemon::Daemon;
 use crate::report::TickReport;
@@ -18,7 +18,7 @@ pub(super) async fn once_lists(
     path: &std::path::Path,
     env: EnvLookup<'_>,
     dry_run: bool,
-) -> Result<Config, Outcome> {
+) -> Result<Config, Output> {
     let due: Vec<crate::list_fetch::UrlList> = crate::list_fetch::url_lists(&config)
         .into_iter()
         .filter(crate::list_fetch::is_due)
@@ -57,7 +57,7 @@ pub(super) async fn once_lists(
     load(path, env)
 }
 
-pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
+pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Output {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
@@ -93,9 +93,9 @@ pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'
         };
         if daemon.settings().dry_run {
             for plan in report.plans.iter().filter(|p| {
-                p.changes().is_some() || matches!(p.outcome, crate::plan::Outcome::Refused(_))
+                p.changes().is_some() || matches!(p.resolution, crate::plan::Resolution::Refused(_))
             }) {
-                let _ = writeln!(stdout, "{}", plan.render());
+                let _ = writeln!(stdout, "{}", plan.render(crate::cloudreve::draw_patch));
             }
             let _ = writeln!(
                 stdout,
@@ -119,7 +119,7 @@ pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'
         }
         stderr.push_str(&line);
     }
-    Outcome {
+    Output {
         exit,
         stdout,
         stderr,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::run::{Reloader, Trigger, notify, start_scheduler};
+use super::scheduler::{Reloader, Trigger, notify, start_scheduler};
 use super::{Daemon, Settings};
 use crate::config::{Config, Schedule};
 
