@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod blocklist_fetch;
 pub mod cli;
 pub mod cloudreve;
 pub mod command;
@@ -35,7 +36,6 @@ pub mod expect;
 pub mod explain;
 pub mod healthcheck;
 pub mod http;
-pub mod list_fetch;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;

@@ -25,7 +25,7 @@ pub(super) async fn check(
         return outcome;
     }
     let (config, list_lines, list_warnings, list_errors) =
-        match check_lists(config, path, env).await {
+        match check_blocklists(config, path, env).await {
             Ok(c) => (c.config, c.lines, c.warnings, c.errors),
             Err(outcome) => return outcome,
         };
@@ -121,17 +121,19 @@ pub(super) async fn check(
 /// error per list that is not available. A
 /// `list_url` that was never fetched is fetched now (not kept: the daemon keeps its own copy),
 /// and the rules are read again with it so that the expectations see it.
-pub(super) async fn check_lists(
+pub(super) async fn check_blocklists(
     config: Config,
     path: &std::path::Path,
     env: EnvLookup<'_>,
 ) -> Result<ListsChecked, Output> {
-    use crate::config::lists::{ListSource, ListStatus};
+    use crate::config::blocklists::{BlocklistSource, BlocklistStatus};
     let missing: Vec<url::Url> = config
-        .lists
+        .blocklists
         .iter()
         .filter_map(|list| match (&list.source, &list.status) {
-            (ListSource::Url { url, cache, .. }, ListStatus::Unavailable(_)) if !cache.exists() => {
+            (BlocklistSource::Url { url, cache, .. }, BlocklistStatus::Unavailable(_))
+                if !cache.exists() =>
+            {
                 Some(url.clone())
             }
             _ => None,
@@ -144,11 +146,11 @@ pub(super) async fn check_lists(
     } = fetch_in_memory(config, path, env, missing).await?;
     let mut lines = String::new();
     let mut warnings = String::new();
-    for list in &config.lists {
+    for list in &config.blocklists {
         let fetched_now =
-            matches!(&list.source, ListSource::Url { url, .. } if fetched.contains(url));
+            matches!(&list.source, BlocklistSource::Url { url, .. } if fetched.contains(url));
         match &list.status {
-            ListStatus::Loaded { patterns, skipped } => {
+            BlocklistStatus::Loaded { patterns, skipped } => {
                 let _ = write!(
                     lines,
                     "list of rule {:?}: {patterns} pattern(s) from {}",
@@ -170,7 +172,7 @@ pub(super) async fn check_lists(
                     );
                 }
             }
-            ListStatus::Unavailable(reason) => {
+            BlocklistStatus::Unavailable(reason) => {
                 if !errors.contains(&list.source.to_string()) {
                     let _ = writeln!(
                         errors,
@@ -190,7 +192,7 @@ pub(super) async fn check_lists(
     })
 }
 
-/// What `check_lists` found: the config (read again with the lists fetched now), and the
+/// What `check_blocklists` found: the config (read again with the lists fetched now), and the
 /// lines it prints.
 pub(super) struct ListsChecked {
     /// The config, with the lists fetched now.
@@ -221,22 +223,26 @@ pub(super) async fn fetch_in_memory(
     env: EnvLookup<'_>,
     urls: Vec<url::Url>,
 ) -> Result<FetchedInMemory, Output> {
-    use crate::config::lists::ListSource;
+    use crate::config::blocklists::BlocklistSource;
     let mut fetched: Vec<(url::Url, String)> = Vec::new();
     let mut errors = String::new();
     if !urls.is_empty() {
-        match crate::list_fetch::downloader(&config) {
+        match crate::blocklist_fetch::downloader(&config) {
             Ok(downloader) => {
                 for url in urls {
-                    match crate::list_fetch::fetch(&downloader, &url).await {
+                    match crate::blocklist_fetch::fetch(&downloader, &url).await {
                         Ok(text) => fetched.push((url, text)),
                         Err(e) => {
-                            let copy = config.lists.iter().find_map(|list| match &list.source {
-                                ListSource::Url { url: u, cache, .. } if *u == url => {
-                                    cache.exists().then_some(cache)
-                                }
-                                _ => None,
-                            });
+                            let copy =
+                                config
+                                    .blocklists
+                                    .iter()
+                                    .find_map(|list| match &list.source {
+                                        BlocklistSource::Url { url: u, cache, .. } if *u == url => {
+                                            cache.exists().then_some(cache)
+                                        }
+                                        _ => None,
+                                    });
                             let _ = match copy {
                                 Some(cache) => writeln!(
                                     errors,
@@ -266,12 +272,12 @@ pub(super) async fn fetch_in_memory(
             errors,
         });
     }
-    let lookup = |source: &ListSource| match source {
-        ListSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
-            || config::lists::read_from_disk(source),
+    let lookup = |source: &BlocklistSource| match source {
+        BlocklistSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
+            || config::blocklists::read_from_disk(source),
             |(_, text)| Ok(text.clone()),
         ),
-        ListSource::File(_) => config::lists::read_from_disk(source),
+        BlocklistSource::File(_) => config::blocklists::read_from_disk(source),
     };
     let text = std::fs::read_to_string(path).map_err(|e| {
         Output::failure(
@@ -279,7 +285,7 @@ pub(super) async fn fetch_in_memory(
             format!("error: could not read {}: {e}", path.display()),
         )
     })?;
-    let config = config::parse_with_lists(&text, path, env, &lookup)
+    let config = config::parse_with_blocklists(&text, path, env, &lookup)
         .map_err(|e| Output::failure(Exit::Config, format!("error: {e}")))?;
     Ok(FetchedInMemory {
         config,

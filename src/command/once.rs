@@ -13,16 +13,17 @@ use crate::report::TickReport;
 
 /// For `once`: the lists a running daemon would fetch now (no copy, or an old one) are fetched
 /// first, and kept as the daemon keeps them; in a dry run they are only held in memory.
-pub(super) async fn once_lists(
+pub(super) async fn once_blocklists(
     config: Config,
     path: &std::path::Path,
     env: EnvLookup<'_>,
     dry_run: bool,
 ) -> Result<Config, Output> {
-    let due: Vec<crate::list_fetch::UrlList> = crate::list_fetch::url_lists(&config)
-        .into_iter()
-        .filter(crate::list_fetch::is_due)
-        .collect();
+    let due: Vec<crate::blocklist_fetch::UrlBlocklist> =
+        crate::blocklist_fetch::url_blocklists(&config)
+            .into_iter()
+            .filter(crate::blocklist_fetch::is_due)
+            .collect();
     if due.is_empty() {
         return Ok(config);
     }
@@ -35,7 +36,7 @@ pub(super) async fn once_lists(
         }
         return Ok(config);
     }
-    let downloader = match crate::list_fetch::downloader(&config) {
+    let downloader = match crate::blocklist_fetch::downloader(&config) {
         Ok(downloader) => downloader,
         Err(e) => {
             tracing::error!(error = %e, "cannot fetch shared lists");
@@ -44,8 +45,8 @@ pub(super) async fn once_lists(
     };
     let mut updated = false;
     for list in &due {
-        match crate::list_fetch::refresh(&downloader, list).await {
-            Ok(refreshed) => updated |= refreshed == crate::list_fetch::Refreshed::Updated,
+        match crate::blocklist_fetch::refresh(&downloader, list).await {
+            Ok(refreshed) => updated |= refreshed == crate::blocklist_fetch::Refreshed::Updated,
             Err(e) => {
                 tracing::warn!(rule = %list.rule, error = %e, "could not fetch a shared list");
             }
@@ -62,11 +63,11 @@ pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let config = match once_lists(config, path, env, dry_run).await {
+    let config = match once_blocklists(config, path, env, dry_run).await {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    crate::rules_watch::log_inactive_lists(&config);
+    crate::rules_watch::log_inactive_blocklists(&config);
     let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, false, false) {
         Ok((daemons, _)) => daemons.into_iter().map(Arc::new).collect(),
         Err(outcome) => return outcome,

@@ -68,7 +68,7 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
         .map_or_else(CancellationToken::new, |d| d.shutdown_token());
     let mut applied = Reload {
         rules_watch: crate::rules_watch::RulesWatch::new(&running),
-        lists: crate::list_fetch::Refresher::spawn(&running, shutdown.clone()),
+        blocklists: crate::blocklist_fetch::Refresher::spawn(&running, shutdown.clone()),
         config: running.clone(),
         running,
         schedule,
@@ -179,7 +179,7 @@ async fn next_reload(
                 if watch.changed() {
                     return ("rules file changed", Some(ack));
                 }
-                crate::rules_watch::log_inactive_lists(config);
+                crate::rules_watch::log_inactive_blocklists(config);
                 let _ = ack.send(());
             }
         }
