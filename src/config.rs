@@ -8,7 +8,7 @@
 //! The layers live in their own files: `raw.rs` (the serde mirror of the file), `check.rs`
 //! (validation into the types below), `schedule.rs`, `credentials.rs` (password and
 //! credentials directory), `paths.rs` (default locations), and one file per section that grew
-//! its own vocabulary: `account.rs`, `notify.rs`, `metrics.rs`, `lists.rs`, `expect.rs`, and
+//! its own vocabulary: `account.rs`, `notify.rs`, `metrics.rs`, `blocklists.rs`, `expect.rs`, and
 //! `lint.rs` for likely mistakes. This file holds the result types, loading and error rendering.
 //!
 //! This module (with `command.rs`) is the only code that reads the environment; the environment

@@ -13,7 +13,7 @@
 //!   selected or not); `extensionless` and `double_extension` look at the base name.
 //!
 //! - A rule may take its name patterns from a shared list (`list`, Cleanuparr's format): those
-//!   match the base name; see [`list`].
+//!   match the base name; see [`blocklist`].
 //!
 //! Every glob of every rule is compiled into a set, so a file costs one look-up per set however
 //! many rules there are: one `globset::GlobSet` for the base-name globs, one for the path
