@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use cloudreve_autoselect::rules::{
-    Action, MatchScratch, OnAllJunk, RuleSet, RuleSpec, compile_glob, is_path_glob, list,
+    Action, MatchScratch, OnAllJunk, RuleSet, RuleSpec, blocklist, compile_glob, is_path_glob,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use globset::GlobMatcher;
@@ -113,7 +113,7 @@ fn list_text() -> String {
 fn bench_list(c: &mut Criterion, files: &[String]) {
     let patterns = patterns(20);
     let without = rule_set(&patterns);
-    let compiled = list::compile(&list_text(), false);
+    let compiled = blocklist::compile(&list_text(), false);
     assert!(compiled.problems.is_empty(), "{:?}", compiled.problems);
     let mut specs: Vec<RuleSpec> = (0..20)
         .map(|i| RuleSpec {

@@ -8,7 +8,7 @@
 //! The layers live in their own files: `raw.rs` (the serde mirror of the file), `check.rs`
 //! (validation into the types below), `schedule.rs`, `credentials.rs` (password and
 //! credentials directory), `paths.rs` (default locations), and one file per section that grew
-//! its own vocabulary: `account.rs`, `notify.rs`, `metrics.rs`, `lists.rs`, `expect.rs`, and
+//! its own vocabulary: `account.rs`, `notify.rs`, `metrics.rs`, `blocklists.rs`, `expect.rs`, and
 //! `lint.rs` for likely mistakes. This file holds the result types, loading and error rendering.
 //!
 //! This module (with `command.rs`) is the only code that reads the environment; the environment
@@ -27,11 +27,11 @@ use crate::rules::{
 };
 
 mod account;
+pub mod blocklists;
 mod check;
 mod credentials;
 mod expect;
 mod lint;
-pub mod lists;
 mod metrics;
 mod notify;
 mod oauth;
@@ -245,7 +245,7 @@ pub struct Config {
     /// Rule-writing mistakes that are not errors (`check --lint`), located like problems.
     pub lints: Vec<Problem>,
     /// The shared lists of rules with `list_file` or `list_url`, and what became of them.
-    pub lists: Vec<lists::ListInfo>,
+    pub blocklists: Vec<blocklists::BlocklistInfo>,
     /// `[[expect]]` tables: what the rules must decide (`check`).
     pub expectations: Vec<crate::expect::Expectation>,
 }
@@ -307,16 +307,16 @@ pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
 /// Validates the text of a rules file; `path` names it in messages and locates relative
 /// `list_file`s. Lists are read from disk (`list_url`s from their cache).
 pub fn parse(text: &str, path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
-    parse_with_lists(text, path, env, &lists::read_from_disk)
+    parse_with_blocklists(text, path, env, &blocklists::read_from_disk)
 }
 
 /// `parse`, with the lists' texts coming from `lists` (tests, and `check` with a list it just
 /// fetched).
-pub fn parse_with_lists(
+pub fn parse_with_blocklists(
     text: &str,
     path: &Path,
     env: EnvLookup<'_>,
-    lists: lists::ListLookup<'_>,
+    blocklists: blocklists::BlocklistLookup<'_>,
 ) -> Result<Config, ConfigError> {
     let invalid = |problems| ConfigError::Invalid {
         path: path.to_owned(),
@@ -338,7 +338,7 @@ pub fn parse_with_lists(
             return Err(invalid(unknown));
         }
     };
-    let mut checker = Checker::new(text, path, lists);
+    let mut checker = Checker::new(text, path, blocklists);
     checker.problems.append(&mut unknown);
     let daemon = checker.daemon(&raw.daemon.unwrap_or_default(), path, env);
     let default_state = daemon
@@ -373,8 +373,8 @@ pub fn parse_with_lists(
     }
     let notify = checker.notifiers(&raw.notify, &mut warnings, path);
     let metrics = checker.metrics(raw.metrics.as_ref());
-    for list in &checker.list_infos {
-        if let lists::ListStatus::Loaded { skipped, .. } = &list.status {
+    for list in &checker.blocklist_infos {
+        if let blocklists::BlocklistStatus::Loaded { skipped, .. } = &list.status {
             for line in skipped {
                 warnings.push(format!(
                     "rule {:?}: list {}: {line}; the line is skipped",
@@ -402,7 +402,7 @@ pub fn parse_with_lists(
             metrics,
             warnings,
             lints: checker.lints,
-            lists: checker.list_infos,
+            blocklists: checker.blocklist_infos,
             expectations,
         }),
         _ => Err(invalid(checker.problems)),

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use crate::cloudreve::{Client, ClientOptions};
 use crate::config;
 use crate::daemon::{Daemon, Settings, TickReport};
-use crate::plan::Outcome;
+use crate::plan::Resolution;
 use crate::state::StateStore;
 
 /// The example rules, compiled into the binary.
@@ -186,8 +186,8 @@ pub async fn run() -> Result<String, DemoError> {
 
 fn describe(out: &mut String, report: &TickReport) {
     for plan in &report.plans {
-        let _ = writeln!(out, "{}", plan.render());
-        if let Outcome::Apply(changes) = &plan.outcome {
+        let _ = writeln!(out, "{}", plan.render(crate::cloudreve::draw_patch));
+        if let Resolution::Apply(changes) = &plan.resolution {
             let _ = writeln!(out, "-> sent: {} change(s)\n", changes.len());
         }
     }

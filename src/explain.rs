@@ -418,7 +418,8 @@ impl Drawn {
         if self.tasks > 0 {
             self.text.push('\n');
         }
-        plan::plan(task, rules, decided).render_explained_into(&mut self.text);
+        plan::plan(task, rules, decided)
+            .render_explained_into(&mut self.text, crate::cloudreve::draw_patch);
         self.tasks += 1;
     }
 }
@@ -486,7 +487,8 @@ mod tests {
             if n > 0 {
                 text.push('\n');
             }
-            plan::plan(task, rules, &Decided::new()).render_explained_into(&mut text);
+            plan::plan(task, rules, &Decided::new())
+                .render_explained_into(&mut text, crate::cloudreve::draw_patch);
         }
         text
     }

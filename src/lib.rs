@@ -14,11 +14,14 @@
 //!   [`notify`] (ntfy, Gotify, Apprise, webhooks) and [`metrics`] (Prometheus); [`stats`]
 //!   prints the totals kept in the state;
 //! - [`cli`], [`command`], [`telemetry`], [`explain`], [`healthcheck`]: the command line;
+//!   [`account`]: an account's client options, which the commands build their clients from;
 //! - `demo` (feature `demo`): the daemon against the emulated Cloudreve v4 server of the
 //!   `cloudreve-emulator` crate, which the tests and benches use directly.
 
 #![forbid(unsafe_code)]
 
+pub mod account;
+pub mod blocklist_fetch;
 pub mod cli;
 pub mod cloudreve;
 pub mod command;
@@ -32,8 +35,6 @@ pub mod expect;
 pub mod explain;
 pub mod healthcheck;
 pub mod http;
-pub mod list_fetch;
-pub mod login;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;

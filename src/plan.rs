@@ -18,6 +18,8 @@
 
 mod render;
 
+pub use render::DrawPatch;
+
 use std::collections::BTreeMap;
 
 use crate::rules::{Action, ByteSize, MatchScratch, OnAllJunk, Profile, RuleName, RuleSet};
@@ -99,7 +101,7 @@ pub enum Refusal {
 
 /// The plan's overall result.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Resolution {
     /// The task may not be changed now.
     Ineligible(Ineligible),
     /// Nothing to send.
@@ -122,7 +124,7 @@ pub struct Plan {
     /// What kind of torrent the task is, from its files; rules with `kind` see it.
     pub profile: Profile,
     /// What to do.
-    pub outcome: Outcome,
+    pub resolution: Resolution,
 }
 
 /// Decides over one task. See the module documentation for the invariants.
@@ -143,7 +145,7 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
                 files: decide_files(task, listed, &profile, rules, |_, _| FileAction::Nothing),
                 task_name,
                 profile,
-                outcome: Outcome::Ineligible(reason),
+                resolution: Resolution::Ineligible(reason),
             };
         }
     };
@@ -156,8 +158,9 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
     };
     let mut decisions = decide_files(task, files, &profile, rules, action_for);
 
-    let mut outcome = outcome_of(&decisions, decided);
-    if matches!(outcome, Outcome::Refused(_)) && rules.on_all_junk() == OnAllJunk::KeepLargest {
+    let mut resolution = resolution_of(&decisions, decided);
+    if matches!(resolution, Resolution::Refused(_)) && rules.on_all_junk() == OnAllJunk::KeepLargest
+    {
         // Keep the largest file the daemon has not decided before (or kept and still selected);
         // ties: lower index.
         let largest = decisions
@@ -174,7 +177,7 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
             } else {
                 FileAction::Send(true)
             };
-            outcome = outcome_of(&decisions, decided);
+            resolution = resolution_of(&decisions, decided);
         }
     }
     Plan {
@@ -182,7 +185,7 @@ pub fn plan(task: &DownloadTask, rules: &RuleSet, decided: &Decided) -> Plan {
         task_name,
         files: decisions,
         profile,
-        outcome,
+        resolution,
     }
 }
 
@@ -275,8 +278,8 @@ thread_local! {
 /// The pseudo-rule named when `[safety] on_all_junk = "keep_largest"` keeps a file.
 pub const SAFETY_RULE: &str = "safety.on_all_junk";
 
-/// The outcome of a set of file decisions: the changes to send, or a refusal.
-fn outcome_of(decisions: &[FileDecision], decided: &Decided) -> Outcome {
+/// The resolution of a set of file decisions: the changes to send, or a refusal.
+fn resolution_of(decisions: &[FileDecision], decided: &Decided) -> Resolution {
     let mut changes: Vec<SelectionChange> = decisions
         .iter()
         .filter_map(|d| match d.action {
@@ -290,13 +293,13 @@ fn outcome_of(decisions: &[FileDecision], decided: &Decided) -> Outcome {
     changes.sort_unstable();
     changes.dedup_by_key(|c| c.index);
     if changes.is_empty() {
-        Outcome::NoChange
+        Resolution::NoChange
     } else if !decisions.iter().any(|d| remains_selected(d, decided)) {
-        Outcome::Refused(Refusal::AllDeselected {
+        Resolution::Refused(Refusal::AllDeselected {
             files: decisions.len(),
         })
     } else {
-        Outcome::Apply(changes)
+        Resolution::Apply(changes)
     }
 }
 
@@ -314,9 +317,9 @@ fn remains_selected(decision: &FileDecision, decided: &Decided) -> bool {
 impl Plan {
     /// The changes to send, if this plan sends any.
     pub fn changes(&self) -> Option<&[SelectionChange]> {
-        match &self.outcome {
-            Outcome::Apply(changes) => Some(changes),
-            Outcome::Ineligible(_) | Outcome::NoChange | Outcome::Refused(_) => None,
+        match &self.resolution {
+            Resolution::Apply(changes) => Some(changes),
+            Resolution::Ineligible(_) | Resolution::NoChange | Resolution::Refused(_) => None,
         }
     }
 
@@ -324,7 +327,7 @@ impl Plan {
     /// sorted by index: what the state records before anything is sent (write-ahead). Empty
     /// for a refused or ineligible plan: those decide nothing.
     pub fn decisions(&self) -> Vec<SelectionChange> {
-        if !matches!(self.outcome, Outcome::Apply(_) | Outcome::NoChange) {
+        if !matches!(self.resolution, Resolution::Apply(_) | Resolution::NoChange) {
             return Vec::new();
         }
         let mut decisions: Vec<SelectionChange> =

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::config::lists::{ListSource, fnv1a};
+use crate::config::blocklists::{BlocklistSource, fnv1a};
 
 /// What a file looked like.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +53,10 @@ fn stamp(path: &Path) -> Stamp {
 /// The files a config was built from.
 pub fn watched_files(config: &Config) -> Vec<PathBuf> {
     let mut files = vec![config.path.clone()];
-    for list in &config.lists {
+    for list in &config.blocklists {
         let path = match &list.source {
-            ListSource::File(path) => path,
-            ListSource::Url { cache, .. } => cache,
+            BlocklistSource::File(path) => path,
+            BlocklistSource::Url { cache, .. } => cache,
         };
         if !files.contains(path) {
             files.push(path.clone());
@@ -127,9 +127,9 @@ impl RulesWatch {
 
 /// Logs, at error level, every rule that is inactive because its list is not available: once per
 /// tick, so the tick log says why a rule does nothing.
-pub fn log_inactive_lists(config: &Config) {
-    for list in &config.lists {
-        if let crate::config::lists::ListStatus::Unavailable(reason) = &list.status {
+pub fn log_inactive_blocklists(config: &Config) {
+    for list in &config.blocklists {
+        if let crate::config::blocklists::BlocklistStatus::Unavailable(reason) = &list.status {
             tracing::error!(rule = %list.rule, list = %list.source, "rule inactive: its list is not available: {reason}");
         }
     }

@@ -466,10 +466,12 @@ pub fn explain(torrent: &Torrent, rules: &crate::rules::RuleSet) -> String {
     }
     write_table(&mut out, rows);
     let send = |plan: &Plan| {
-        plan.patch_body().map_or_else(
-            || plan.reason_for_nothing().unwrap_or_default(),
-            |body| format!("PATCH {body}"),
-        )
+        plan.changes()
+            .map(crate::cloudreve::patch_body)
+            .map_or_else(
+                || plan.reason_for_nothing().unwrap_or_default(),
+                |body| format!("PATCH {body}"),
+            )
     };
     match &aria2_plan {
         Some(plan) => {

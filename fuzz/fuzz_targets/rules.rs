@@ -12,10 +12,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let no_env = |_: &str| None;
-    let lists = |_: &cloudreve_autoselect::config::lists::ListSource| {
+    let lists = |_: &cloudreve_autoselect::config::blocklists::BlocklistSource| {
         Ok::<String, String>("*.exe\nregex:^a+$\n".to_owned())
     };
-    let parsed = cloudreve_autoselect::config::parse_with_lists(
+    let parsed = cloudreve_autoselect::config::parse_with_blocklists(
         text,
         Path::new("rules.toml"),
         &no_env,

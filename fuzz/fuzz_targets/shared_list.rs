@@ -11,8 +11,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    let _ = cloudreve_autoselect::rules::list::compile(text, flags & 1 == 1);
+    let _ = cloudreve_autoselect::rules::blocklist::compile(text, flags & 1 == 1);
     for line in text.lines() {
-        let _ = cloudreve_autoselect::rules::list::parse_line(line);
+        let _ = cloudreve_autoselect::rules::blocklist::parse_line(line);
     }
 });

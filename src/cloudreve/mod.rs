@@ -41,6 +41,7 @@ pub use document::{
 };
 use receive::AnswerHead;
 pub use receive::decode_list_pieces;
+pub use wire::{draw_patch, patch_body};
 
 /// The current time, injectable so tests can move the client's clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

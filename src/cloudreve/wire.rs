@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::task::SelectionChange;
+use crate::task::{SelectionChange, TaskId};
 
 pub(super) mod list;
 
@@ -90,6 +90,27 @@ impl From<&SelectionChange> for FileSelection {
     }
 }
 
+/// The select-files PATCH body for `changes`, as [`super::Client::set_selection`] sends it.
+pub fn patch_body(changes: &[SelectionChange]) -> String {
+    let body = SetFilesRequest {
+        files: changes.iter().map(FileSelection::from).collect(),
+    };
+    // Integers and booleans into a string: serde_json has no error to report here.
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// Appends the PATCH that `changes` make to a task as the dry run and `explain` print it:
+/// `PATCH /api/v4/workflow/download/{id} {body}` and a newline (the id escaped, not encoded).
+/// The drawer [`crate::plan::Plan::render`] is given.
+pub fn draw_patch(out: &mut String, task_id: &TaskId, changes: &[SelectionChange]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "PATCH /api/v4/workflow/download/{task_id} {}",
+        patch_body(changes)
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +126,31 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
             r#"{"files":[{"index":7,"download":false}]}"#
+        );
+    }
+
+    #[test]
+    fn the_drawn_patch_is_the_sent_body() {
+        let changes = [
+            SelectionChange {
+                index: 2,
+                download: false,
+            },
+            SelectionChange {
+                index: 10,
+                download: true,
+            },
+        ];
+        let body = patch_body(&changes);
+        assert_eq!(
+            body,
+            r#"{"files":[{"index":2,"download":false},{"index":10,"download":true}]}"#
+        );
+        let mut out = String::from("table\n");
+        draw_patch(&mut out, &TaskId::new("kku7"), &changes);
+        assert_eq!(
+            out,
+            format!("table\nPATCH /api/v4/workflow/download/kku7 {body}\n")
         );
     }
 

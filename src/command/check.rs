@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Exit, Outcome, load};
+use super::{Exit, Output, load};
 use super::{oauth, sources};
 use crate::config::{self, Config, EnvLookup};
 
@@ -13,7 +13,7 @@ pub(super) async fn check(
     expect_file: Option<&std::path::Path>,
     rules_only: bool,
     env: EnvLookup<'_>,
-) -> Outcome {
+) -> Output {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
@@ -25,7 +25,7 @@ pub(super) async fn check(
         return outcome;
     }
     let (config, list_lines, list_warnings, list_errors) =
-        match check_lists(config, path, env).await {
+        match check_blocklists(config, path, env).await {
             Ok(c) => (c.config, c.lines, c.warnings, c.errors),
             Err(outcome) => return outcome,
         };
@@ -33,7 +33,7 @@ pub(super) async fn check(
     if let Some(file) = expect_file {
         match config::load_expect_file(file, &config.rules) {
             Ok(more) => expectations.extend(more),
-            Err(e) => return Outcome::failure(Exit::Config, format!("error: {e}")),
+            Err(e) => return Output::failure(Exit::Config, format!("error: {e}")),
         }
     }
     let report = crate::expect::evaluate(&expectations, &config.rules);
@@ -95,7 +95,7 @@ pub(super) async fn check(
         let _ = write!(out, "; {} warning(s)", config.lints.len());
     }
     out.push('\n');
-    out.push_str(&crate::rules::preset::listing(config.rules.rules()));
+    out.push_str(&preset_listing(config.rules.rules()));
     out.push_str(&list_lines);
     if !expectations.is_empty() {
         out.push_str(&report.render());
@@ -110,7 +110,7 @@ pub(super) async fn check(
     } else {
         Exit::Success
     };
-    Outcome {
+    Output {
         exit,
         stdout: out,
         stderr: warnings,
@@ -121,17 +121,19 @@ pub(super) async fn check(
 /// error per list that is not available. A
 /// `list_url` that was never fetched is fetched now (not kept: the daemon keeps its own copy),
 /// and the rules are read again with it so that the expectations see it.
-pub(super) async fn check_lists(
+pub(super) async fn check_blocklists(
     config: Config,
     path: &std::path::Path,
     env: EnvLookup<'_>,
-) -> Result<ListsChecked, Outcome> {
-    use crate::config::lists::{ListSource, ListStatus};
+) -> Result<ListsChecked, Output> {
+    use crate::config::blocklists::{BlocklistSource, BlocklistStatus};
     let missing: Vec<url::Url> = config
-        .lists
+        .blocklists
         .iter()
         .filter_map(|list| match (&list.source, &list.status) {
-            (ListSource::Url { url, cache, .. }, ListStatus::Unavailable(_)) if !cache.exists() => {
+            (BlocklistSource::Url { url, cache, .. }, BlocklistStatus::Unavailable(_))
+                if !cache.exists() =>
+            {
                 Some(url.clone())
             }
             _ => None,
@@ -144,11 +146,11 @@ pub(super) async fn check_lists(
     } = fetch_in_memory(config, path, env, missing).await?;
     let mut lines = String::new();
     let mut warnings = String::new();
-    for list in &config.lists {
+    for list in &config.blocklists {
         let fetched_now =
-            matches!(&list.source, ListSource::Url { url, .. } if fetched.contains(url));
+            matches!(&list.source, BlocklistSource::Url { url, .. } if fetched.contains(url));
         match &list.status {
-            ListStatus::Loaded { patterns, skipped } => {
+            BlocklistStatus::Loaded { patterns, skipped } => {
                 let _ = write!(
                     lines,
                     "list of rule {:?}: {patterns} pattern(s) from {}",
@@ -170,7 +172,7 @@ pub(super) async fn check_lists(
                     );
                 }
             }
-            ListStatus::Unavailable(reason) => {
+            BlocklistStatus::Unavailable(reason) => {
                 if !errors.contains(&list.source.to_string()) {
                     let _ = writeln!(
                         errors,
@@ -190,7 +192,7 @@ pub(super) async fn check_lists(
     })
 }
 
-/// What `check_lists` found: the config (read again with the lists fetched now), and the
+/// What `check_blocklists` found: the config (read again with the lists fetched now), and the
 /// lines it prints.
 pub(super) struct ListsChecked {
     /// The config, with the lists fetched now.
@@ -220,23 +222,27 @@ pub(super) async fn fetch_in_memory(
     path: &std::path::Path,
     env: EnvLookup<'_>,
     urls: Vec<url::Url>,
-) -> Result<FetchedInMemory, Outcome> {
-    use crate::config::lists::ListSource;
+) -> Result<FetchedInMemory, Output> {
+    use crate::config::blocklists::BlocklistSource;
     let mut fetched: Vec<(url::Url, String)> = Vec::new();
     let mut errors = String::new();
     if !urls.is_empty() {
-        match crate::list_fetch::downloader(&config) {
+        match crate::blocklist_fetch::downloader(&config) {
             Ok(downloader) => {
                 for url in urls {
-                    match crate::list_fetch::fetch(&downloader, &url).await {
+                    match crate::blocklist_fetch::fetch(&downloader, &url).await {
                         Ok(text) => fetched.push((url, text)),
                         Err(e) => {
-                            let copy = config.lists.iter().find_map(|list| match &list.source {
-                                ListSource::Url { url: u, cache, .. } if *u == url => {
-                                    cache.exists().then_some(cache)
-                                }
-                                _ => None,
-                            });
+                            let copy =
+                                config
+                                    .blocklists
+                                    .iter()
+                                    .find_map(|list| match &list.source {
+                                        BlocklistSource::Url { url: u, cache, .. } if *u == url => {
+                                            cache.exists().then_some(cache)
+                                        }
+                                        _ => None,
+                                    });
                             let _ = match copy {
                                 Some(cache) => writeln!(
                                     errors,
@@ -266,24 +272,59 @@ pub(super) async fn fetch_in_memory(
             errors,
         });
     }
-    let lookup = |source: &ListSource| match source {
-        ListSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
-            || config::lists::read_from_disk(source),
+    let lookup = |source: &BlocklistSource| match source {
+        BlocklistSource::Url { url, .. } => fetched.iter().find(|(u, _)| u == url).map_or_else(
+            || config::blocklists::read_from_disk(source),
             |(_, text)| Ok(text.clone()),
         ),
-        ListSource::File(_) => config::lists::read_from_disk(source),
+        BlocklistSource::File(_) => config::blocklists::read_from_disk(source),
     };
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Outcome::failure(
+        Output::failure(
             Exit::Config,
             format!("error: could not read {}: {e}", path.display()),
         )
     })?;
-    let config = config::parse_with_lists(&text, path, env, &lookup)
-        .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
+    let config = config::parse_with_blocklists(&text, path, env, &lookup)
+        .map_err(|e| Output::failure(Exit::Config, format!("error: {e}")))?;
     Ok(FetchedInMemory {
         config,
         urls: fetched.into_iter().map(|(url, _)| url).collect(),
         errors,
     })
+}
+
+/// The table `check` prints when the rules use a preset (which hides rules the file does not
+/// show): every rule after presets are expanded, in the order they are tried, with its action,
+/// the kinds it applies to and where it was written. Empty without presets.
+fn preset_listing(rules: &[crate::rules::Rule]) -> String {
+    use crate::table::{Align, Cell, Table};
+    if !rules.iter().any(|rule| rule.origin().is_preset()) {
+        return String::new();
+    }
+    let kinds: Vec<String> = rules.iter().map(|rule| rule.kinds().to_string()).collect();
+    let actions: Vec<String> = rules.iter().map(|rule| rule.action().to_string()).collect();
+    let origins: Vec<String> = rules.iter().map(|rule| rule.origin().to_string()).collect();
+    let mut table = Table::with_capacity(
+        &[
+            ("#", Align::Right),
+            ("rule", Align::Left),
+            ("action", Align::Left),
+            ("kind", Align::Left),
+            ("from", Align::Left),
+        ],
+        rules.len(),
+    );
+    for (n, rule) in rules.iter().enumerate() {
+        table.push([
+            Cell::Number(n as u64 + 1),
+            Cell::Text(rule.name().as_str()),
+            Cell::Text(&actions[n]),
+            Cell::Text(&kinds[n]),
+            Cell::Text(&origins[n]),
+        ]);
+    }
+    let mut out = String::from("rules, in the order they are tried:\n");
+    table.render_into(&mut out);
+    out
 }

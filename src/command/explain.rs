@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::credentials::account_client_options;
 use super::wiring::build_failure;
-use super::{Exit, Outcome, choose_account, load};
+use super::{Exit, Output, choose_account, load};
+use crate::account::account_client_options;
 use crate::cloudreve::Client;
 use crate::config::{Config, EnvLookup};
 use crate::state::StateStore;
@@ -16,24 +16,24 @@ pub(super) fn explain_task_json(
     file: &std::path::Path,
     config_path: &std::path::Path,
     env: EnvLookup<'_>,
-) -> Outcome {
+) -> Output {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let load_rules = || load(config_path, env).map(|config| config.rules);
     match crate::explain::explain_file(file, load_rules, &mut out) {
-        Ok(Ok(())) => Outcome::success(String::new()),
+        Ok(Ok(())) => Output::success(String::new()),
         // A reader that went away (`| head`) wanted no more.
         Ok(Err(crate::explain::ExplainError::Write { source }))
             if source.kind() == std::io::ErrorKind::BrokenPipe =>
         {
-            Outcome::success(String::new())
+            Output::success(String::new())
         }
-        Ok(Err(e)) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Ok(Err(e)) => Output::failure(Exit::Failure, format!("error: {e}")),
         Err(config_failure) => config_failure,
     }
 }
 
-pub(super) fn explain_torrent(file: &std::path::Path, config: &Config) -> Outcome {
+pub(super) fn explain_torrent(file: &std::path::Path, config: &Config) -> Output {
     use std::io::Read as _;
     let read = std::fs::File::open(file).and_then(|f| {
         let mut bytes = Vec::new();
@@ -43,22 +43,22 @@ pub(super) fn explain_torrent(file: &std::path::Path, config: &Config) -> Outcom
     });
     let bytes = match read {
         Ok(bytes) if bytes.len() > crate::torrent::MAX_TORRENT_BYTES => {
-            return Outcome::failure(
+            return Output::failure(
                 Exit::Failure,
                 format!("error: {} is larger than any torrent file", file.display()),
             );
         }
         Ok(bytes) => bytes,
         Err(e) => {
-            return Outcome::failure(
+            return Output::failure(
                 Exit::Failure,
                 format!("error: could not read {}: {e}", file.display()),
             );
         }
     };
     match crate::torrent::parse(&bytes) {
-        Ok(torrent) => Outcome::success(crate::torrent::explain(&torrent, &config.rules)),
-        Err(e) => Outcome::failure(Exit::Failure, format!("error: {}: {e}", file.display())),
+        Ok(torrent) => Output::success(crate::torrent::explain(&torrent, &config.rules)),
+        Err(e) => Output::failure(Exit::Failure, format!("error: {}: {e}", file.display())),
     }
 }
 
@@ -67,14 +67,14 @@ pub(super) async fn explain_live(
     account: Option<&str>,
     task_id: &str,
     env: EnvLookup<'_>,
-) -> Outcome {
+) -> Output {
     let account = match choose_account(config, account) {
         Ok(account) => account,
         Err(outcome) => return outcome,
     };
     let options = match account_client_options(account, env) {
         Ok(options) => options,
-        Err(e) => return Outcome::failure(Exit::Config, format!("error: {e}")),
+        Err(e) => return Output::failure(Exit::Config, format!("error: {e}")),
     };
     let client = match Client::new(options) {
         Ok(client) => client,
@@ -82,10 +82,10 @@ pub(super) async fn explain_live(
     };
     let tasks = match client.list_downloading().await {
         Ok(list) => list.tasks,
-        Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Err(e) => return Output::failure(Exit::Failure, format!("error: {e}")),
     };
     let Some(task) = tasks.iter().find(|t| t.id.as_str() == task_id) else {
-        return Outcome::failure(
+        return Output::failure(
             Exit::Failure,
             format!(
                 "error: task {task_id} is not among the {} ongoing downloads of {}",
@@ -110,7 +110,8 @@ pub(super) async fn explain_live(
         ),
     };
     let mut stdout = String::new();
-    crate::plan::plan(task, &config.rules, &decided).render_explained_into(&mut stdout);
+    crate::plan::plan(task, &config.rules, &decided)
+        .render_explained_into(&mut stdout, crate::cloudreve::draw_patch);
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(u64::to_string).collect();
         let _ = writeln!(
@@ -120,7 +121,7 @@ pub(super) async fn explain_live(
             task.id
         );
     }
-    Outcome {
+    Output {
         exit: Exit::Success,
         stdout,
         stderr,

@@ -3,7 +3,7 @@
 //! once), removes everything the state holds of the task (decided files, refusals, unknown
 //! outcomes) and writes the state; the next tick judges the task's files afresh.
 
-use super::{Exit, Outcome, choose_account, load};
+use super::{Exit, Output, choose_account, load};
 use crate::config::EnvLookup;
 use crate::state::StateStore;
 use crate::task::TaskId;
@@ -14,7 +14,7 @@ pub(super) fn forget(
     task_id: &str,
     account: Option<&str>,
     env: EnvLookup<'_>,
-) -> Outcome {
+) -> Output {
     let config = match load(config_path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
@@ -31,20 +31,20 @@ pub(super) fn forget(
             }
             state
         }
-        Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Err(e) => return Output::failure(Exit::Failure, format!("error: {e}")),
     };
     match state.forget(&TaskId::new(task_id)) {
-        Ok(Some(files)) => Outcome::success(format!(
+        Ok(Some(files)) => Output::success(format!(
             "forgot task {task_id} in {}: {files} decided file(s); the next tick judges them afresh\n",
             path.display()
         )),
-        Ok(None) => Outcome::failure(
+        Ok(None) => Output::failure(
             Exit::Failure,
             format!(
                 "error: the state file {} knows nothing of task {task_id}; nothing to forget",
                 path.display()
             ),
         ),
-        Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Err(e) => Output::failure(Exit::Failure, format!("error: {e}")),
     }
 }

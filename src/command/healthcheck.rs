@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Exit, Outcome};
+use super::{Exit, Output};
 use crate::config::{self, EnvLookup};
 use crate::daemon::{self};
 
@@ -10,10 +10,10 @@ pub(super) fn healthcheck(
     path: &std::path::Path,
     max_age: Option<Duration>,
     env: EnvLookup<'_>,
-) -> Outcome {
+) -> Output {
     let config = match config::load(path, env) {
         Ok(config) => config,
-        Err(e) => return Outcome::failure(Exit::Failure, format!("unhealthy: {e}")),
+        Err(e) => return Output::failure(Exit::Failure, format!("unhealthy: {e}")),
     };
     let now = chrono::Utc::now();
     let max_age = max_age
@@ -34,9 +34,9 @@ pub(super) fn healthcheck(
         }
     }
     if unhealthy.is_empty() {
-        Outcome::success(format!("{}\n", healthy.join("\n")))
+        Output::success(format!("{}\n", healthy.join("\n")))
     } else {
-        Outcome {
+        Output {
             exit: Exit::Failure,
             stdout: healthy.iter().fold(String::new(), |mut out, line| {
                 out.push_str(line);

@@ -4,11 +4,11 @@ use crate::cli::{Cli, Command};
 use crate::config::{self, Config, EnvLookup};
 
 mod check;
-mod credentials;
 mod demo;
 mod explain;
 mod forget;
 mod healthcheck;
+pub mod login;
 mod notify_test;
 pub mod oauth;
 mod once;
@@ -18,9 +18,6 @@ mod stats;
 mod wiring;
 
 use check::check;
-pub use credentials::{
-    SetupError, account_client_options, client_options, connection_options, refresh_token_store,
-};
 use demo::demo;
 use explain::{explain_live, explain_task_json, explain_torrent};
 use healthcheck::healthcheck;
@@ -56,7 +53,7 @@ impl Exit {
 
 /// What a command produced.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Output {
     /// How to exit.
     pub exit: Exit,
     /// For stdout.
@@ -65,7 +62,7 @@ pub struct Outcome {
     pub stderr: String,
 }
 
-impl Outcome {
+impl Output {
     fn success(stdout: String) -> Self {
         Self {
             exit: Exit::Success,
@@ -89,7 +86,7 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 /// Runs the command the command line names.
-pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
+pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Output {
     let config_path = cli
         .config
         .clone()
@@ -115,7 +112,7 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
             Ok(config) => match (task_id, torrent) {
                 (_, Some(file)) => explain_torrent(&file, &config),
                 (Some(id), None) => explain_live(&config, account.as_deref(), &id, env).await,
-                (None, None) => Outcome::failure(
+                (None, None) => Output::failure(
                     Exit::Failure,
                     "error: give a TASK_ID or --task-json FILE".to_owned(),
                 ),
@@ -142,14 +139,14 @@ pub async fn execute(cli: Cli, env: EnvLookup<'_>) -> Outcome {
             account,
             open,
             code,
-        } => crate::login::command(&config_path, account.as_deref(), open, code, env).await,
+        } => login::command(&config_path, account.as_deref(), open, code, env).await,
         Command::Forget { task_id, account } => {
             forget::forget(&config_path, &task_id, account.as_deref(), env)
         }
     }
 }
 
-pub(crate) fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config, Outcome> {
+pub(crate) fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config, Output> {
     match config::load(path, env) {
         Ok(config) => {
             for warning in &config.warnings {
@@ -157,7 +154,7 @@ pub(crate) fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config,
             }
             Ok(config)
         }
-        Err(e) => Err(Outcome::failure(Exit::Config, format!("error: {e}"))),
+        Err(e) => Err(Output::failure(Exit::Config, format!("error: {e}"))),
     }
 }
 
@@ -166,14 +163,14 @@ pub(crate) fn load(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config,
 fn choose_account<'a>(
     config: &'a crate::config::Config,
     name: Option<&str>,
-) -> Result<&'a crate::config::Account, Outcome> {
+) -> Result<&'a crate::config::Account, Output> {
     let chosen = match name {
         None => config.accounts.first(),
         Some(name) => config.accounts.iter().find(|a| a.name == name),
     };
     chosen.ok_or_else(|| {
         let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
-        Outcome::failure(
+        Output::failure(
             Exit::Failure,
             format!(
                 "error: no account {:?}; the accounts are {}",

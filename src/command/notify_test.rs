@@ -3,17 +3,17 @@
 use std::fmt::Write as _;
 
 use super::wiring::notify_failure;
-use super::{Exit, Outcome, load};
+use super::{Exit, Output, load};
 use crate::config::EnvLookup;
 use crate::notify::{self};
 
-pub(super) async fn notify_test(path: &std::path::Path, env: EnvLookup<'_>) -> Outcome {
+pub(super) async fn notify_test(path: &std::path::Path, env: EnvLookup<'_>) -> Output {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
     if config.notify.is_empty() {
-        return Outcome::failure(
+        return Output::failure(
             Exit::Failure,
             format!(
                 "error: {} has no [[notify]] table; nothing to test",
@@ -42,9 +42,9 @@ pub(super) async fn notify_test(path: &std::path::Path, env: EnvLookup<'_>) -> O
         }
     }
     if failed == 0 {
-        return Outcome::success(stdout);
+        return Output::success(stdout);
     }
-    Outcome {
+    Output {
         exit: Exit::Failure,
         stdout,
         stderr: format!("error: {failed} of {} notifiers failed", targets.len()),

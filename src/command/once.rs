@@ -6,23 +6,24 @@ use std::time::Duration;
 
 use super::check::{FetchedInMemory, fetch_in_memory};
 use super::wiring::{build_daemons, check_servers};
-use super::{Exit, Outcome, load};
+use super::{Exit, Output, load};
 use crate::config::{Config, EnvLookup};
 use crate::daemon::Daemon;
 use crate::report::TickReport;
 
 /// For `once`: the lists a running daemon would fetch now (no copy, or an old one) are fetched
 /// first, and kept as the daemon keeps them; in a dry run they are only held in memory.
-pub(super) async fn once_lists(
+pub(super) async fn once_blocklists(
     config: Config,
     path: &std::path::Path,
     env: EnvLookup<'_>,
     dry_run: bool,
-) -> Result<Config, Outcome> {
-    let due: Vec<crate::list_fetch::UrlList> = crate::list_fetch::url_lists(&config)
-        .into_iter()
-        .filter(crate::list_fetch::is_due)
-        .collect();
+) -> Result<Config, Output> {
+    let due: Vec<crate::blocklist_fetch::UrlBlocklist> =
+        crate::blocklist_fetch::url_blocklists(&config)
+            .into_iter()
+            .filter(crate::blocklist_fetch::is_due)
+            .collect();
     if due.is_empty() {
         return Ok(config);
     }
@@ -35,7 +36,7 @@ pub(super) async fn once_lists(
         }
         return Ok(config);
     }
-    let downloader = match crate::list_fetch::downloader(&config) {
+    let downloader = match crate::blocklist_fetch::downloader(&config) {
         Ok(downloader) => downloader,
         Err(e) => {
             tracing::error!(error = %e, "cannot fetch shared lists");
@@ -44,8 +45,8 @@ pub(super) async fn once_lists(
     };
     let mut updated = false;
     for list in &due {
-        match crate::list_fetch::refresh(&downloader, list).await {
-            Ok(refreshed) => updated |= refreshed == crate::list_fetch::Refreshed::Updated,
+        match crate::blocklist_fetch::refresh(&downloader, list).await {
+            Ok(refreshed) => updated |= refreshed == crate::blocklist_fetch::Refreshed::Updated,
             Err(e) => {
                 tracing::warn!(rule = %list.rule, error = %e, "could not fetch a shared list");
             }
@@ -57,16 +58,16 @@ pub(super) async fn once_lists(
     load(path, env)
 }
 
-pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
+pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Output {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    let config = match once_lists(config, path, env, dry_run).await {
+    let config = match once_blocklists(config, path, env, dry_run).await {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
-    crate::rules_watch::log_inactive_lists(&config);
+    crate::rules_watch::log_inactive_blocklists(&config);
     let daemons: Vec<Arc<Daemon>> = match build_daemons(&config, dry_run, env, false, false) {
         Ok((daemons, _)) => daemons.into_iter().map(Arc::new).collect(),
         Err(outcome) => return outcome,
@@ -93,9 +94,9 @@ pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'
         };
         if daemon.settings().dry_run {
             for plan in report.plans.iter().filter(|p| {
-                p.changes().is_some() || matches!(p.outcome, crate::plan::Outcome::Refused(_))
+                p.changes().is_some() || matches!(p.resolution, crate::plan::Resolution::Refused(_))
             }) {
-                let _ = writeln!(stdout, "{}", plan.render());
+                let _ = writeln!(stdout, "{}", plan.render(crate::cloudreve::draw_patch));
             }
             let _ = writeln!(
                 stdout,
@@ -119,7 +120,7 @@ pub(super) async fn once(path: &std::path::Path, dry_run: bool, env: EnvLookup<'
         }
         stderr.push_str(&line);
     }
-    Outcome {
+    Output {
         exit,
         stdout,
         stderr,

@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::wiring::{build_daemons, check_servers};
-use super::{Exit, Outcome, load, process_env};
+use super::{Exit, Output, load, process_env};
 use crate::config::{self, EnvLookup};
 use crate::daemon::{self, Daemon, RunExit, RunOptions};
 
-pub(super) async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Outcome {
+pub(super) async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_>) -> Output {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
@@ -35,7 +35,7 @@ pub(super) async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => listener,
             Err(e) => {
-                return Outcome::failure(
+                return Output::failure(
                     Exit::Failure,
                     format!("error: could not listen on metrics.listen {listen}: {e}"),
                 );
@@ -73,11 +73,11 @@ pub(super) async fn run(path: &std::path::Path, dry_run: bool, env: EnvLookup<'_
         grace: Duration::from_secs(20),
     };
     match daemon::run(daemons, options).await {
-        Ok(RunExit::Stopped) => Outcome::success(String::new()),
-        Ok(RunExit::Forced) => Outcome::failure(
+        Ok(RunExit::Stopped) => Output::success(String::new()),
+        Ok(RunExit::Forced) => Output::failure(
             Exit::Interrupted,
             "stopped at once by a second signal".to_owned(),
         ),
-        Err(e) => Outcome::failure(Exit::Failure, format!("error: {e}")),
+        Err(e) => Output::failure(Exit::Failure, format!("error: {e}")),
     }
 }

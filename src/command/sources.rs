@@ -1,15 +1,14 @@
 //! What `check` reads besides the rules file, as the service would at its start: each account's
 //! password or refresh-token source, its `ca_file`, and each notifier's secret. A problem here
 //! is what would make the service exit 78, so `check` reports it the same way, every one at once.
-//! Also where a password came from, which a refused sign-in names.
 
+use crate::account::account_client_options;
 use crate::cloudreve::Client;
-use crate::config::{self, Config, EnvLookup};
+use crate::config::{Config, EnvLookup};
 use crate::notify;
 
-use super::credentials::account_client_options;
 use super::wiring::build_error_text;
-use super::{Exit, Outcome};
+use super::{Exit, Output};
 
 /// Where the shipped systemd unit loads its credentials from (`LoadCredential=`): what the
 /// service will find in `$CREDENTIALS_DIRECTORY`, when `check` runs outside the unit.
@@ -57,40 +56,11 @@ fn problems(config: &Config, env: EnvLookup<'_>) -> Vec<String> {
 }
 
 /// `check`'s failure (exit 78, every problem on its own line) if any source has a problem.
-pub(super) fn check(config: &Config, env: EnvLookup<'_>) -> Option<Outcome> {
+pub(super) fn check(config: &Config, env: EnvLookup<'_>) -> Option<Output> {
     let problems = problems(config, env);
     if problems.is_empty() {
         return None;
     }
     let lines: Vec<String> = problems.iter().map(|p| format!("error: {p}")).collect();
-    Some(Outcome::failure(Exit::Config, lines.join("\n")))
-}
-
-/// Where an account's password comes from, in the order `account_client_options` looks:
-/// named when Cloudreve refuses it, so the operator knows which file or variable to fix.
-pub(super) fn password_source(account: &config::Account, env: EnvLookup<'_>) -> String {
-    let key = if account.name == config::DEFAULT_ACCOUNT {
-        "server".to_owned()
-    } else {
-        format!("account {}", account.name)
-    };
-    match &account.server.password {
-        config::PasswordSetting::File(path) => format!("{key}.password_file {}", path.display()),
-        config::PasswordSetting::Inline(_) => format!("{key}.password in the rules file"),
-        config::PasswordSetting::FromEnvironment => {
-            let named = format!("{}.password", account.name);
-            if account.name != config::DEFAULT_ACCOUNT
-                && let Some(path) = config::credential_file(&named, env)
-            {
-                return format!("the credential {}", path.display());
-            }
-            if env(config::PASSWORD_ENV).is_some_and(|v| !v.is_empty()) {
-                return format!("${}", config::PASSWORD_ENV);
-            }
-            match config::credential_file(config::PASSWORD_CREDENTIAL, env) {
-                Some(path) => format!("the credential {}", path.display()),
-                None => "no source".to_owned(),
-            }
-        }
-    }
+    Some(Output::failure(Exit::Config, lines.join("\n")))
 }

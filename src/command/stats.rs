@@ -1,10 +1,10 @@
 //! `stats`: what the state file says the daemon did.
 
-use super::{Exit, Outcome, load};
+use super::{Exit, Output, load};
 use crate::config::EnvLookup;
 use crate::state::StateStore;
 
-pub(super) fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> Outcome {
+pub(super) fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> Output {
     let config = match load(path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
@@ -13,7 +13,7 @@ pub(super) fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> O
     for account in &config.accounts {
         match StateStore::read_only(&account.state_file) {
             Ok(state) => states.push((account, state)),
-            Err(e) => return Outcome::failure(Exit::Failure, format!("error: {e}")),
+            Err(e) => return Output::failure(Exit::Failure, format!("error: {e}")),
         }
     }
     let totals: Vec<(&str, &crate::state::Stats)> = states
@@ -21,7 +21,7 @@ pub(super) fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> O
         .map(|(account, state)| (account.name.as_str(), state.stats()))
         .collect();
     if json {
-        return Outcome::success(crate::stats::json(&totals));
+        return Output::success(crate::stats::json(&totals));
     }
     let tables: Vec<String> = states
         .iter()
@@ -29,5 +29,5 @@ pub(super) fn stats(path: &std::path::Path, json: bool, env: EnvLookup<'_>) -> O
             crate::stats::table(state.stats(), &account.name, &account.state_file)
         })
         .collect();
-    Outcome::success(tables.join("\n"))
+    Output::success(tables.join("\n"))
 }

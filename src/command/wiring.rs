@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::credentials::account_client_options;
 use super::oauth;
-use super::{Exit, Outcome};
+use super::{Exit, Output};
+use crate::account::account_client_options;
 use crate::cloudreve::{BuildError, Client, Credentials};
 use crate::config::{self, Config, EnvLookup};
 use crate::daemon::{self, Daemon, Settings};
@@ -16,12 +16,12 @@ use crate::sink::TickSink;
 use crate::state::StateStore;
 
 /// A CA file without certificates is a config problem (78); anything else is a failure.
-pub(super) fn build_failure(error: &BuildError, account: &config::Account) -> Outcome {
+pub(super) fn build_failure(error: &BuildError, account: &config::Account) -> Output {
     let exit = match error {
         BuildError::CaFile(_) => Exit::Config,
         BuildError::Http(_) => Exit::Failure,
     };
-    Outcome::failure(exit, format!("error: {}", build_error_text(error, account)))
+    Output::failure(exit, format!("error: {}", build_error_text(error, account)))
 }
 
 /// A client build error, naming the account's CA file when it is the culprit.
@@ -36,12 +36,12 @@ pub(super) fn build_error_text(error: &BuildError, account: &config::Account) ->
 }
 
 /// A notifier's secret is a config problem (78); the HTTP client a failure.
-pub(super) fn notify_failure(error: &notify::SetupError) -> Outcome {
+pub(super) fn notify_failure(error: &notify::NotifierSetupError) -> Output {
     let exit = match error {
-        notify::SetupError::Transport(_) => Exit::Failure,
+        notify::NotifierSetupError::Transport(_) => Exit::Failure,
         _ => Exit::Config,
     };
-    Outcome::failure(exit, format!("error: {error}"))
+    Output::failure(exit, format!("error: {error}"))
 }
 
 /// One daemon per account, sharing one shutdown token and the sinks: the notifiers, and the
@@ -53,7 +53,7 @@ pub(super) fn build_daemons(
     env: EnvLookup<'_>,
     heartbeat: bool,
     with_metrics: bool,
-) -> Result<(Vec<Daemon>, Option<Arc<Metrics>>), Outcome> {
+) -> Result<(Vec<Daemon>, Option<Arc<Metrics>>), Output> {
     let targets = notify::targets(&config.notify, env, notify::Timeouts::default())
         .map_err(|e| notify_failure(&e))?;
     let notifiers = Arc::new(Notifiers::start(targets, DeliveryOptions::default()));
@@ -70,7 +70,7 @@ pub(super) fn build_daemons(
     let mut daemons = Vec::new();
     for account in &config.accounts {
         let mut options = account_client_options(account, env).map_err(|e| {
-            Outcome::failure(
+            Output::failure(
                 Exit::Config,
                 format!("error: account {}: {e}", account.name),
             )
@@ -91,10 +91,10 @@ pub(super) fn build_daemons(
         let state = if settings.dry_run {
             // A dry run writes nothing, so it needs no lock and runs beside the service.
             StateStore::read_only(state_file)
-                .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?
+                .map_err(|e| Output::failure(Exit::Failure, format!("error: {e}")))?
         } else {
             let (state, warnings) = StateStore::open(state_file)
-                .map_err(|e| Outcome::failure(Exit::Failure, format!("error: {e}")))?;
+                .map_err(|e| Output::failure(Exit::Failure, format!("error: {e}")))?;
             for warning in warnings {
                 tracing::warn!(account = %account.name, "{warning}");
             }
@@ -113,11 +113,11 @@ pub(super) fn build_daemons(
 
 /// The servers of OAuth accounts, asked their version: OAuth needs 4.12 (exit 78 otherwise),
 /// and before 4.16.1 the token is not limited (a warning at every start).
-pub(super) async fn check_servers(daemons: &[Arc<Daemon>]) -> Result<(), Outcome> {
+pub(super) async fn check_servers(daemons: &[Arc<Daemon>]) -> Result<(), Output> {
     for daemon in daemons {
         oauth::check_server(daemon.client(), daemon.account())
             .await
-            .map_err(|e| Outcome::failure(Exit::Config, format!("error: {e}")))?;
+            .map_err(|e| Output::failure(Exit::Config, format!("error: {e}")))?;
     }
     Ok(())
 }

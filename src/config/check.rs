@@ -38,20 +38,24 @@ pub(super) struct Checker<'a> {
     pub(super) path: &'a Path,
     /// Where fetched lists are cached beside.
     pub(super) state_file: PathBuf,
-    pub(super) lists: lists::ListLookup<'a>,
-    pub(super) list_infos: Vec<lists::ListInfo>,
+    pub(super) blocklists: blocklists::BlocklistLookup<'a>,
+    pub(super) blocklist_infos: Vec<blocklists::BlocklistInfo>,
 }
 
 impl<'a> Checker<'a> {
-    pub(super) fn new(text: &'a str, path: &'a Path, lists: lists::ListLookup<'a>) -> Self {
+    pub(super) fn new(
+        text: &'a str,
+        path: &'a Path,
+        blocklists: blocklists::BlocklistLookup<'a>,
+    ) -> Self {
         Self {
             text,
             problems: Vec::new(),
             lints: Vec::new(),
             path,
             state_file: PathBuf::from("cloudreve-autoselect-state.json"),
-            lists,
-            list_infos: Vec::new(),
+            blocklists,
+            blocklist_infos: Vec::new(),
         }
     }
 

@@ -151,7 +151,7 @@ pub fn parse_expect_file(
         let message = e.message().trim_end_matches('.').to_owned();
         invalid(vec![locate(text, span, "", message)])
     })?;
-    let no_lists = |_: &super::lists::ListSource| Err(String::new());
+    let no_lists = |_: &super::blocklists::BlocklistSource| Err(String::new());
     let mut checker = Checker::new(text, path, &no_lists);
     let names: Vec<RuleName> = rules.rules().iter().map(|r| r.name().clone()).collect();
     let expectations = checker.expectations(&raw.expect, &names);

@@ -37,7 +37,8 @@ struct CheckedPreset {
 /// Parses and checks a preset's text (no lists: a preset is self-contained).
 fn check_preset(preset: &Preset) -> CheckedPreset {
     let path = Path::new(preset.path);
-    let no_lists: super::lists::ListLookup<'_> = &|_| Err("a preset reads no list".to_owned());
+    let no_lists: super::blocklists::BlocklistLookup<'_> =
+        &|_| Err("a preset reads no list".to_owned());
     let raw: RawPreset = match toml::from_str(preset.text) {
         Ok(raw) => raw,
         Err(e) => {
@@ -104,10 +105,10 @@ impl Checker<'_> {
         let name = self.rule_name(rule_idx, spanned, seen);
         let spec = self.rule(rule_idx, spanned.span(), raw)?;
         let name = name?;
-        let spec = match self.rule_list(rule_idx, raw, &name) {
+        let spec = match self.rule_blocklist(rule_idx, raw, &name) {
             Some(list) => {
                 let inactive = list.info.is_unavailable();
-                self.list_infos.push(list.info);
+                self.blocklist_infos.push(list.info);
                 RuleSpec {
                     from_list: true,
                     list_globs: list.globs,

@@ -27,6 +27,7 @@ mod recheck;
 mod refusal;
 mod reload;
 mod run;
+mod scheduler;
 mod settings;
 mod tick;
 
@@ -34,7 +35,8 @@ pub use crate::report::TickReport;
 pub use heartbeat::{heartbeat_line, heartbeat_path};
 pub use recheck::RecheckSchedule;
 pub use reload::restart_needed;
-pub use run::{Reloader, RunError, RunExit, RunOptions, run};
+pub use run::{RunExit, RunOptions, run};
+pub use scheduler::{Reloader, RunError};
 pub use settings::Settings;
 
 /// Which tasks a tick looks at.

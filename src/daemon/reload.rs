@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::run::{Reloader, Trigger, notify, start_scheduler};
+use super::scheduler::{Reloader, Trigger, notify, start_scheduler};
 use super::{Daemon, Settings};
 use crate::config::{Config, Schedule};
 
@@ -28,7 +28,7 @@ pub(super) struct Reload {
     /// Whether the rules changed on disk.
     pub(super) rules_watch: crate::rules_watch::RulesWatch,
     /// The shared lists' refresher.
-    pub(super) lists: crate::list_fetch::Refresher,
+    pub(super) blocklists: crate::blocklist_fetch::Refresher,
     /// Reads the config again.
     pub(super) read_config: Reloader,
     /// `--dry-run` given on the command line: stays on across reloads.
@@ -86,14 +86,14 @@ impl Reload {
                 }
                 tracing::info!(rules = new.rules.rules().len(), globs = new.rules.glob_count(), schedule = self.schedule.as_str(), dry_run = new.daemon.dry_run || self.force_dry_run, metadata_recheck = ?new.daemon.metadata_recheck, "rules reloaded");
                 self.rules_watch.follow(&new);
-                self.lists.update(&new);
+                self.blocklists.update(&new);
                 self.config = new;
             }
             Err(e) => tracing::error!("rules not reloaded, keeping the previous rules: {e}"),
         }
         notify(&[sd_notify::NotifyState::Ready]);
         if let Some(ack) = ack {
-            crate::rules_watch::log_inactive_lists(&self.config);
+            crate::rules_watch::log_inactive_blocklists(&self.config);
             let _ = ack.send(());
         }
     }

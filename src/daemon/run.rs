@@ -9,15 +9,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::reload::Reload;
+use super::scheduler::{Reloader, RunError, Trigger, notify, start_scheduler};
 use super::{Daemon, RecheckSchedule, TickScope};
 use crate::config::Config;
-
-/// Why a tick is wanted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Trigger {
-    Startup,
-    Cron,
-}
 
 /// How `run` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,20 +21,6 @@ pub enum RunExit {
     /// A second signal arrived during shutdown: stop at once.
     Forced,
 }
-
-/// `run` could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The scheduler failed.
-    #[error("the scheduler failed: {0}")]
-    Scheduler(String),
-    /// Signal handlers could not be installed.
-    #[error("could not install signal handlers: {0}")]
-    Signals(#[source] std::io::Error),
-}
-
-/// How to reload the config on SIGHUP.
-pub type Reloader = Box<dyn Fn() -> Result<Config, crate::config::ConfigError> + Send + Sync>;
 
 /// Options of `run`.
 pub struct RunOptions {
@@ -52,12 +32,6 @@ pub struct RunOptions {
     pub force_dry_run: bool,
     /// How long shutdown waits for the tick in flight.
     pub grace: Duration,
-}
-
-pub(super) fn notify(states: &[sd_notify::NotifyState<'_>]) {
-    if let Err(e) = sd_notify::notify(states) {
-        tracing::debug!(error = %e, "sd_notify failed");
-    }
 }
 
 /// The service: a tick at start-up and on every cron fire, never overlapping; SIGHUP reloads
@@ -94,7 +68,7 @@ pub async fn run(daemons: Vec<Arc<Daemon>>, options: RunOptions) -> Result<RunEx
         .map_or_else(CancellationToken::new, |d| d.shutdown_token());
     let mut applied = Reload {
         rules_watch: crate::rules_watch::RulesWatch::new(&running),
-        lists: crate::list_fetch::Refresher::spawn(&running, shutdown.clone()),
+        blocklists: crate::blocklist_fetch::Refresher::spawn(&running, shutdown.clone()),
         config: running.clone(),
         running,
         schedule,
@@ -185,29 +159,6 @@ async fn drain(
     joined
 }
 
-pub(super) async fn start_scheduler(
-    schedule: &str,
-    triggers: Vec<mpsc::Sender<Trigger>>,
-) -> Result<tokio_cron_scheduler::JobScheduler, RunError> {
-    use tokio_cron_scheduler::{Job, JobScheduler};
-    let failed = |e: tokio_cron_scheduler::JobSchedulerError| RunError::Scheduler(e.to_string());
-    let scheduler = JobScheduler::new().await.map_err(failed)?;
-    let job = Job::new_async(schedule, move |_id, _scheduler| {
-        let triggers = triggers.clone();
-        Box::pin(async move {
-            for trigger in &triggers {
-                if trigger.try_send(Trigger::Cron).is_err() {
-                    tracing::debug!("a tick is already pending; this fire is coalesced");
-                }
-            }
-        })
-    })
-    .map_err(failed)?;
-    scheduler.add(job).await.map_err(failed)?;
-    scheduler.start().await.map_err(failed)?;
-    Ok(scheduler)
-}
-
 /// What wakes a reload: SIGHUP, or a tick about to start while the rules changed on disk. A
 /// tick about to start with unchanged rules is let go at once (after logging inactive lists).
 async fn next_reload(
@@ -228,7 +179,7 @@ async fn next_reload(
                 if watch.changed() {
                     return ("rules file changed", Some(ack));
                 }
-                crate::rules_watch::log_inactive_lists(config);
+                crate::rules_watch::log_inactive_blocklists(config);
                 let _ = ack.send(());
             }
         }

@@ -7,7 +7,7 @@ use super::{Daemon, Settings, TickScope, heartbeat_line, refusal};
 use crate::cloudreve::{self, Delivery};
 use crate::escape::Escaped;
 use crate::outcome::{ChangedFile, OperatorEvent, TaskOutcome, TaskResult};
-use crate::plan::{self, FileAction, Outcome, Plan};
+use crate::plan::{self, FileAction, Plan, Resolution};
 use crate::report::TickReport;
 use crate::state::StateStore;
 
@@ -110,7 +110,10 @@ impl Daemon {
             });
             if settings.dry_run
                 || self.keep_all_plans
-                || matches!(plan.outcome, Outcome::Apply(_) | Outcome::Refused(_))
+                || matches!(
+                    plan.resolution,
+                    Resolution::Apply(_) | Resolution::Refused(_)
+                )
             {
                 report.plans.push(plan);
             }
@@ -182,8 +185,8 @@ impl Daemon {
                 tracing::debug!(index = file.index, path = %Escaped(&file.path), size = file.size.bytes(), %rule, action = ?file.action, "file decided");
             }
         }
-        match &plan.outcome {
-            Outcome::Ineligible(reason) => {
+        match &plan.resolution {
+            Resolution::Ineligible(reason) => {
                 tracing::debug!(task = %Escaped(&plan.task_name), %reason, "task left alone");
                 return if reason.is_metadata_pending() {
                     TaskResult::WaitingForMetadata
@@ -193,7 +196,7 @@ impl Daemon {
                     }
                 };
             }
-            Outcome::Refused(plan::Refusal::AllDeselected { files }) => {
+            Resolution::Refused(plan::Refusal::AllDeselected { files }) => {
                 let first_time = settings.dry_run || state.mark_refused(&plan.task_id);
                 let reason = plan.reason_for_nothing().unwrap_or_default();
                 if first_time {
@@ -206,11 +209,11 @@ impl Daemon {
                     files: *files,
                 };
             }
-            Outcome::NoChange | Outcome::Apply(_) => {}
+            Resolution::NoChange | Resolution::Apply(_) => {}
         }
         let touched = changed_files(plan);
         if settings.dry_run {
-            if let Some(body) = plan.patch_body() {
+            if let Some(body) = plan.changes().map(crate::cloudreve::patch_body) {
                 tracing::info!(task = %Escaped(&plan.task_name), deselected = touched.iter().filter(|f| !f.download).count(), selected = touched.iter().filter(|f| f.download).count(), rules = %rules_of(&touched), %body, "dry run: would change the selection");
                 return TaskResult::Changed { files: touched };
             }

@@ -30,7 +30,7 @@ pub use transport::{DeliveryError, Timeouts, Transport, TransportBuildError};
 
 /// A notifier could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
+pub enum NotifierSetupError {
     /// Its secret file could not be read.
     #[error("could not read the secret of notifier {name} from {path}: {source}")]
     Read {
@@ -108,15 +108,15 @@ impl Target {
     }
 }
 
-fn read_secret(name: &str, path: PathBuf) -> Result<SecretString, SetupError> {
-    let text = std::fs::read_to_string(&path).map_err(|source| SetupError::Read {
+fn read_secret(name: &str, path: PathBuf) -> Result<SecretString, NotifierSetupError> {
+    let text = std::fs::read_to_string(&path).map_err(|source| NotifierSetupError::Read {
         name: name.to_owned(),
         path: path.clone(),
         source,
     })?;
     let secret = text.trim();
     if secret.is_empty() {
-        return Err(SetupError::Empty {
+        return Err(NotifierSetupError::Empty {
             name: name.to_owned(),
             path,
         });
@@ -129,7 +129,7 @@ pub fn targets(
     configs: &[NotifierConfig],
     env: EnvLookup<'_>,
     timeouts: Timeouts,
-) -> Result<Vec<Target>, SetupError> {
+) -> Result<Vec<Target>, NotifierSetupError> {
     if configs.is_empty() {
         return Ok(Vec::new());
     }
@@ -148,7 +148,7 @@ pub fn targets(
                     .transpose()?,
             };
             if secret.is_none() && config.needs_secret() {
-                return Err(SetupError::MissingSecret {
+                return Err(NotifierSetupError::MissingSecret {
                     name: config.name.clone(),
                     kind: config.kind.as_str(),
                     what: match config.kind {

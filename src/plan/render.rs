@@ -1,75 +1,55 @@
-//! Drawing a plan: its PATCH body, the reason nothing is sent, and its table.
+//! Drawing a plan: the reason nothing is sent, and its table. The request it sends is drawn by
+//! the caller's [`DrawPatch`] (the `cloudreve` module's), so the core writes no wire format.
 
 use std::fmt::Write as _;
 
 use crate::rules::RuleName;
+use crate::task::{SelectionChange, TaskId};
 
-use super::{FileAction, Outcome, Plan, Refusal, Verdict};
+use super::{FileAction, Plan, Refusal, Resolution, Verdict};
+
+/// Appends the request that sends `changes` to a task, and a newline: what a table shows below
+/// its rows when the plan sends something (`cloudreve::draw_patch`).
+pub type DrawPatch = fn(&mut String, &TaskId, &[SelectionChange]);
 
 impl Plan {
-    /// The PATCH body this plan would send, as compact JSON.
-    pub fn patch_body(&self) -> Option<String> {
-        let mut body = String::new();
-        self.patch_body_into(&mut body).then_some(body)
-    }
-
-    /// [`Self::patch_body`] appended to `out`; false (and nothing appended) if nothing is sent.
-    fn patch_body_into(&self, out: &mut String) -> bool {
-        let Some(changes) = self.changes() else {
-            return false;
-        };
-        out.push_str("{\"files\":[");
-        for (n, change) in changes.iter().enumerate() {
-            // As `write!` would draw it, without the formatting machinery (`explain` draws a
-            // body per task).
-            out.push_str(if n > 0 { ",{\"index\":" } else { "{\"index\":" });
-            out.push_str(itoa::Buffer::new().format(change.index));
-            out.push_str(if change.download {
-                ",\"download\":true}"
-            } else {
-                ",\"download\":false}"
-            });
-        }
-        out.push_str("]}");
-        true
-    }
-
     /// A one-line reason why nothing is sent, or `None` if the plan sends a PATCH.
     pub fn reason_for_nothing(&self) -> Option<String> {
-        match &self.outcome {
-            Outcome::Apply(_) => None,
-            Outcome::Ineligible(reason) => Some(format!("task left alone: {reason}")),
-            Outcome::NoChange => Some(
+        match &self.resolution {
+            Resolution::Apply(_) => None,
+            Resolution::Ineligible(reason) => Some(format!("task left alone: {reason}")),
+            Resolution::NoChange => Some(
                 if self.files.iter().any(|f| f.verdict != Verdict::Untouched) {
                     "nothing to send: every file the rules decide is already as wanted or was decided before (then the user's choice stands)".to_owned()
                 } else {
                     "nothing to send: no rule matches any file".to_owned()
                 },
             ),
-            Outcome::Refused(Refusal::AllDeselected { files }) => Some(format!(
+            Resolution::Refused(Refusal::AllDeselected { files }) => Some(format!(
                 "refused: the rules would deselect all {files} files of this task; nothing is sent (Cloudreve would fail a qBittorrent task and delete its data)"
             )),
         }
     }
 
-    /// The stable text table shown by `explain`, `once --dry-run` and `demo`.
-    pub fn render(&self) -> String {
+    /// The stable text table shown by `explain`, `once --dry-run` and `demo`, with the request
+    /// the plan sends drawn by `patch`.
+    pub fn render(&self, patch: DrawPatch) -> String {
         let mut out = String::new();
-        self.render_into(&mut out);
+        self.render_into(&mut out, patch);
         out
     }
 
     /// [`Self::render_into`] with the task's profile above the table: what `explain` prints.
-    pub fn render_explained_into(&self, out: &mut String) {
-        self.draw_into(out, true);
+    pub fn render_explained_into(&self, out: &mut String, patch: DrawPatch) {
+        self.draw_into(out, true, patch);
     }
 
     /// [`Self::render`] appended to `out` (`explain` draws a batch of tasks into one text).
-    pub fn render_into(&self, out: &mut String) {
-        self.draw_into(out, false);
+    pub fn render_into(&self, out: &mut String, patch: DrawPatch) {
+        self.draw_into(out, false, patch);
     }
 
-    fn draw_into(&self, out: &mut String, with_profile: bool) {
+    fn draw_into(&self, out: &mut String, with_profile: bool, patch: DrawPatch) {
         use crate::table::{Align, Cell, Table};
         let _ = writeln!(
             out,
@@ -120,10 +100,8 @@ impl Plan {
             }
             table.render_into(out);
         }
-        if self.changes().is_some() {
-            let _ = write!(out, "PATCH /api/v4/workflow/download/{} ", self.task_id);
-            self.patch_body_into(out);
-            out.push('\n');
+        if let Some(changes) = self.changes() {
+            patch(out, &self.task_id, changes);
         } else if let Some(reason) = self.reason_for_nothing() {
             let _ = writeln!(out, "{reason}");
         }

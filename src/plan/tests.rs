@@ -94,8 +94,8 @@ fn deselects_junk_and_names_the_rule() {
     ]);
     let plan = plan(&sample_task(), &rules, &Decided::new());
     assert_eq!(
-        plan.outcome,
-        Outcome::Apply(vec![deselect(3), deselect(4),])
+        plan.resolution,
+        Resolution::Apply(vec![deselect(3), deselect(4),])
     );
     assert_eq!(
         plan.files[2].verdict,
@@ -106,7 +106,7 @@ fn deselects_junk_and_names_the_rule() {
     assert_eq!(plan.files[4].verdict, Verdict::Skip(RuleName::new("junk")));
     assert_eq!(plan.files[4].action, FileAction::AlreadyAsWanted);
     assert_eq!(
-        plan.patch_body().unwrap(),
+        crate::cloudreve::patch_body(plan.changes().unwrap()),
         r#"{"files":[{"index":3,"download":false},{"index":4,"download":false}]}"#
     );
 }
@@ -129,7 +129,7 @@ fn keep_rule_selects_and_protects_from_later_rules() {
         ]
     );
     assert_eq!(
-        plan.patch_body().unwrap(),
+        crate::cloudreve::patch_body(plan.changes().unwrap()),
         r#"{"files":[{"index":4,"download":false},{"index":5,"download":true}]}"#
     );
 }
@@ -140,7 +140,7 @@ fn decided_files_are_never_sent_again() {
     // The list lags: file 4 still shows selected, but the daemon sent `false` before.
     let decided = Decided::from([(4, false)]);
     let plan = plan(&sample_task(), &rules, &decided);
-    assert_eq!(plan.outcome, Outcome::NoChange);
+    assert_eq!(plan.resolution, Resolution::NoChange);
     assert_eq!(plan.files[3].action, FileAction::DecidedBefore);
 }
 
@@ -173,7 +173,7 @@ fn a_kept_file_the_user_unticks_stays_unticked() {
         }],
     );
     let second = plan(&task, &rules, &decided);
-    assert_eq!(second.outcome, Outcome::NoChange);
+    assert_eq!(second.resolution, Resolution::NoChange);
     assert_eq!(second.files[1].action, FileAction::DecidedBefore);
     assert!(second.decisions().is_empty());
 }
@@ -196,14 +196,17 @@ fn only_rule_decisions_are_kept_when_the_user_drops_an_episode() {
     assert_eq!(decided.len(), 3);
     apply(&mut task, first.changes().unwrap());
     apply(&mut task, &[deselect(1)]);
-    assert_eq!(plan(&task, &rules, &decided).outcome, Outcome::NoChange);
+    assert_eq!(
+        plan(&task, &rules, &decided).resolution,
+        Resolution::NoChange
+    );
 }
 
 #[test]
 fn a_refused_plan_decides_nothing() {
     let rules = rules(vec![skip("everything", &["*"])]);
     let plan = plan(&sample_task(), &rules, &Decided::new());
-    assert!(matches!(plan.outcome, Outcome::Refused(_)));
+    assert!(matches!(plan.resolution, Resolution::Refused(_)));
     assert!(plan.decisions().is_empty());
 }
 
@@ -212,11 +215,14 @@ fn refuses_to_deselect_every_file() {
     let rules = rules(vec![skip("everything", &["*"])]);
     let plan = plan(&sample_task(), &rules, &Decided::new());
     assert_eq!(
-        plan.outcome,
-        Outcome::Refused(Refusal::AllDeselected { files: 5 })
+        plan.resolution,
+        Resolution::Refused(Refusal::AllDeselected { files: 5 })
     );
-    assert!(plan.patch_body().is_none());
-    assert!(plan.render().contains("refused"));
+    assert!(plan.changes().is_none());
+    assert!(
+        plan.render(crate::cloudreve::draw_patch)
+            .contains("refused")
+    );
 }
 
 #[test]
@@ -225,7 +231,7 @@ fn refusal_counts_earlier_deselections_even_if_list_lags() {
     let rules = rules(vec![skip("mkv", &["E0*.mkv"]), skip("rest", &["*"])]);
     let decided = Decided::from([(1, false), (2, false)]);
     let plan = plan(&sample_task(), &rules, &decided);
-    assert!(matches!(plan.outcome, Outcome::Refused(_)));
+    assert!(matches!(plan.resolution, Resolution::Refused(_)));
 }
 
 #[test]
@@ -234,19 +240,19 @@ fn ineligible_tasks_get_no_plan() {
     queued.status = TaskStatus::Queued;
     let rules = rules(vec![skip("junk", &["*.txt"])]);
     assert!(matches!(
-        plan(&queued, &rules, &Decided::new()).outcome,
-        Outcome::Ineligible(Ineligible::Status(TaskStatus::Queued))
+        plan(&queued, &rules, &Decided::new()).resolution,
+        Resolution::Ineligible(Ineligible::Status(TaskStatus::Queued))
     ));
     let mut transfer = sample_task();
     transfer.phase = Phase::Transfer;
     assert!(matches!(
-        plan(&transfer, &rules, &Decided::new()).outcome,
-        Outcome::Ineligible(Ineligible::Phase(Phase::Transfer))
+        plan(&transfer, &rules, &Decided::new()).resolution,
+        Resolution::Ineligible(Ineligible::Phase(Phase::Transfer))
     ));
     let metadata = task(&[(1, "METADATA]Some.Show.S01", 0, true)]);
     assert!(matches!(
-        plan(&metadata, &rules, &Decided::new()).outcome,
-        Outcome::Ineligible(Ineligible::MetadataPending)
+        plan(&metadata, &rules, &Decided::new()).resolution,
+        Resolution::Ineligible(Ineligible::MetadataPending)
     ));
 }
 
@@ -293,8 +299,8 @@ fn only_keeps_matches_and_skips_the_rest_but_never_an_unmatched_task() {
     assert_eq!(plan.changes().unwrap(), &[deselect(3), deselect(4)]);
     let no_video = task(&[(1, "A/a.flac", 10, true), (2, "A/b.txt", 1, true)]);
     assert_eq!(
-        plan_fn(&no_video, &rules, &Decided::new()).outcome,
-        Outcome::NoChange
+        plan_fn(&no_video, &rules, &Decided::new()).resolution,
+        Resolution::NoChange
     );
 }
 
@@ -326,7 +332,8 @@ fn qbittorrent_zero_based_indices_are_used_verbatim() {
 #[test]
 fn render_is_stable() {
     let rules = rules(vec![skip("junk", &["*.txt", "*.url"])]);
-    let rendered = plan(&sample_task(), &rules, &Decided::new()).render();
+    let rendered =
+        plan(&sample_task(), &rules, &Decided::new()).render(crate::cloudreve::draw_patch);
     let expected = "\
 task kku7 \"Some.Show.S01\" (5 files)
 index  selected  verdict  rule  change         size  path
@@ -351,7 +358,7 @@ fn render_sizes_columns_to_their_contents() {
         (2, "Some.Show.S01/E01.mkv.exe", 1_200, true),
         (10, "Some.Show.S01/RARBG.txt", 31, true),
     ]);
-    let rendered = plan(&task, &rules, &Decided::new()).render();
+    let rendered = plan(&task, &rules, &Decided::new()).render(crate::cloudreve::draw_patch);
     let expected = "\
 task kku7 \"Some.Show.S01\" (3 files)
 index  selected  verdict  rule                   change       size  path
@@ -493,7 +500,7 @@ proptest! {
                     let plan = plan(&seen, &rules, &decided);
                     // The model: a file is decided at the first tick whose plan (not
                     // refused) had a rule's verdict on it.
-                    if !matches!(plan.outcome, Outcome::Refused(_)) {
+                    if !matches!(plan.resolution, Resolution::Refused(_)) {
                         for f in plan.files.iter().filter(|f| f.verdict != Verdict::Untouched) {
                             decided_at.entry(f.index).or_insert(step);
                         }
@@ -557,7 +564,7 @@ proptest! {
                 decided_after.insert(change.index, change.download);
             }
         }
-        prop_assert_eq!(plan(&after, &rules, &decided_after).outcome.clone(), if matches!(first.outcome, Outcome::Refused(_)) { first.outcome.clone() } else { Outcome::NoChange });
+        prop_assert_eq!(plan(&after, &rules, &decided_after).resolution.clone(), if matches!(first.resolution, Resolution::Refused(_)) { first.resolution.clone() } else { Resolution::NoChange });
         // Even without recording the decisions, the applied state needs nothing more.
         if first.changes().is_some() {
             prop_assert!(plan(&after, &rules, &decided).changes().is_none());

@@ -13,7 +13,7 @@
 //!   selected or not); `extensionless` and `double_extension` look at the base name.
 //!
 //! - A rule may take its name patterns from a shared list (`list`, Cleanuparr's format): those
-//!   match the base name; see [`list`].
+//!   match the base name; see [`blocklist`].
 //!
 //! Every glob of every rule is compiled into a set, so a file costs one look-up per set however
 //! many rules there are: one `globset::GlobSet` for the base-name globs, one for the path
@@ -22,8 +22,8 @@
 //! and the lists' regexes (on the base name). Globs that ignore case do so through globset's own
 //! `case_insensitive`.
 
+pub mod blocklist;
 pub mod budget;
-pub mod list;
 pub mod preset;
 pub mod profile;
 pub mod size;
@@ -122,9 +122,9 @@ pub struct RuleSpec {
     pub from_list: bool,
     /// Base-name globs from the rule's list.
     pub list_globs: Vec<Glob>,
-    /// `list_globs` are lowercased and match the lowercased base name (`list::CompiledList`).
+    /// `list_globs` are lowercased and match the lowercased base name (`blocklist::CompiledBlocklist`).
     pub list_folded: bool,
-    /// Base-name regexes from the rule's list (`list::CompiledList::regexes`).
+    /// Base-name regexes from the rule's list (`blocklist::CompiledBlocklist::regexes`).
     pub list_regexes: Vec<String>,
     /// How many usable lines the rule's list has.
     pub list_patterns: usize,
@@ -276,13 +276,13 @@ impl Rule {
     }
 
     /// The glob patterns as written, then the regexes prefixed with `regex `; patterns from a
-    /// list are not repeated here (see `list_pattern_count`).
+    /// list are not repeated here (see `blocklist_pattern_count`).
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
 
     /// How many patterns the rule's list contributes.
-    pub fn list_pattern_count(&self) -> usize {
+    pub fn blocklist_pattern_count(&self) -> usize {
         self.list_patterns
     }
 

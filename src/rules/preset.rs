@@ -96,38 +96,3 @@ impl fmt::Display for RuleOrigin {
         }
     }
 }
-
-/// The table `check` prints when the rules use a preset (which hides rules the file does not
-/// show): every rule after presets are expanded, in the order they are tried, with its action,
-/// the kinds it applies to and where it was written. Empty without presets.
-pub fn listing(rules: &[super::Rule]) -> String {
-    use crate::table::{Align, Cell, Table};
-    if !rules.iter().any(|rule| rule.origin().is_preset()) {
-        return String::new();
-    }
-    let kinds: Vec<String> = rules.iter().map(|rule| rule.kinds().to_string()).collect();
-    let actions: Vec<String> = rules.iter().map(|rule| rule.action().to_string()).collect();
-    let origins: Vec<String> = rules.iter().map(|rule| rule.origin().to_string()).collect();
-    let mut table = Table::with_capacity(
-        &[
-            ("#", Align::Right),
-            ("rule", Align::Left),
-            ("action", Align::Left),
-            ("kind", Align::Left),
-            ("from", Align::Left),
-        ],
-        rules.len(),
-    );
-    for (n, rule) in rules.iter().enumerate() {
-        table.push([
-            Cell::Number(n as u64 + 1),
-            Cell::Text(rule.name().as_str()),
-            Cell::Text(&actions[n]),
-            Cell::Text(&kinds[n]),
-            Cell::Text(&origins[n]),
-        ]);
-    }
-    let mut out = String::from("rules, in the order they are tried:\n");
-    table.render_into(&mut out);
-    out
-}

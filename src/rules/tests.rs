@@ -223,7 +223,7 @@ fn source_glob_scopes_a_rule_and_star_crosses_slashes() {
 
 #[test]
 fn list_patterns_match_the_base_name_in_the_same_sets() {
-    let compiled = list::compile("*.exe\nsample*\nregex:^RARBG\n", false);
+    let compiled = blocklist::compile("*.exe\nsample*\nregex:^RARBG\n", false);
     let spec = RuleSpec {
         from_list: true,
         list_folded: compiled.folded,
@@ -252,7 +252,7 @@ fn list_patterns_match_the_base_name_in_the_same_sets() {
         Some("community")
     );
     assert_eq!(decide(&rules, "t", "Show/rarbg.txt", 1), None);
-    let accents = list::compile("Café*\n", false);
+    let accents = blocklist::compile("Café*\n", false);
     let accents = set(vec![RuleSpec {
         from_list: true,
         list_folded: accents.folded,
@@ -264,7 +264,7 @@ fn list_patterns_match_the_base_name_in_the_same_sets() {
     assert_eq!(decide(&rules, "t", "RARBG/x.txt", 1), None);
     assert_eq!(rules.glob_count(), 3);
     assert_eq!(rules.regex_count(), 1);
-    assert_eq!(rules.rules()[1].list_pattern_count(), 3);
+    assert_eq!(rules.rules()[1].blocklist_pattern_count(), 3);
 }
 
 #[test]
@@ -320,12 +320,12 @@ mod matching_forms {
             }
         };
         let name = fold(base);
-        Some(match list::parse_line(line)?.ok()? {
-            list::ListPattern::EndsWith(x) => name.ends_with(&fold(&x)),
-            list::ListPattern::StartsWith(x) => name.starts_with(&fold(&x)),
-            list::ListPattern::Contains(x) => name.contains(&fold(&x)),
-            list::ListPattern::Exact(x) => name == fold(&x),
-            list::ListPattern::Regex(x) => regex::Regex::new(&x).ok()?.is_match(base),
+        Some(match blocklist::parse_line(line)?.ok()? {
+            blocklist::BlocklistPattern::EndsWith(x) => name.ends_with(&fold(&x)),
+            blocklist::BlocklistPattern::StartsWith(x) => name.starts_with(&fold(&x)),
+            blocklist::BlocklistPattern::Contains(x) => name.contains(&fold(&x)),
+            blocklist::BlocklistPattern::Exact(x) => name == fold(&x),
+            blocklist::BlocklistPattern::Regex(x) => regex::Regex::new(&x).ok()?.is_match(base),
         })
     }
 
@@ -592,7 +592,7 @@ mod matching_forms {
                 }
                 specs.push(rule("above", Action::Keep, &[pattern], *case_sensitive));
             }
-            let compiled = list::compile(&lines.join("\n"), list_case_sensitive);
+            let compiled = blocklist::compile(&lines.join("\n"), list_case_sensitive);
             let list_matches = lines
                 .iter()
                 .any(|line| line_alone(line, list_case_sensitive, &path) == Some(true));

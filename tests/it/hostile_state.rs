@@ -180,11 +180,11 @@ async fn the_heartbeat_is_never_written_or_read_through_a_planted_link() {
 
 #[test]
 fn a_fetched_lists_copy_is_never_read_through_a_planted_link() {
-    use cloudreve_autoselect::config::lists::{ListSource, read_from_disk};
+    use cloudreve_autoselect::config::blocklists::{BlocklistSource, read_from_disk};
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("0123456789abcdef.txt");
     std::os::unix::fs::symlink("/dev/zero", &cache).unwrap();
-    let source = ListSource::Url {
+    let source = BlocklistSource::Url {
         url: url::Url::parse("https://127.0.0.1/list.txt").unwrap(),
         refresh: std::time::Duration::from_secs(3600),
         cache: cache.clone(),

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod blocklist_budget;
+mod blocklists;
 mod check_all;
 mod cli;
 mod client;
@@ -17,8 +19,6 @@ mod expect;
 mod hand;
 mod hostile_explain;
 mod hostile_state;
-mod list_budget;
-mod lists;
 mod metrics;
 mod metrics_flood;
 mod names;

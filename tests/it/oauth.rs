@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cloudreve_autoselect::cloudreve::{Client, CodeExchange, ExchangeError, SCOPES, TokenStore};
+use cloudreve_autoselect::command::login::{self, Interaction, LoginError};
 use cloudreve_autoselect::config::{self, Config};
 use cloudreve_autoselect::daemon::Daemon;
-use cloudreve_autoselect::login::{self, Interaction, LoginError};
 use cloudreve_autoselect::state::StateStore;
 use cloudreve_autoselect::task::TaskId;
 use cloudreve_emulator::{Backend, Emulator};
@@ -85,7 +85,7 @@ impl Site {
         let config = self.config();
         let account = &config.accounts[0];
         let mut options =
-            cloudreve_autoselect::command::account_client_options(account, &|_: &str| None)
+            cloudreve_autoselect::account::account_client_options(account, &|_: &str| None)
                 .unwrap();
         options.retries = 0;
         let client = Client::new(options).unwrap();
@@ -348,7 +348,7 @@ async fn a_code_works_once_even_when_its_exchange_fails_and_scopes_are_checked()
     let account = &config.accounts[0];
     let oauth = account.server.oauth.clone().unwrap();
     let client =
-        Client::new(cloudreve_autoselect::command::connection_options(account).unwrap()).unwrap();
+        Client::new(cloudreve_autoselect::account::connection_options(account).unwrap()).unwrap();
     let secret = SecretString::from(site.secret.clone());
     let authorize = |a: &cloudreve_autoselect::cloudreve::Authorization| {
         a.url(&account.server.url, &site.client_id, &oauth.redirect_uri())
@@ -419,7 +419,7 @@ async fn a_code_works_once_even_when_its_exchange_fails_and_scopes_are_checked()
     site.emu.grant_only(None);
     let d = cloudreve_autoselect::cloudreve::Authorization::new().unwrap();
     let code = code_of(&redirect_of(&authorize(&d)).await);
-    let wrong = Client::new(cloudreve_autoselect::command::connection_options(account).unwrap())
+    let wrong = Client::new(cloudreve_autoselect::account::connection_options(account).unwrap())
         .unwrap()
         .exchange_code(
             &CodeExchange {

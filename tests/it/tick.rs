@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use cloudreve_autoselect::outcome::TaskResult;
-use cloudreve_autoselect::plan::Outcome;
+use cloudreve_autoselect::plan::Resolution;
 use cloudreve_emulator::{Backend, Fault, Route};
 
 use crate::support::{self, patches, selected};
@@ -115,7 +115,7 @@ async fn a_task_made_only_of_junk_gets_no_patch_and_stays_alive() {
         report
             .plans
             .iter()
-            .all(|p| matches!(p.outcome, Outcome::Refused(_)))
+            .all(|p| matches!(p.resolution, Resolution::Refused(_)))
     );
     emu.poll();
     daemon.tick().await;
@@ -225,7 +225,7 @@ async fn dry_run_sends_nothing_and_changes_no_state() {
     assert!(!support::state_file(&dir).exists());
     assert!(
         report.plans[0]
-            .render()
+            .render(cloudreve_autoselect::cloudreve::draw_patch)
             .contains("PATCH /api/v4/workflow/download/")
     );
 }

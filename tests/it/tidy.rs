@@ -85,8 +85,9 @@ fn tokens(source: &str) -> Vec<String> {
                 }
             }
         } else if c == '"' {
+            let start = i;
             i = skip_string(&chars, i);
-            out.push("\"".to_owned());
+            out.push(literal(&chars[start..i.min(chars.len())]));
         } else if c == '\'' {
             i = skip_quote(&chars, i, &mut out);
         } else if c.is_alphabetic() || c == '_' {
@@ -98,8 +99,8 @@ fn tokens(source: &str) -> Vec<String> {
             let here = chars.get(i).copied();
             if matches!(word.as_str(), "r" | "br" | "cr") && matches!(here, Some('"' | '#')) {
                 if let Some(end) = skip_raw_string(&chars, i) {
+                    out.push(literal(&chars[i..end.min(chars.len())]));
                     i = end;
-                    out.push("\"".to_owned());
                     continue;
                 }
                 if word == "r" && here == Some('#') {
@@ -108,8 +109,9 @@ fn tokens(source: &str) -> Vec<String> {
                 }
             }
             if matches!(word.as_str(), "b" | "c") && here == Some('"') {
+                let start = i;
                 i = skip_string(&chars, i);
-                out.push("\"".to_owned());
+                out.push(literal(&chars[start..i.min(chars.len())]));
             } else if word == "b" && here == Some('\'') {
                 i = skip_quote(&chars, i, &mut out);
             } else {
@@ -129,6 +131,16 @@ fn tokens(source: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// A string literal's token: `"` and its text as written, escaped quotes unescaped (so that
+/// `"{\"a\":1}"` and `r#"{"a":1}"#` read alike); no path starts with `"`.
+fn literal(written: &[char]) -> String {
+    let text: String = written.iter().collect();
+    let body = text.trim_start_matches('#').trim_end_matches('#');
+    let body = body.strip_prefix('"').unwrap_or(body);
+    let body = body.strip_suffix('"').unwrap_or(body);
+    format!("\"{}", body.replace("\\\"", "\""))
 }
 
 /// Skips a string literal whose opening quote is at `i`; returns the index after it.
@@ -198,6 +210,8 @@ struct Module {
     test_children: BTreeSet<String>,
     /// `async` or `.await` appears outside tests.
     is_async: bool,
+    /// The string literals outside tests, as [`literal`] writes them.
+    literals: Vec<String>,
 }
 
 /// One `use` leaf: its full path and the name it binds.
@@ -445,6 +459,11 @@ fn read_module(file: String, module: Vec<String>, source: &str) -> Module {
             used.insert(resolve(&path, &module, &children, &imports).join("::"));
         }
     }
+    let literals = code
+        .iter()
+        .filter(|t| t.starts_with('"'))
+        .cloned()
+        .collect();
     Module {
         file,
         path: module,
@@ -452,6 +471,7 @@ fn read_module(file: String, module: Vec<String>, source: &str) -> Module {
         children,
         test_children,
         is_async,
+        literals,
     }
 }
 
@@ -762,4 +782,208 @@ fn items_under_cfg_test_are_not_read_and_async_is_seen() {
         BTreeSet::from(["tests".to_owned(), "hostile".to_owned()])
     );
     assert!(!module.children.contains("hostile"));
+}
+
+// ---- the core writes no JSON by hand ----
+
+/// Whether a literal (as [`literal`] writes it) reads as hand-written JSON: an object opening
+/// on a key, or a key and its colon.
+fn writes_json(literal: &str) -> bool {
+    let text = literal.trim_start_matches('"');
+    text.contains("{\"") || text.contains("\":")
+}
+
+#[test]
+fn the_core_writes_no_json_by_hand() {
+    // The wire format is the `cloudreve` module's (serde types in `wire.rs`); the core hands it
+    // domain data. Serde is banned in the core above; this catches JSON drawn with strings.
+    for module in modules().iter().filter(|m| in_core(m)) {
+        for literal in &module.literals {
+            assert!(
+                !writes_json(literal),
+                "{} (the core) writes JSON by hand: {literal}",
+                module.file
+            );
+        }
+    }
+}
+
+#[test]
+fn hand_written_json_is_seen_in_plain_and_raw_strings() {
+    let module = read(
+        "fn f() { s.push_str(\"{\\\"files\\\":[\"); t.push_str(r#\",\"download\":true}\"#); u(\"{} {:?}\"); }\n#[cfg(test)]\nmod tests { const X: &str = \"{\\\"x\\\":1}\"; }\n",
+    );
+    let json: Vec<&String> = module.literals.iter().filter(|l| writes_json(l)).collect();
+    assert_eq!(json, ["\"{\"files\":[", "\",\"download\":true}"]);
+}
+
+// ---- no module cycle ----
+
+/// The import graph of one folder (`[]` is the crate's top level): for each module directly in
+/// it, the sibling modules it reaches. An import is collapsed to the folder its importer and
+/// its target share, so `a::b` using `crate::c::d::e` is the edge `a` → `c` at the top level,
+/// and `a::b` using `crate::a::c::d` is `b` → `c` inside `a`.
+type Graphs = BTreeMap<Vec<String>, BTreeMap<String, BTreeSet<String>>>;
+
+fn import_graphs(modules: &[Module]) -> Graphs {
+    let mut graphs = Graphs::new();
+    for module in modules {
+        for used in &module.used {
+            if !starts_with_path(used, "crate") {
+                continue;
+            }
+            let Some(target) = owner(modules, used) else {
+                continue;
+            };
+            let shared = module
+                .path
+                .iter()
+                .zip(&target.path)
+                .take_while(|(a, b)| a == b)
+                .count();
+            // A module using its own ancestor or descendant is not an edge between siblings.
+            if let (Some(from), Some(to)) = (module.path.get(shared), target.path.get(shared)) {
+                graphs
+                    .entry(module.path[..shared].to_vec())
+                    .or_default()
+                    .entry(from.clone())
+                    .or_default()
+                    .insert(to.clone());
+            }
+        }
+    }
+    graphs
+}
+
+/// A path from `from` to `to` in `graph` (both included), if there is one.
+fn path_between(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    from: &str,
+    to: &str,
+) -> Option<Vec<String>> {
+    let mut came_from: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue = std::collections::VecDeque::from([from]);
+    while let Some(node) = queue.pop_front() {
+        for next in graph.get(node).into_iter().flatten() {
+            if next == to {
+                let mut path = vec![to.to_owned(), node.to_owned()];
+                let mut at = node;
+                while at != from {
+                    at = came_from[at];
+                    path.push(at.to_owned());
+                }
+                path.reverse();
+                return Some(path);
+            }
+            if next != from && !came_from.contains_key(next.as_str()) {
+                came_from.insert(next, node);
+                queue.push_back(next);
+            }
+        }
+    }
+    None
+}
+
+/// Every cycle of `graph`, one per strongly connected component of more than one module, as a
+/// path that starts and ends at the component's first module (`a → b → a`).
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
+    for node in graph.keys() {
+        if seen.contains(node) {
+            continue;
+        }
+        // The node's component: what it reaches that reaches it back.
+        let component: Vec<&String> = graph
+            .values()
+            .flatten()
+            .chain(graph.keys())
+            .filter(|other| {
+                *other != node
+                    && path_between(graph, node, other).is_some()
+                    && path_between(graph, other, node).is_some()
+            })
+            .collect();
+        seen.extend(component.iter().map(|s| (*s).clone()));
+        if let Some(other) = component.first() {
+            let mut path = path_between(graph, node, other).unwrap_or_default();
+            path.pop();
+            path.extend(path_between(graph, other, node).unwrap_or_default());
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn no_module_cycle() {
+    let mut problems = Vec::new();
+    for (folder, graph) in import_graphs(&modules()) {
+        for cycle in cycles(&graph) {
+            let at = if folder.is_empty() {
+                "the crate's top level".to_owned()
+            } else {
+                format!("src/{}/", folder.join("/"))
+            };
+            problems.push(format!("{at}: {}", cycle.join(" → ")));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "module cycles:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_cycle_finder_names_each_cycle_once_and_passes_a_tree() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, to) in edges {
+            graph
+                .entry((*from).to_owned())
+                .or_default()
+                .insert((*to).to_owned());
+        }
+        graph
+    };
+    assert!(cycles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
+    assert_eq!(
+        cycles(&graph(&[
+            ("a", "b"),
+            ("b", "c"),
+            ("c", "a"),
+            ("c", "d"),
+            ("d", "e"),
+            ("e", "d")
+        ])),
+        [vec!["a", "b", "c", "a"], vec!["d", "e", "d"]]
+    );
+    // Imports collapse to the siblings they reach, per folder.
+    let modules = [
+        read_module(
+            "x/a.rs".into(),
+            vec!["x".into(), "a".into()],
+            "use super::b::Thing;\n",
+        ),
+        read_module(
+            "x/b.rs".into(),
+            vec!["x".into(), "b".into()],
+            "use crate::x::a::deep::Item;\nuse crate::y::Z;\nuse super::Shared;\n",
+        ),
+        read_module(
+            "x/a/deep.rs".into(),
+            vec!["x".into(), "a".into(), "deep".into()],
+            "\n",
+        ),
+        read_module("x.rs".into(), vec!["x".into()], "mod a;\nmod b;\n"),
+        read_module("y.rs".into(), vec!["y".into()], "use crate::x::b::Thing;\n"),
+    ];
+    let graphs = import_graphs(&modules);
+    assert_eq!(
+        graphs[&vec!["x".to_owned()]],
+        graph(&[("a", "b"), ("b", "a")])
+    );
+    assert_eq!(graphs[&Vec::new()], graph(&[("x", "y"), ("y", "x")]));
+    assert_eq!(cycles(&graphs[&Vec::new()]), [vec!["x", "y", "x"]]);
 }

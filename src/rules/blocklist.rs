@@ -33,7 +33,7 @@ pub const REGEX_PREFIX: &str = "regex:";
 
 /// One usable pattern of a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListPattern {
+pub enum BlocklistPattern {
     /// `*x`: the base name ends with `x`.
     EndsWith(String),
     /// `x*`: the base name starts with `x`.
@@ -48,7 +48,7 @@ pub enum ListPattern {
 
 /// A line of a list that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListProblem {
+pub struct BlocklistProblem {
     /// 1-based line number.
     pub line: usize,
     /// The line as written (trimmed).
@@ -57,7 +57,7 @@ pub struct ListProblem {
     pub message: String,
 }
 
-impl std::fmt::Display for ListProblem {
+impl std::fmt::Display for BlocklistProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -75,7 +75,7 @@ impl std::fmt::Display for ListProblem {
 /// entries to the `RegexSet`, since they all belong to one rule anyway. (globset would turn
 /// each `*x*` into a regex of its own.)
 #[derive(Debug, Clone, Default)]
-pub struct CompiledList {
+pub struct CompiledBlocklist {
     /// One glob per ends-with, starts-with or exact line; lowercased when `folded`.
     pub globs: Vec<Glob>,
     /// The globs are lowercased and must be matched against the lowercased base name (the list
@@ -86,13 +86,13 @@ pub struct CompiledList {
     /// How many usable lines the list has.
     pub patterns: usize,
     /// Lines that could not be used, in line order.
-    pub problems: Vec<ListProblem>,
+    pub problems: Vec<BlocklistProblem>,
     /// Why the list as a whole exceeds its compile budget (`super::budget`): such a list is
     /// not used at all.
     pub over_budget: Option<String>,
 }
 
-impl CompiledList {
+impl CompiledBlocklist {
     /// How many usable patterns the list has.
     pub fn pattern_count(&self) -> usize {
         self.patterns
@@ -100,7 +100,7 @@ impl CompiledList {
 }
 
 /// Reads one line: `None` for blank lines and comments.
-pub fn parse_line(line: &str) -> Option<Result<ListPattern, String>> {
+pub fn parse_line(line: &str) -> Option<Result<BlocklistPattern, String>> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -109,7 +109,7 @@ pub fn parse_line(line: &str) -> Option<Result<ListPattern, String>> {
         if regex.is_empty() {
             return Some(Err("empty regular expression after `regex:`".to_owned()));
         }
-        return Some(Ok(ListPattern::Regex(regex.to_owned())));
+        return Some(Ok(BlocklistPattern::Regex(regex.to_owned())));
     }
     let starts = line.starts_with('*');
     let ends = line.ends_with('*');
@@ -121,18 +121,18 @@ pub fn parse_line(line: &str) -> Option<Result<ListPattern, String>> {
                     "matches every file name; a list pattern needs text besides `*`".to_owned(),
                 ));
             }
-            ListPattern::Contains(inner.to_owned())
+            BlocklistPattern::Contains(inner.to_owned())
         }
-        (true, false) => ListPattern::EndsWith(line.get(1..).unwrap_or("").to_owned()),
+        (true, false) => BlocklistPattern::EndsWith(line.get(1..).unwrap_or("").to_owned()),
         (false, true) => {
-            ListPattern::StartsWith(line.get(..line.len() - 1).unwrap_or("").to_owned())
+            BlocklistPattern::StartsWith(line.get(..line.len() - 1).unwrap_or("").to_owned())
         }
-        (false, false) => ListPattern::Exact(line.to_owned()),
+        (false, false) => BlocklistPattern::Exact(line.to_owned()),
     };
     Some(Ok(pattern))
 }
 
-impl ListPattern {
+impl BlocklistPattern {
     /// The case-sensitive glob that matches what this pattern matches; with `fold`, the glob
     /// of the lowercased pattern, for the lowercased base name. `None` for a regex.
     pub fn glob(&self, fold: bool) -> Option<Result<Glob, globset::Error>> {
@@ -169,10 +169,10 @@ impl ListPattern {
 
 /// Compiles a whole list. Wildcard and exact lines ignore case unless `case_sensitive`;
 /// `regex:` lines are case-sensitive as written.
-pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
-    let mut list = CompiledList {
+pub fn compile(text: &str, case_sensitive: bool) -> CompiledBlocklist {
+    let mut list = CompiledBlocklist {
         folded: !case_sensitive,
-        ..CompiledList::default()
+        ..CompiledBlocklist::default()
     };
     let mut regexes: Vec<String> = Vec::new();
     let mut contains: Vec<String> = Vec::new();
@@ -182,7 +182,7 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
         let Some(parsed) = parse_line(raw_line) else {
             continue;
         };
-        let problem = |message: String| ListProblem {
+        let problem = |message: String| BlocklistProblem {
             line,
             text: shortened(raw_line.trim()),
             message,
@@ -208,7 +208,7 @@ pub fn compile(text: &str, case_sensitive: bool) -> CompiledList {
             ));
             continue;
         }
-        if let ListPattern::Contains(x) = &pattern {
+        if let BlocklistPattern::Contains(x) = &pattern {
             regex_text += x.len();
             contains.push(regex::escape(x));
             list.patterns += 1;

@@ -1,5 +1,5 @@
 //! Where a rule's shared list comes from (`list_file`, `list_url`), where a fetched list is
-//! cached, and how the rules file reads them. The parsing itself is pure (`rules::list`).
+//! cached, and how the rules file reads them. The parsing itself is pure (`rules::blocklist`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,16 +7,16 @@ use std::time::Duration;
 use url::Url;
 
 use crate::rules::RuleName;
-use crate::rules::list::ListProblem;
+use crate::rules::blocklist::BlocklistProblem;
 
 /// How often a `list_url` is fetched again unless the rule says `refresh`.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(4 * 3600);
 /// The largest list accepted, from a file or a URL.
-pub const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_BLOCKLIST_BYTES: usize = 4 * 1024 * 1024;
 
 /// Where a rule's list comes from. `Debug` and `Display` hide a password in the URL.
 #[derive(Clone, PartialEq, Eq)]
-pub enum ListSource {
+pub enum BlocklistSource {
     /// `list_file`: read when the rules are loaded (a relative path is relative to the rules
     /// file's folder).
     File(PathBuf),
@@ -31,7 +31,7 @@ pub enum ListSource {
     },
 }
 
-impl std::fmt::Debug for ListSource {
+impl std::fmt::Debug for BlocklistSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::File(path) => f.debug_tuple("File").field(path).finish(),
@@ -49,7 +49,7 @@ impl std::fmt::Debug for ListSource {
     }
 }
 
-impl std::fmt::Display for ListSource {
+impl std::fmt::Display for BlocklistSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::File(path) => write!(f, "{}", path.display()),
@@ -60,14 +60,14 @@ impl std::fmt::Display for ListSource {
 
 /// What became of one rule's list when the rules were loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListStatus {
+pub enum BlocklistStatus {
     /// Read and compiled.
     Loaded {
         /// Usable patterns.
         patterns: usize,
         /// Lines skipped because they cannot be used (only for `list_url`; a `list_file` with
         /// such lines is an invalid rules file).
-        skipped: Vec<ListProblem>,
+        skipped: Vec<BlocklistProblem>,
     },
     /// Not available: the rule is inactive until it is.
     Unavailable(String),
@@ -75,31 +75,33 @@ pub enum ListStatus {
 
 /// A rule's list and its status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListInfo {
+pub struct BlocklistInfo {
     /// The rule that uses the list.
     pub rule: RuleName,
     /// Where the list comes from.
-    pub source: ListSource,
+    pub source: BlocklistSource,
     /// What became of it.
-    pub status: ListStatus,
+    pub status: BlocklistStatus,
 }
 
-impl ListInfo {
+impl BlocklistInfo {
     /// Whether the rule is inactive because its list is not available.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self.status, ListStatus::Unavailable(_))
+        matches!(self.status, BlocklistStatus::Unavailable(_))
     }
 }
 
 /// Reads a list's text: a `list_file` from disk, a `list_url` from its cache. The error says
 /// why in words fit for a log line.
-pub type ListLookup<'a> = &'a dyn Fn(&ListSource) -> Result<String, String>;
+pub type BlocklistLookup<'a> = &'a dyn Fn(&BlocklistSource) -> Result<String, String>;
 
 /// The lookup `load` and `parse` use: the disk.
-pub fn read_from_disk(source: &ListSource) -> Result<String, String> {
+pub fn read_from_disk(source: &BlocklistSource) -> Result<String, String> {
     match source {
-        ListSource::File(path) => read_capped(path).map_err(|e| format!("cannot read it: {e}")),
-        ListSource::Url { cache, .. } => match read_copy(cache) {
+        BlocklistSource::File(path) => {
+            read_capped(path).map_err(|e| format!("cannot read it: {e}"))
+        }
+        BlocklistSource::Url { cache, .. } => match read_copy(cache) {
             Ok(text) => Ok(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
                 "never fetched (no copy at {}); the rule stays inactive until the daemon fetches it",
@@ -114,7 +116,7 @@ pub fn read_from_disk(source: &ListSource) -> Result<String, String> {
 /// file.
 fn read_copy(path: &Path) -> std::io::Result<String> {
     let bytes =
-        crate::durable::read_capped(path, u64::try_from(MAX_LIST_BYTES).unwrap_or(u64::MAX))?;
+        crate::durable::read_capped(path, u64::try_from(MAX_BLOCKLIST_BYTES).unwrap_or(u64::MAX))?;
     String::from_utf8(bytes)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
@@ -123,22 +125,22 @@ fn read_capped(path: &Path) -> std::io::Result<String> {
     use std::io::Read as _;
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
-    file.take(u64::try_from(MAX_LIST_BYTES).unwrap_or(u64::MAX) + 1)
+    file.take(u64::try_from(MAX_BLOCKLIST_BYTES).unwrap_or(u64::MAX) + 1)
         .read_to_end(&mut bytes)?;
-    if bytes.len() > MAX_LIST_BYTES {
+    if bytes.len() > MAX_BLOCKLIST_BYTES {
         return Err(std::io::Error::other(format!(
             "larger than {} MiB",
-            MAX_LIST_BYTES / (1024 * 1024)
+            MAX_BLOCKLIST_BYTES / (1024 * 1024)
         )));
     }
     String::from_utf8(bytes)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
-/// The folder beside the state file that holds fetched lists: `<state_file>.lists`.
+/// The folder beside the state file that holds fetched lists: `<state_file>.blocklists`.
 pub fn cache_dir(state_file: &Path) -> PathBuf {
     let mut name = state_file.as_os_str().to_owned();
-    name.push(".lists");
+    name.push(".blocklists");
     PathBuf::from(name)
 }
 
@@ -169,8 +171,8 @@ pub fn resolve_file(rules_file: &Path, written: &str) -> PathBuf {
 // The rules file's `list_file`, `list_url` and `refresh` keys.
 
 /// A rule's list, compiled for its `RuleSpec`.
-pub(super) struct RuleList {
-    pub(super) info: ListInfo,
+pub(super) struct RuleBlocklist {
+    pub(super) info: BlocklistInfo,
     pub(super) globs: Vec<globset::Glob>,
     pub(super) folded: bool,
     pub(super) regexes: Vec<String>,
@@ -180,12 +182,12 @@ pub(super) struct RuleList {
 impl super::Checker<'_> {
     /// Reads and compiles a rule's `list_file` or `list_url`; `None` when the rule has neither
     /// or the keys are invalid (problems recorded).
-    pub(super) fn rule_list(
+    pub(super) fn rule_blocklist(
         &mut self,
         rule_idx: usize,
         raw: &super::RawRule,
         name: &RuleName,
-    ) -> Option<RuleList> {
+    ) -> Option<RuleBlocklist> {
         let key = |field: &str| format!("rule[{rule_idx}].{field}");
         let case_sensitive = raw.case_sensitive.unwrap_or(false);
         self.list_key_problems(rule_idx, raw);
@@ -208,7 +210,7 @@ impl super::Checker<'_> {
                     return None;
                 }
                 (
-                    ListSource::File(resolve_file(self.path, file.get_ref())),
+                    BlocklistSource::File(resolve_file(self.path, file.get_ref())),
                     file.span(),
                     "list_file",
                 )
@@ -219,24 +221,24 @@ impl super::Checker<'_> {
                 "list_url",
             ),
         };
-        let text = match (self.lists)(&source) {
+        let text = match (self.blocklists)(&source) {
             Ok(text) => text,
             Err(reason) => return self.unavailable(name, source, span, &key(field), reason),
         };
-        let compiled = crate::rules::list::compile(&text, case_sensitive);
+        let compiled = crate::rules::blocklist::compile(&text, case_sensitive);
         if let Some(reason) = &compiled.over_budget {
             // Never a reason to refuse the whole rules file for a fetched copy: only its rule
             // goes inactive, as for a list never fetched.
             let reason = match &source {
-                ListSource::File(_) => format!("exceeds the compile budget: {reason}"),
-                ListSource::Url { cache, .. } => format!(
+                BlocklistSource::File(_) => format!("exceeds the compile budget: {reason}"),
+                BlocklistSource::Url { cache, .. } => format!(
                     "the copy at {} exceeds the compile budget: {reason}; the rule stays inactive until a copy within the budget is fetched",
                     cache.display()
                 ),
             };
             return self.unavailable(name, source, span, &key(field), reason);
         }
-        if let ListSource::File(path) = &source {
+        if let BlocklistSource::File(path) = &source {
             for problem in &compiled.problems {
                 self.problem(
                     span.clone(),
@@ -250,18 +252,18 @@ impl super::Checker<'_> {
             }
         }
         let status = if compiled.pattern_count() == 0 && !compiled.problems.is_empty() {
-            ListStatus::Unavailable(format!(
+            BlocklistStatus::Unavailable(format!(
                 "no usable pattern; {} line(s) cannot be used",
                 compiled.problems.len()
             ))
         } else {
-            ListStatus::Loaded {
+            BlocklistStatus::Loaded {
                 patterns: compiled.pattern_count(),
                 skipped: compiled.problems,
             }
         };
-        Some(RuleList {
-            info: ListInfo {
+        Some(RuleBlocklist {
+            info: BlocklistInfo {
                 rule: name.clone(),
                 source,
                 status,
@@ -278,20 +280,20 @@ impl super::Checker<'_> {
     fn unavailable(
         &mut self,
         name: &RuleName,
-        source: ListSource,
+        source: BlocklistSource,
         span: std::ops::Range<usize>,
         key: &str,
         reason: String,
-    ) -> Option<RuleList> {
-        if let ListSource::File(path) = &source {
+    ) -> Option<RuleBlocklist> {
+        if let BlocklistSource::File(path) = &source {
             self.problem(span, key, "", format!("list {}: {reason}", path.display()));
             return None;
         }
-        Some(RuleList {
-            info: ListInfo {
+        Some(RuleBlocklist {
+            info: BlocklistInfo {
                 rule: name.clone(),
                 source,
-                status: ListStatus::Unavailable(reason),
+                status: BlocklistStatus::Unavailable(reason),
             },
             globs: Vec::new(),
             folded: false,
@@ -331,7 +333,7 @@ impl super::Checker<'_> {
         rule_idx: usize,
         url: &toml::Spanned<String>,
         raw_refresh: Option<&toml::Spanned<String>>,
-    ) -> Option<ListSource> {
+    ) -> Option<BlocklistSource> {
         let key = |field: &str| format!("rule[{rule_idx}].{field}");
         let refresh = self.duration(raw_refresh, &key("refresh"), DEFAULT_REFRESH);
         if let Some(raw_refresh) = raw_refresh
@@ -367,7 +369,7 @@ impl super::Checker<'_> {
             }
         };
         let cache = cache_file(&self.state_file, &parsed);
-        Some(ListSource::Url {
+        Some(BlocklistSource::Url {
             url: parsed,
             refresh,
             cache,
@@ -387,7 +389,7 @@ mod tests {
         assert_eq!(cache_file(state, &a), cache_file(state, &a));
         assert_ne!(cache_file(state, &a), cache_file(state, &b));
         assert!(
-            cache_file(state, &a).starts_with("/var/lib/x/state.json.lists"),
+            cache_file(state, &a).starts_with("/var/lib/x/state.json.blocklists"),
             "{}",
             cache_file(state, &a).display()
         );
@@ -397,7 +399,7 @@ mod tests {
 
     #[test]
     fn a_password_in_a_list_url_is_never_shown() {
-        let source = ListSource::Url {
+        let source = BlocklistSource::Url {
             url: Url::parse("https://bot:hunter22@lists.example/a.txt").unwrap(),
             refresh: DEFAULT_REFRESH,
             cache: PathBuf::from("/x"),
@@ -422,21 +424,21 @@ mod tests {
 
     fn parse_with(
         rules: &str,
-        lists: super::ListLookup<'_>,
+        blocklists: super::BlocklistLookup<'_>,
     ) -> Result<super::super::Config, String> {
-        super::super::parse_with_lists(
+        super::super::parse_with_blocklists(
             &format!("{SERVER}{rules}"),
             Path::new("/config/rules.toml"),
             &|_| None,
-            lists,
+            blocklists,
         )
         .map_err(|e| e.to_string())
     }
 
     #[test]
     fn a_list_file_compiles_and_its_bad_lines_are_errors_with_line_numbers() {
-        let lookup = |source: &ListSource| match source {
-            ListSource::File(path) if path == Path::new("/config/block.txt") => {
+        let lookup = |source: &BlocklistSource| match source {
+            BlocklistSource::File(path) if path == Path::new("/config/block.txt") => {
                 Ok("# junk\n*.exe\n*\nregex:(a\n".to_owned())
             }
             other => Err(format!("unexpected {other}")),
@@ -452,12 +454,12 @@ mod tests {
             message.contains("/config/block.txt:4: invalid regular expression"),
             "{message}"
         );
-        let good = |_: &ListSource| Ok("*.exe\n*.scr\n".to_owned());
+        let good = |_: &BlocklistSource| Ok("*.exe\n*.scr\n".to_owned());
         let config = parse_with(rule, &good).unwrap();
         assert_eq!(config.rules.glob_count(), 2);
         assert_eq!(
-            config.lists[0].status,
-            ListStatus::Loaded {
+            config.blocklists[0].status,
+            BlocklistStatus::Loaded {
                 patterns: 2,
                 skipped: Vec::new()
             }
@@ -469,13 +471,13 @@ mod tests {
         let rule = "[[rule]]\nname = \"community\"\naction = \"skip\"\nlist_url = \"https://lists.example/block.txt\"\nrefresh = \"2h\"\n";
         let config = parse_with(rule, &read_from_disk).unwrap();
         assert!(config.rules.rules()[0].is_inactive());
-        assert!(config.lists[0].is_unavailable());
-        let ListSource::Url { refresh, cache, .. } = &config.lists[0].source else {
-            panic!("{:?}", config.lists[0].source)
+        assert!(config.blocklists[0].is_unavailable());
+        let BlocklistSource::Url { refresh, cache, .. } = &config.blocklists[0].source else {
+            panic!("{:?}", config.blocklists[0].source)
         };
         assert_eq!(*refresh, Duration::from_secs(7200));
-        assert!(cache.starts_with("/var/lib/x/state.json.lists"));
-        let skipped = |_: &ListSource| Ok("*.exe\n*\n".to_owned());
+        assert!(cache.starts_with("/var/lib/x/state.json.blocklists"));
+        let skipped = |_: &BlocklistSource| Ok("*.exe\n*\n".to_owned());
         let config = parse_with(rule, &skipped).unwrap();
         assert!(!config.rules.rules()[0].is_inactive());
         assert!(
@@ -487,7 +489,7 @@ mod tests {
 
     #[test]
     fn list_keys_are_checked() {
-        let no = |_: &ListSource| Err("no".to_owned());
+        let no = |_: &BlocklistSource| Err("no".to_owned());
         for (rule, wanted) in [
             ("list_url = \"http://lists.example/a\"", "over https"),
             (
@@ -513,7 +515,7 @@ mod tests {
     #[test]
     fn a_missing_cache_says_never_fetched() {
         let dir = tempfile::tempdir().unwrap();
-        let source = ListSource::Url {
+        let source = BlocklistSource::Url {
             url: Url::parse("https://lists.example/a.txt").unwrap(),
             refresh: DEFAULT_REFRESH,
             cache: dir.path().join("none.txt"),
@@ -524,9 +526,9 @@ mod tests {
                 .contains("never fetched")
         );
         let big = dir.path().join("big.txt");
-        std::fs::write(&big, vec![b'a'; MAX_LIST_BYTES + 1]).unwrap();
+        std::fs::write(&big, vec![b'a'; MAX_BLOCKLIST_BYTES + 1]).unwrap();
         assert!(
-            read_from_disk(&ListSource::File(big))
+            read_from_disk(&BlocklistSource::File(big))
                 .unwrap_err()
                 .contains("larger than")
         );

@@ -10,9 +10,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use cloudreve_autoselect::blocklist_fetch::{self, BlocklistFetchError, Refreshed};
 use cloudreve_autoselect::cloudreve::DownloadError;
-use cloudreve_autoselect::config::{self, lists::ListStatus};
-use cloudreve_autoselect::list_fetch::{self, ListFetchError, Refreshed};
+use cloudreve_autoselect::config::{self, blocklists::BlocklistStatus};
 use cloudreve_emulator::Backend;
 
 use crate::support::wait_for;
@@ -30,12 +30,12 @@ struct Served {
 }
 
 #[derive(Clone)]
-pub(crate) struct ListServer {
+pub(crate) struct BlocklistServer {
     served: Arc<Mutex<Served>>,
     base: String,
 }
 
-impl ListServer {
+impl BlocklistServer {
     pub(crate) async fn start(body: &str) -> Self {
         let served = Arc::new(Mutex::new(Served {
             status: StatusCode::OK,
@@ -94,7 +94,7 @@ pub(crate) fn load(path: &Path) -> config::Config {
 
 #[tokio::test]
 async fn a_list_url_is_fetched_cached_refreshed_and_a_failed_refresh_keeps_the_copy() {
-    let server = ListServer::start(LIST).await;
+    let server = BlocklistServer::start(LIST).await;
     let dir = tempfile::tempdir().unwrap();
     let path = rules_file(
         dir.path(),
@@ -105,21 +105,21 @@ async fn a_list_url_is_fetched_cached_refreshed_and_a_failed_refresh_keeps_the_c
     // Never fetched: the rule is there but inactive.
     let before = load(&path);
     assert!(before.rules.rules()[1].is_inactive());
-    assert!(before.lists[0].is_unavailable());
-    let lists = list_fetch::url_lists(&before);
+    assert!(before.blocklists[0].is_unavailable());
+    let lists = blocklist_fetch::url_blocklists(&before);
     assert_eq!(lists.len(), 1);
     assert_eq!(lists[0].refresh, Duration::from_secs(3600));
-    let downloader = list_fetch::downloader(&before).unwrap();
+    let downloader = blocklist_fetch::downloader(&before).unwrap();
 
     // A failed first fetch leaves no copy: still inactive.
     server.serve(StatusCode::INTERNAL_SERVER_ERROR, b"oops");
-    let error = list_fetch::refresh(&downloader, &lists[0])
+    let error = blocklist_fetch::refresh(&downloader, &lists[0])
         .await
         .unwrap_err();
     assert!(
         matches!(
             error,
-            ListFetchError::Download(DownloadError::Status { status: 500, .. })
+            BlocklistFetchError::Download(DownloadError::Status { status: 500, .. })
         ),
         "{error}"
     );
@@ -129,37 +129,43 @@ async fn a_list_url_is_fetched_cached_refreshed_and_a_failed_refresh_keeps_the_c
     // Fetched: the copy is kept beside the state file and the rule is active.
     server.serve(StatusCode::OK, LIST.as_bytes());
     assert_eq!(
-        list_fetch::refresh(&downloader, &lists[0]).await.unwrap(),
+        blocklist_fetch::refresh(&downloader, &lists[0])
+            .await
+            .unwrap(),
         Refreshed::Updated
     );
     assert!(
         lists[0]
             .cache
-            .starts_with(dir.path().join("state.json.lists"))
+            .starts_with(dir.path().join("state.json.blocklists"))
     );
     let fetched = load(&path);
     assert!(!fetched.rules.rules()[1].is_inactive());
     assert_eq!(
-        fetched.lists[0].status,
-        ListStatus::Loaded {
+        fetched.blocklists[0].status,
+        BlocklistStatus::Loaded {
             patterns: 4,
             skipped: Vec::new()
         }
     );
     assert_eq!(
-        list_fetch::refresh(&downloader, &lists[0]).await.unwrap(),
+        blocklist_fetch::refresh(&downloader, &lists[0])
+            .await
+            .unwrap(),
         Refreshed::Unchanged
     );
 
     // Refreshed with a new version.
     server.serve(StatusCode::OK, format!("{LIST}*.nfo\n").as_bytes());
     assert_eq!(
-        list_fetch::refresh(&downloader, &lists[0]).await.unwrap(),
+        blocklist_fetch::refresh(&downloader, &lists[0])
+            .await
+            .unwrap(),
         Refreshed::Updated
     );
     assert!(matches!(
-        load(&path).lists[0].status,
-        ListStatus::Loaded { patterns: 5, .. }
+        load(&path).blocklists[0].status,
+        BlocklistStatus::Loaded { patterns: 5, .. }
     ));
 
     // A failed refresh, an empty answer and a page of nothing usable keep the last good copy.
@@ -171,7 +177,11 @@ async fn a_list_url_is_fetched_cached_refreshed_and_a_failed_refresh_keeps_the_c
         (StatusCode::OK, b"\xff\xfe not text"),
     ] {
         server.serve(status, body);
-        assert!(list_fetch::refresh(&downloader, &lists[0]).await.is_err());
+        assert!(
+            blocklist_fetch::refresh(&downloader, &lists[0])
+                .await
+                .is_err()
+        );
         assert_eq!(std::fs::read(&lists[0].cache).unwrap(), good);
     }
     assert!(!load(&path).rules.rules()[1].is_inactive());
@@ -180,7 +190,7 @@ async fn a_list_url_is_fetched_cached_refreshed_and_a_failed_refresh_keeps_the_c
 #[tokio::test]
 async fn an_oversized_list_is_refused() {
     let big = "*.exe\n".repeat(800_000); // 4.8 MB, over the 4 MiB cap
-    let server = ListServer::start(&big).await;
+    let server = BlocklistServer::start(&big).await;
     let dir = tempfile::tempdir().unwrap();
     let path = rules_file(
         dir.path(),
@@ -188,13 +198,15 @@ async fn an_oversized_list_is_refused() {
         &format!("list_url = \"{}\"", server.url()),
     );
     let config = load(&path);
-    let downloader = list_fetch::downloader(&config).unwrap();
-    let list = &list_fetch::url_lists(&config)[0];
-    let error = list_fetch::refresh(&downloader, list).await.unwrap_err();
+    let downloader = blocklist_fetch::downloader(&config).unwrap();
+    let list = &blocklist_fetch::url_blocklists(&config)[0];
+    let error = blocklist_fetch::refresh(&downloader, list)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             error,
-            ListFetchError::Download(DownloadError::TooLarge { .. })
+            BlocklistFetchError::Download(DownloadError::TooLarge { .. })
         ),
         "{error}"
     );
@@ -204,7 +216,7 @@ async fn an_oversized_list_is_refused() {
 
 #[tokio::test]
 async fn check_fetches_a_list_never_fetched_and_fails_when_it_cannot() {
-    let server = ListServer::start(LIST).await;
+    let server = BlocklistServer::start(LIST).await;
     let dir = tempfile::tempdir().unwrap();
     let path = rules_file(
         dir.path(),
@@ -273,7 +285,7 @@ async fn malformed_lines_are_named_by_line_number() {
     );
 
     // In a fetched list the same lines are skipped with a warning naming them.
-    let server = ListServer::start("*.exe\n*\nregex:(?=lookahead)\n*.scr\n").await;
+    let server = BlocklistServer::start("*.exe\n*\nregex:(?=lookahead)\n*.scr\n").await;
     let path = rules_file(
         dir.path(),
         "https://cloud.example",
@@ -298,7 +310,7 @@ async fn malformed_lines_are_named_by_line_number() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_fetches_a_list_and_applies_it_and_logs_the_rule_inactive_until_then() {
     let emu = support::emulator().await;
-    let server = ListServer::start(LIST).await;
+    let server = BlocklistServer::start(LIST).await;
     server.serve(StatusCode::SERVICE_UNAVAILABLE, b"not yet");
     let dir = tempfile::tempdir().unwrap();
     let path = rules_file(
@@ -330,8 +342,8 @@ async fn the_daemon_fetches_a_list_and_applies_it_and_logs_the_rule_inactive_unt
     child.kill().await.unwrap();
     server.serve(StatusCode::OK, LIST.as_bytes());
     let config = load(&path);
-    let downloader = list_fetch::downloader(&config).unwrap();
-    list_fetch::refresh(&downloader, &list_fetch::url_lists(&config)[0])
+    let downloader = blocklist_fetch::downloader(&config).unwrap();
+    blocklist_fetch::refresh(&downloader, &blocklist_fetch::url_blocklists(&config)[0])
         .await
         .unwrap();
     let mut child = tokio::process::Command::new(support::binary())
@@ -354,7 +366,7 @@ async fn the_daemon_fetches_a_list_and_applies_it_and_logs_the_rule_inactive_unt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_running_daemon_fetches_a_missing_list_at_start_and_uses_it_by_the_next_tick() {
     let emu = support::emulator().await;
-    let server = ListServer::start(LIST).await;
+    let server = BlocklistServer::start(LIST).await;
     let dir = tempfile::tempdir().unwrap();
     let path = rules_file(
         dir.path(),
@@ -385,7 +397,7 @@ async fn the_running_daemon_fetches_a_missing_list_at_start_and_uses_it_by_the_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_fetches_a_due_list_first_and_a_dry_run_keeps_no_copy() {
     let emu = support::emulator().await;
-    let server = ListServer::start(LIST).await;
+    let server = BlocklistServer::start(LIST).await;
     let dir = tempfile::tempdir().unwrap();
     let path = rules_file(
         dir.path(),
@@ -393,7 +405,9 @@ async fn once_fetches_a_due_list_first_and_a_dry_run_keeps_no_copy() {
         &format!("list_url = \"{}\"", server.url()),
     );
     let task = emu.add_task(support::show(Backend::Aria2));
-    let cache = list_fetch::url_lists(&load(&path))[0].cache.clone();
+    let cache = blocklist_fetch::url_blocklists(&load(&path))[0]
+        .cache
+        .clone();
     let env = [("CLOUDREVE_AUTOSELECT_PASSWORD", support::PASSWORD)];
     let config = path.to_str().unwrap();
 
@@ -421,8 +435,8 @@ async fn once_fetches_a_due_list_first_and_a_dry_run_keeps_no_copy() {
 }
 
 #[test]
-fn the_list_parser_expectations_and_torrent_reader_are_pure() {
-    for file in ["src/rules/list.rs", "src/expect.rs", "src/torrent.rs"] {
+fn the_blocklist_parser_expectations_and_torrent_reader_are_pure() {
+    for file in ["src/rules/blocklist.rs", "src/expect.rs", "src/torrent.rs"] {
         let text =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
         for line in text

@@ -26,10 +26,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use url::Url;
 
+use super::{Exit, Output, load};
+use crate::account::{CredentialError, connection_options, oauth::login_token_file};
 use crate::cloudreve::{
     Authorization, BuildError, Client, CodeExchange, ExchangeError, RandomError, StoreError,
 };
-use crate::command::{Exit, Outcome, SetupError, connection_options, oauth::login_token_file};
 use crate::config::{self, Account, ClientSecretError, Config, EnvLookup, OAuthSettings};
 
 /// How long a login waits: the life of an authorization code.
@@ -51,7 +52,7 @@ pub enum LoginError {
     Secret(#[from] ClientSecretError),
     /// The connection settings are unusable.
     #[error(transparent)]
-    Setup(#[from] SetupError),
+    Setup(#[from] CredentialError),
     /// The HTTP client could not be built.
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -453,8 +454,8 @@ pub async fn command(
     open: bool,
     code: Option<String>,
     env: EnvLookup<'_>,
-) -> Outcome {
-    let config = match crate::command::load(config_path, env) {
+) -> Output {
+    let config = match load(config_path, env) {
         Ok(config) => config,
         Err(outcome) => return outcome,
     };
@@ -491,7 +492,7 @@ pub async fn command(
         .await
     };
     match result {
-        Ok(stdout) => Outcome {
+        Ok(stdout) => Output {
             exit: Exit::Success,
             stdout,
             stderr: String::new(),
@@ -563,8 +564,8 @@ fn tell_terminal(prompt: &Prompt<'_>, open: bool) {
     }
 }
 
-fn failure(error: &LoginError) -> Outcome {
-    Outcome {
+fn failure(error: &LoginError) -> Output {
+    Output {
         exit: error.exit(),
         stdout: String::new(),
         stderr: format!("error: {error}\n"),

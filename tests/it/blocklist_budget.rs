@@ -6,11 +6,11 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
-use cloudreve_autoselect::config::{self, lists::ListStatus};
-use cloudreve_autoselect::list_fetch::{self, ListFetchError, Refreshed};
+use cloudreve_autoselect::blocklist_fetch::{self, BlocklistFetchError, Refreshed};
+use cloudreve_autoselect::config::{self, blocklists::BlocklistStatus};
 use cloudreve_emulator::Backend;
 
-use crate::lists::{LIST, ListServer, load, rules_file};
+use crate::blocklists::{BlocklistServer, LIST, load, rules_file};
 use crate::support::{self, run_binary, stderr};
 
 /// The 2,000 lines of `regex:^xN\w{50}y`: 29 s of CPU to compile, line by line.
@@ -23,7 +23,7 @@ fn costly_regexes() -> String {
 
 #[tokio::test]
 async fn a_list_over_the_budget_never_reaches_the_cache_and_the_last_copy_stays() {
-    let server = ListServer::start(LIST).await;
+    let server = BlocklistServer::start(LIST).await;
     let dir = tempfile::tempdir().unwrap();
     let path = rules_file(
         dir.path(),
@@ -31,19 +31,21 @@ async fn a_list_over_the_budget_never_reaches_the_cache_and_the_last_copy_stays(
         &format!("list_url = \"{}\"", server.url()),
     );
     let config = load(&path);
-    let downloader = list_fetch::downloader(&config).unwrap();
-    let list = &list_fetch::url_lists(&config)[0];
+    let downloader = blocklist_fetch::downloader(&config).unwrap();
+    let list = &blocklist_fetch::url_blocklists(&config)[0];
     assert_eq!(
-        list_fetch::refresh(&downloader, list).await.unwrap(),
+        blocklist_fetch::refresh(&downloader, list).await.unwrap(),
         Refreshed::Updated
     );
     let good = std::fs::read(&list.cache).unwrap();
 
     let started = Instant::now();
     server.serve(StatusCode::OK, costly_regexes().as_bytes());
-    let error = list_fetch::refresh(&downloader, list).await.unwrap_err();
+    let error = blocklist_fetch::refresh(&downloader, list)
+        .await
+        .unwrap_err();
     assert!(
-        matches!(error, ListFetchError::OverBudget { .. }),
+        matches!(error, BlocklistFetchError::OverBudget { .. }),
         "{error}"
     );
     assert!(
@@ -53,8 +55,13 @@ async fn a_list_over_the_budget_never_reaches_the_cache_and_the_last_copy_stays(
     // One 4 MB `*aaa…*` line (1.47 GB to compile): a line too long, so nothing usable.
     let long = format!("*{}*\n", "a".repeat(4_000_000));
     server.serve(StatusCode::OK, long.as_bytes());
-    let error = list_fetch::refresh(&downloader, list).await.unwrap_err();
-    assert!(matches!(error, ListFetchError::NoPattern { .. }), "{error}");
+    let error = blocklist_fetch::refresh(&downloader, list)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, BlocklistFetchError::NoPattern { .. }),
+        "{error}"
+    );
     // Under qemu-user (`ci/arm64 test` sets QEMU_LD_PREFIX) the bound is wider: the same work
     // runs several times slower there.
     let bound = if std::env::var_os("QEMU_LD_PREFIX").is_some() {
@@ -80,14 +87,16 @@ async fn a_cached_copy_over_the_budget_makes_only_its_rule_inactive() {
         "list_url = \"https://lists.example/poison.txt\"",
     );
     // A copy cached before the budget existed.
-    let cache = list_fetch::url_lists(&load(&path))[0].cache.clone();
+    let cache = blocklist_fetch::url_blocklists(&load(&path))[0]
+        .cache
+        .clone();
     std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
     std::fs::write(&cache, costly_regexes()).unwrap();
 
     let config = load(&path);
     assert!(config.rules.rules()[1].is_inactive());
-    let ListStatus::Unavailable(reason) = &config.lists[0].status else {
-        panic!("{:?}", config.lists[0].status);
+    let BlocklistStatus::Unavailable(reason) = &config.blocklists[0].status else {
+        panic!("{:?}", config.blocklists[0].status);
     };
     assert!(reason.contains("exceeds the compile budget"), "{reason}");
     assert!(reason.contains(&cache.display().to_string()), "{reason}");
@@ -152,7 +161,7 @@ fn a_list_file_and_the_rules_file_regexes_are_held_to_the_budget_and_refused_fas
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_fetch_beside_an_old_copy_does_not_say_never_fetched() {
     let emu = support::emulator().await;
-    let server = ListServer::start(LIST).await;
+    let server = BlocklistServer::start(LIST).await;
     let dir = tempfile::tempdir().unwrap();
     let path = rules_file(
         dir.path(),
@@ -160,8 +169,8 @@ async fn a_failed_fetch_beside_an_old_copy_does_not_say_never_fetched() {
         &format!("list_url = \"{}\"\nrefresh = \"1h\"", server.url()),
     );
     let config = load(&path);
-    let list = &list_fetch::url_lists(&config)[0];
-    list_fetch::refresh(&list_fetch::downloader(&config).unwrap(), list)
+    let list = &blocklist_fetch::url_blocklists(&config)[0];
+    blocklist_fetch::refresh(&blocklist_fetch::downloader(&config).unwrap(), list)
         .await
         .unwrap();
     // The copy is due again, and the server fails.

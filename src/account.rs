@@ -1,17 +1,22 @@
-//! Client options for an account: its credentials (a password, or a refresh token continued
-//! from its rotation kept beside the state file, or OAuth) and its connection settings.
+//! An account's client options, built from the config: its credentials (a password, or a
+//! refresh token continued from its rotation kept beside the state file, or OAuth) and its
+//! connection settings. Part of the shell (it reads files); the commands and `login` build
+//! their clients through it. Its leaves: `oauth` (where an OAuth grant is read and kept) and
+//! `source` (naming a password's source); neither imports a command.
 
 use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use super::{oauth, sources};
 use crate::cloudreve::{ClientOptions, Credentials};
 use crate::config::{self, Config, EnvLookup};
 
+pub mod oauth;
+mod source;
+
 /// The client could not be set up from the config.
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
+pub enum CredentialError {
     /// No usable password.
     #[error(transparent)]
     Password(#[from] config::PasswordError),
@@ -74,9 +79,9 @@ pub(super) fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> 
 pub(super) fn initial_refresh_token(
     configured: &std::path::Path,
     store: &std::path::Path,
-) -> Result<SecretString, SetupError> {
+) -> Result<SecretString, CredentialError> {
     let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).map_err(|source| SetupError::Read {
+        std::fs::read_to_string(path).map_err(|source| CredentialError::Read {
             key: "server.refresh_token_file",
             path: path.to_owned(),
             source,
@@ -91,7 +96,7 @@ pub(super) fn initial_refresh_token(
     };
     let token = text.trim();
     if token.is_empty() {
-        return Err(SetupError::EmptyToken {
+        return Err(CredentialError::EmptyToken {
             path: configured.to_owned(),
         });
     }
@@ -99,13 +104,13 @@ pub(super) fn initial_refresh_token(
 }
 
 /// The refresh token the daemon kept: its own file, so never through a link, and small.
-pub(super) fn read_kept_token(path: &std::path::Path) -> Result<String, SetupError> {
+pub(super) fn read_kept_token(path: &std::path::Path) -> Result<String, CredentialError> {
     crate::durable::read_capped(path, 64 * 1024)
         .and_then(|bytes| {
             String::from_utf8(bytes)
                 .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
         })
-        .map_err(|source| SetupError::Read {
+        .map_err(|source| CredentialError::Read {
             key: "server.refresh_token_file",
             path: path.to_owned(),
             source,
@@ -121,11 +126,11 @@ pub(super) fn read_kept_token(path: &std::path::Path) -> Result<String, SetupErr
 pub(super) fn delivered_refresh_token(
     file: &std::path::Path,
     state_file: &std::path::Path,
-) -> Result<Credentials, SetupError> {
+) -> Result<Credentials, CredentialError> {
     let read = |path: &std::path::Path| {
         std::fs::read_to_string(path)
             .map(|text| text.trim().to_owned())
-            .map_err(|source| SetupError::Read {
+            .map_err(|source| CredentialError::Read {
                 key: "refresh-token credential",
                 path: path.to_owned(),
                 source,
@@ -133,7 +138,7 @@ pub(super) fn delivered_refresh_token(
     };
     let delivered = read(file)?;
     if delivered.is_empty() {
-        return Err(SetupError::EmptyToken {
+        return Err(CredentialError::EmptyToken {
             path: file.to_owned(),
         });
     }
@@ -174,10 +179,13 @@ pub(super) fn fingerprint(text: &str) -> u64 {
 }
 
 /// Client options from a config for its first account: credentials, CA certificates, timeouts.
-pub fn client_options(config: &Config, env: EnvLookup<'_>) -> Result<ClientOptions, SetupError> {
+pub fn client_options(
+    config: &Config,
+    env: EnvLookup<'_>,
+) -> Result<ClientOptions, CredentialError> {
     match config.accounts.first() {
         Some(account) => account_client_options(account, env),
-        None => Err(SetupError::Password(config::PasswordError::Missing)),
+        None => Err(CredentialError::Password(config::PasswordError::Missing)),
     }
 }
 
@@ -188,7 +196,7 @@ pub fn client_options(config: &Config, env: EnvLookup<'_>) -> Result<ClientOptio
 pub(super) fn named_account_credentials(
     account: &config::Account,
     env: EnvLookup<'_>,
-) -> Result<Option<Credentials>, SetupError> {
+) -> Result<Option<Credentials>, CredentialError> {
     if let Some(password) = config::credential_file(&format!("{}.password", account.name), env) {
         let setting = config::PasswordSetting::File(password);
         return Ok(Some(Credentials::Password(config::resolve_password(
@@ -205,7 +213,7 @@ pub(super) fn named_account_credentials(
 pub fn account_client_options(
     account: &config::Account,
     env: EnvLookup<'_>,
-) -> Result<ClientOptions, SetupError> {
+) -> Result<ClientOptions, CredentialError> {
     let server = &account.server;
     let named = account.name != config::DEFAULT_ACCOUNT;
     let credentials = match &server.refresh_token_file {
@@ -221,7 +229,7 @@ pub fn account_client_options(
         }
         None if named && matches!(server.password, config::PasswordSetting::FromEnvironment) => {
             named_account_credentials(account, env)?.ok_or_else(|| {
-                SetupError::AccountCredentials {
+                CredentialError::AccountCredentials {
                     account: account.name.clone(),
                 }
             })?
@@ -240,12 +248,12 @@ pub fn account_client_options(
     };
     let mut options = connection_options(account)?;
     options.credentials = credentials;
-    options.credential_source = sources::password_source(account, env);
+    options.credential_source = source::password_source(account, env);
     Ok(options)
 }
 
 /// Client options for one account without its credentials: CA certificates, timeouts.
-pub fn connection_options(account: &config::Account) -> Result<ClientOptions, SetupError> {
+pub fn connection_options(account: &config::Account) -> Result<ClientOptions, CredentialError> {
     let server = &account.server;
     let mut options = ClientOptions::new(
         server.api_base.clone(),
@@ -253,11 +261,12 @@ pub fn connection_options(account: &config::Account) -> Result<ClientOptions, Se
         SecretString::from(String::new()),
     );
     if let Some(ca_file) = &server.ca_file {
-        options.extra_roots_pem = std::fs::read(ca_file).map_err(|source| SetupError::Read {
-            key: "server.ca_file",
-            path: ca_file.clone(),
-            source,
-        })?;
+        options.extra_roots_pem =
+            std::fs::read(ca_file).map_err(|source| CredentialError::Read {
+                key: "server.ca_file",
+                path: ca_file.clone(),
+                source,
+            })?;
     }
     options.accept_invalid_certs = server.accept_invalid_certs;
     options.timeout = server.timeout;

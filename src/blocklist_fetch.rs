@@ -19,16 +19,16 @@ use url::Url;
 
 use crate::cloudreve::{BuildError, DownloadError, DownloadOptions, Downloader, redacted};
 use crate::config::Config;
-use crate::config::lists::{ListSource, MAX_LIST_BYTES};
+use crate::config::blocklists::{BlocklistSource, MAX_BLOCKLIST_BYTES};
 use crate::rules::RuleName;
-use crate::rules::list::compile;
+use crate::rules::blocklist::compile;
 
 /// How soon a failed fetch is tried again, at most.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(300);
 
 /// One `list_url` of the rules. `Debug` hides a password in the URL.
 #[derive(Clone, PartialEq, Eq)]
-pub struct UrlList {
+pub struct UrlBlocklist {
     /// The rule that uses it.
     pub rule: RuleName,
     /// Where it is fetched from.
@@ -39,9 +39,9 @@ pub struct UrlList {
     pub cache: PathBuf,
 }
 
-impl std::fmt::Debug for UrlList {
+impl std::fmt::Debug for UrlBlocklist {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UrlList")
+        f.debug_struct("UrlBlocklist")
             .field("rule", &self.rule)
             .field("url", &redacted(&self.url))
             .field("refresh", &self.refresh)
@@ -51,17 +51,17 @@ impl std::fmt::Debug for UrlList {
 }
 
 /// The `list_url` lists of a config (the same URL used by two rules is fetched once).
-pub fn url_lists(config: &Config) -> Vec<UrlList> {
-    let mut lists: Vec<UrlList> = Vec::new();
-    for info in &config.lists {
-        if let ListSource::Url {
+pub fn url_blocklists(config: &Config) -> Vec<UrlBlocklist> {
+    let mut lists: Vec<UrlBlocklist> = Vec::new();
+    for info in &config.blocklists {
+        if let BlocklistSource::Url {
             url,
             refresh,
             cache,
         } = &info.source
             && !lists.iter().any(|l| &l.url == url)
         {
-            lists.push(UrlList {
+            lists.push(UrlBlocklist {
                 rule: info.rule.clone(),
                 url: url.clone(),
                 refresh: *refresh,
@@ -73,9 +73,9 @@ pub fn url_lists(config: &Config) -> Vec<UrlList> {
 }
 
 /// The downloader for lists: the server's timeouts and CA file, and the list size cap.
-pub fn downloader(config: &Config) -> Result<Downloader, ListFetchError> {
+pub fn downloader(config: &Config) -> Result<Downloader, BlocklistFetchError> {
     let extra_roots_pem = match &config.server.ca_file {
-        Some(path) => std::fs::read(path).map_err(|source| ListFetchError::CaFile {
+        Some(path) => std::fs::read(path).map_err(|source| BlocklistFetchError::CaFile {
             path: path.clone(),
             source,
         })?,
@@ -85,14 +85,14 @@ pub fn downloader(config: &Config) -> Result<Downloader, ListFetchError> {
         timeout: config.server.timeout,
         connect_timeout: config.server.connect_timeout,
         extra_roots_pem,
-        max_bytes: MAX_LIST_BYTES,
+        max_bytes: MAX_BLOCKLIST_BYTES,
     })
-    .map_err(ListFetchError::Build)
+    .map_err(BlocklistFetchError::Build)
 }
 
 /// A list could not be fetched or is not usable.
 #[derive(Debug, thiserror::Error)]
-pub enum ListFetchError {
+pub enum BlocklistFetchError {
     /// The download failed.
     #[error(transparent)]
     Download(#[from] DownloadError),
@@ -147,22 +147,22 @@ pub enum ListFetchError {
 }
 
 /// Fetches a list and checks it, without keeping it.
-pub async fn fetch(downloader: &Downloader, url: &Url) -> Result<String, ListFetchError> {
+pub async fn fetch(downloader: &Downloader, url: &Url) -> Result<String, BlocklistFetchError> {
     let bytes = downloader.get(url).await?;
     let text =
-        String::from_utf8(bytes).map_err(|_| ListFetchError::NotText { url: url.clone() })?;
+        String::from_utf8(bytes).map_err(|_| BlocklistFetchError::NotText { url: url.clone() })?;
     // Compiled under the budget before it can replace the last good copy: a list that would
     // cost too much never reaches the cache (the case it is compiled with does not change its
     // cost by much; the rules compile the copy again with theirs).
     let compiled = compile(&text, false);
     if let Some(reason) = compiled.over_budget {
-        return Err(ListFetchError::OverBudget {
+        return Err(BlocklistFetchError::OverBudget {
             url: url.clone(),
             reason: format!("exceeds the compile budget: {reason}"),
         });
     }
     if compiled.pattern_count() == 0 {
-        return Err(ListFetchError::NoPattern {
+        return Err(BlocklistFetchError::NoPattern {
             url: url.clone(),
             problems: compiled.problems.len(),
         });
@@ -180,7 +180,10 @@ pub enum Refreshed {
 }
 
 /// Fetches a list and, if it changed, replaces its cached copy atomically.
-pub async fn refresh(downloader: &Downloader, list: &UrlList) -> Result<Refreshed, ListFetchError> {
+pub async fn refresh(
+    downloader: &Downloader,
+    list: &UrlBlocklist,
+) -> Result<Refreshed, BlocklistFetchError> {
     let text = fetch(downloader, &list.url).await?;
     let cap = u64::try_from(text.len()).unwrap_or(u64::MAX);
     if crate::durable::read_capped(&list.cache, cap).is_ok_and(|old| old == text.as_bytes()) {
@@ -190,7 +193,7 @@ pub async fn refresh(downloader: &Downloader, list: &UrlList) -> Result<Refreshe
         return Ok(Refreshed::Unchanged);
     }
     crate::durable::write_atomically(&list.cache, text.as_bytes()).map_err(|source| {
-        ListFetchError::Cache {
+        BlocklistFetchError::Cache {
             url: list.url.clone(),
             path: list.cache.clone(),
             source,
@@ -222,12 +225,12 @@ impl Reported {
 }
 
 /// Whether a list has no copy, or one older than its `refresh`.
-pub fn is_due(list: &UrlList) -> bool {
+pub fn is_due(list: &UrlBlocklist) -> bool {
     due_in(list, SystemTime::now()).is_zero()
 }
 
 /// How long until a list is due, judged by its copy's age.
-fn due_in(list: &UrlList, now: SystemTime) -> Duration {
+fn due_in(list: &UrlBlocklist, now: SystemTime) -> Duration {
     let age = std::fs::metadata(&list.cache)
         .and_then(|m| m.modified())
         .ok()
@@ -241,7 +244,7 @@ fn due_in(list: &UrlList, now: SystemTime) -> Duration {
 /// The background task that keeps every `list_url` fresh. Dropping it stops the task.
 #[derive(Debug)]
 pub struct Refresher {
-    lists: watch::Sender<Vec<UrlList>>,
+    blocklists: watch::Sender<Vec<UrlBlocklist>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -255,16 +258,19 @@ impl Refresher {
     /// Starts refreshing the config's lists: at once for a list without a copy or with an old
     /// one, then on each list's interval.
     pub fn spawn(config: &Config, shutdown: CancellationToken) -> Self {
-        let (lists, receiver) = watch::channel(url_lists(config));
+        let (lists, receiver) = watch::channel(url_blocklists(config));
         let downloader = downloader(config);
         let task = tokio::spawn(refresh_loop(downloader, receiver, shutdown));
-        Self { lists, task }
+        Self {
+            blocklists: lists,
+            task,
+        }
     }
 
     /// Follows a reloaded config's lists.
     pub fn update(&self, config: &Config) {
-        let lists = url_lists(config);
-        self.lists.send_if_modified(|current| {
+        let lists = url_blocklists(config);
+        self.blocklists.send_if_modified(|current| {
             let changed = *current != lists;
             if changed {
                 *current = lists;
@@ -275,8 +281,8 @@ impl Refresher {
 }
 
 async fn refresh_loop(
-    downloader: Result<Downloader, ListFetchError>,
-    mut lists: watch::Receiver<Vec<UrlList>>,
+    downloader: Result<Downloader, BlocklistFetchError>,
+    mut lists: watch::Receiver<Vec<UrlBlocklist>>,
     shutdown: CancellationToken,
 ) {
     let downloader = match downloader {
