@@ -17,7 +17,9 @@
 //! `SCALE_BINARY=PATH` runs another build of the daemon instead (an arm64 build through a
 //! qemu-user wrapper script that `exec`s it, say: the peak RSS is then qemu's process, the
 //! guest's memory included); `-- --scale-only` runs only the tick at 10,000 x 20, and
-//! `-- --explain-only` only `explain --task-json` beside the `fnmatch` loop.
+//! `-- --explain-only` only `explain --task-json` beside the `fnmatch` loop; with
+//! `SCALE_KEEP_FILES` set, that run's rules and task files are kept (their paths printed), for a
+//! profiler.
 //!
 //! The list decoding is reported beside its floor in the same run: `serde_json` parsing the same
 //! bytes into `IgnoredAny`, which builds nothing.
