@@ -1,36 +1,27 @@
-//! The task-list decoder (`GET /workflow`), streamed in pieces as the client receives it.
+//! The task-list decoder (`GET /workflow`), as the client runs it on a received body.
 //!
-//! Oracles: the pieces give what the whole body gives; for UTF-8 input, `serde_json::Value`
-//! of the same bytes agrees: what it rejects as JSON the decoder rejects (except nesting past
-//! serde_json's recursion limit, which the decoder skips without building, and a raw control
-//! character in a key written with escapes, whose raw text the decoder never sees), and a code-0
+//! Oracle: for UTF-8 input, `serde_json::Value` of the same bytes agrees: what it rejects as
+//! JSON the decoder rejects (except nesting past serde_json's recursion limit), and a code-0
 //! answer with a `data.tasks` array decodes to one task or skipped task per element, each task
-//! carrying an id that one of the elements has.
+//! carrying an id that one of the elements has; the one exception is a key repeated in the
+//! envelope, which `Value` merges (last wins) and serde's derived structs refuse (the decoder
+//! then calls it JSON that is not an envelope). The property test
+//! `cloudreve::wire::list::oracle_tests` checks the fields themselves on generated answers.
 #![no_main]
 
-use cloudreve_autoselect::cloudreve::decode_list_pieces;
+use cloudreve_autoselect::cloudreve::decode_list_answer;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&size, body)) = data.split_first() else {
-        return;
-    };
-    let pieces = decode_list_pieces(body.chunks(usize::from(size).max(1)));
-    let whole = decode_list_pieces([body]);
-    match (&pieces, &whole) {
-        (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
-        (Err(_), Err(_)) => {}
-        _ => panic!("pieces and whole body disagree: {pieces:?} / {whole:?}"),
-    }
+    let body = data;
+    let whole = decode_list_answer(body);
     if std::str::from_utf8(body).is_err() {
         return;
     }
     match serde_json::from_slice::<Value>(body) {
         Err(e) => {
-            let message = e.to_string();
-            let escaped_key = message.starts_with("control character") && body.contains(&b'\\');
-            if !message.contains("recursion limit") && !escaped_key {
+            if !e.to_string().contains("recursion limit") {
                 assert!(whole.is_err(), "accepted what is not JSON ({e}): {whole:?}");
             }
         }
@@ -40,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
             };
             let list = match whole {
                 Ok(list) => list,
+                Err(e) if e.to_string().contains("JSON that is not an envelope") => return,
                 Err(e) => panic!("refused a complete list: {e}"),
             };
             assert_eq!(list.tasks.len() + list.skipped.len(), elements.len());

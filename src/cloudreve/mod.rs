@@ -36,11 +36,9 @@ pub use token_store::{EXPIRY_WARNING_DAYS, StoreError, TokenStore};
 
 use client::missing_data;
 pub use client::{Client, PatchError};
-pub use document::{
-    DocumentError, StreamedTasks, TaskDocumentStream, decode_task_document, stream_task_document,
-};
+pub use document::{DocumentError, decode_task_document};
 use receive::AnswerHead;
-pub use receive::decode_list_pieces;
+pub use receive::decode_list_answer;
 pub use wire::{draw_patch, patch_body};
 
 /// The current time, injectable so tests can move the client's clock.

@@ -1,4 +1,4 @@
-//! Receiving an answer: the envelope, the size cap, the list decoded as it arrives.
+//! Receiving an answer: the envelope, the size cap, the list's body kept whole and decoded.
 
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -93,46 +93,39 @@ impl<T> Receive for Buffered<T> {
     }
 }
 
-/// Decodes the task list as it arrives (see `wire::list::ListStream`): the body is never held
-/// whole.
+/// Keeps the list answer's body, then decodes it whole (see `wire::list`).
 #[derive(Default)]
-pub(super) struct ListReceiver(pub(super) wire::list::ListStream<'static>);
+pub(super) struct ListReceiver(Vec<u8>);
 
 impl Receive for ListReceiver {
     type Output = (wire::list::ListPage, String);
 
+    fn expect(&mut self, content_length: Option<u64>) {
+        // A length beyond the cap is refused before this; a small first guess otherwise.
+        let length = content_length.map_or(64 * 1024, |l| usize::try_from(l).unwrap_or(0));
+        self.0.reserve_exact(length);
+    }
     fn receive(&mut self, chunk: &[u8]) {
-        self.0.feed(chunk);
+        self.0.extend_from_slice(chunk);
     }
     fn received(&self) -> usize {
-        self.0.received()
+        self.0.len()
     }
     fn finish(self, head: AnswerHead<'_>) -> Result<Self::Output, Error> {
-        let received = self.0.received();
-        let skeleton_is_json = matches!(
-            self.0.skeleton().trim_ascii_start().first(),
-            Some(b'{' | b'[')
-        );
-        let snippet = match &self.0.skeleton() {
-            skeleton if !skeleton_is_json => error::body_excerpt(skeleton),
-            _ => String::new(),
-        };
-        let decoded = self.0.finish().map_err(|e| {
-            head.not_json(match e {
-                wire::list::StreamError::Skeleton(_) if !skeleton_is_json => snippet,
-                wire::list::StreamError::Skeleton(problem) => {
-                    format!("{received} bytes of {problem} (outside data.tasks)")
-                }
-                wire::list::StreamError::Element { index, problem } => {
-                    format!("{received} bytes of JSON; data.tasks[{index}] holds {problem}")
-                }
-                wire::list::StreamError::Structure { offset } => format!(
-                    "{received} bytes of JSON; data.tasks is not a well-formed array (byte {offset})"
+        let bytes = self.0;
+        let decoded = wire::list::decode_list(&bytes).map_err(|refused| {
+            head.not_json(match refused {
+                wire::list::Refused::Json(_) => error::body_excerpt(&bytes),
+                wire::list::Refused::NotUtf8(problem) => format!(
+                    "{} bytes of JSON; text that is not UTF-8 outside data.tasks at line {} column {}",
+                    bytes.len(),
+                    problem.line,
+                    problem.column
                 ),
             })
         })?;
         judge_list(head, decoded).map(|(mut page, correlation_id)| {
-            page.bytes = received;
+            page.bytes = bytes.len();
             (page, correlation_id)
         })
     }
@@ -199,16 +192,12 @@ pub(super) fn judge_list(
     }
 }
 
-/// Decodes a `GET /workflow` answer given in pieces, exactly as the client does while the body
-/// arrives (public for the scale bench). The answer must be a complete list, as for
+/// Decodes a `GET /workflow` answer exactly as the client does once the body has arrived
+/// (public for the scale bench and the fuzz target). The answer must be a complete list, as for
 /// [`Client::list_downloading`](super::Client::list_downloading).
-pub fn decode_list_pieces<'a>(
-    pieces: impl IntoIterator<Item = &'a [u8]>,
-) -> Result<TaskList, Error> {
+pub fn decode_list_answer(body: &[u8]) -> Result<TaskList, Error> {
     let mut receiver = ListReceiver::default();
-    for piece in pieces {
-        receiver.receive(piece);
-    }
+    receiver.receive(body);
     receiver
         .finish(AnswerHead {
             endpoint: LIST_ENDPOINT,

@@ -2,8 +2,8 @@
 //! converted into a domain type right after decoding. Unknown fields are ignored, and every field
 //! the server may omit (`omitempty` in its Go source) is optional.
 //!
-//! The task list, by far the largest answer, is decoded by hand-written visitors in [`list`]
-//! straight into domain types.
+//! The task list, by far the largest answer, is decoded in [`list`]: the envelope first, each
+//! task then on its own, so one task that does not read costs only itself.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -33,8 +33,8 @@ async fn explain_stdin(document: &str) -> std::process::Output {
 
 #[tokio::test]
 async fn a_piped_document_is_read_once_even_when_it_must_be_decoded_whole() {
-    // A `tasks` key written with an escape: the pieces cannot be followed, so the whole text is
-    // decoded, which used to open /dev/stdin again and find it empty.
+    // A `tasks` key written with an escape, read from a pipe: the document is read once, from
+    // the one handle (a second open of /dev/stdin would find it empty).
     let output = explain_stdin(&format!(r#"{{"t\u0061sks":[{TASK}]}}"#)).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
