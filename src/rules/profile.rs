@@ -86,8 +86,10 @@ impl Family {
 
     /// The family of a file name's extension (ASCII case ignored).
     pub fn of_extension(ext: &str) -> Self {
-        let ext = ext.to_ascii_lowercase();
-        let ext = ext.as_str();
+        let mut buffer = [0; LONGEST_EXTENSION];
+        let Some(ext) = lowercase_extension(ext, &mut buffer) else {
+            return Self::Other;
+        };
         match ext {
             "mkv" | "mp4" | "avi" | "mov" | "wmv" | "m4v" | "mpg" | "mpeg" | "ts" | "m2ts"
             | "mts" | "webm" | "flv" | "vob" | "rmvb" | "rm" | "3gp" | "ogv" | "divx" | "f4v"
@@ -118,6 +120,20 @@ impl Family {
             _ => Self::Other,
         }
     }
+}
+
+/// The longest extension a family or structure names (`appimage`).
+const LONGEST_EXTENSION: usize = 8;
+
+/// `ext` in ASCII lowercase, in `buffer`: the profile looks at every file of every task, so
+/// without an allocation per file (two per file cost about a third of planning a large list);
+/// `None` when it is longer than any extension named here.
+fn lowercase_extension<'b>(ext: &str, buffer: &'b mut [u8; LONGEST_EXTENSION]) -> Option<&'b str> {
+    let lowered = buffer.get_mut(..ext.len())?;
+    lowered.copy_from_slice(ext.as_bytes());
+    lowered.make_ascii_lowercase();
+    // ASCII lowercasing keeps UTF-8 valid, so this never fails.
+    std::str::from_utf8(lowered).ok()
 }
 
 /// `r00`..`r99`, `s00`.., and `001`..: the extensions of archive volumes.
@@ -347,16 +363,18 @@ impl Profile {
                 // piece size would otherwise look like a collection of padding.
                 continue;
             }
-            let (family, structure) = classify(path);
+            let base = path.rsplit_once('/').map_or(path, |(_, base)| base);
+            let (family, structure) = classify(path, base);
             if let Some(structure) = structure {
                 structures |= structure.bit();
             }
-            let base = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+            let mut buffer = [0; LONGEST_EXTENSION];
             let ext = base.rsplit_once('.').map_or("", |(_, ext)| ext);
+            let ext = lowercase_extension(ext, &mut buffer).unwrap_or_default();
             match ext {
                 "rar" => {
                     rar += 1;
-                    rar_volumes += u32::from(part_volume(&base));
+                    rar_volumes += u32::from(part_volume(base));
                 }
                 "cue" | "m3u" | "m3u8" => structures |= Structure::CueOrPlaylist.bit(),
                 "dll" | "so" | "dylib" => structures |= Structure::Program.bit(),
@@ -540,17 +558,20 @@ fn is_padding(path: &str) -> bool {
     parts.next() == Some(".pad") || base.starts_with("_____padding_file_")
 }
 
-/// `name.part1.rar`, `name.part01.rar`.
+/// `name.part1.rar`, `name.part01.rar` (ASCII case ignored), for a base name whose extension
+/// is `rar`.
 fn part_volume(base: &str) -> bool {
-    let Some(stem) = base.strip_suffix(".rar") else {
-        return false;
-    };
-    stem.rsplit_once(".part")
-        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    let stem = base.rsplit_once('.').map_or(base, |(stem, _)| stem);
+    stem.rsplit_once('.').is_some_and(|(_, last)| {
+        let last = last.as_bytes();
+        last.len() > 4
+            && last[..4].eq_ignore_ascii_case(b"part")
+            && last[4..].iter().all(u8::is_ascii_digit)
+    })
 }
 
-/// A file's family, and the disc structure it belongs to, if any.
-fn classify(path: &str) -> (Family, Option<Structure>) {
+/// A file's family, and the disc structure it belongs to, if any (`base`: its base name).
+fn classify(path: &str, base: &str) -> (Family, Option<Structure>) {
     let mut folders = path.split('/').rev().skip(1);
     let structure = folders.find_map(|folder| {
         if folder.eq_ignore_ascii_case("BDMV") || folder.eq_ignore_ascii_case("CERTIFICATE") {
@@ -566,14 +587,11 @@ fn classify(path: &str) -> (Family, Option<Structure>) {
     if let Some(structure) = structure {
         return (Family::Disc, Some(structure));
     }
-    let base = path.rsplit('/').next().unwrap_or(path);
-    let family = match base
-        .char_indices()
-        .skip(1)
-        .filter(|(_, c)| *c == '.')
-        .last()
-    {
-        Some((dot, _)) => Family::of_extension(base.get(dot + 1..).unwrap_or_default()),
+    // The extension after the last dot but a leading one (`.nfo` has none).
+    let mut after_first = base.chars();
+    after_first.next();
+    let family = match after_first.as_str().rsplit_once('.') {
+        Some((_, ext)) => Family::of_extension(ext),
         None => Family::Other,
     };
     (family, None)
@@ -615,6 +633,30 @@ mod tests {
             kind(&[("P/setup.exe", 10), ("P/readme.txt", 1)]),
             Kind::Software
         );
+    }
+
+    #[test]
+    fn extensions_and_rar_volumes_ignore_ascii_case_without_allocating() {
+        assert_eq!(Family::of_extension("MKV"), Family::Video);
+        assert_eq!(Family::of_extension("AppImage"), Family::Executable);
+        assert_eq!(Family::of_extension("R07"), Family::Archive);
+        assert_eq!(Family::of_extension("appimages"), Family::Other);
+        assert_eq!(Family::of_extension("é"), Family::Other);
+        for volume in ["a.part1.rar", "A.PART01.RAR", "x.y.Part12.Rar"] {
+            assert!(part_volume(volume), "{volume}");
+        }
+        for single in [
+            "a.rar",
+            "a.part.rar",
+            "a.part1x.rar",
+            "part1.rar",
+            "a.é1.rar",
+        ] {
+            assert!(!part_volume(single), "{single}");
+        }
+        assert_eq!(classify("d/.nfo", ".nfo").0, Family::Other);
+        assert_eq!(classify("d/é.mkv", "é.mkv").0, Family::Video);
+        assert!(Profile::of([("S/A.PART1.RAR", 10), ("S/A.PART2.RAR", 10)]).has(Structure::RarSet));
     }
 
     #[test]
