@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared by the deployment checks in ci/: messages, waiting, cached Debian root filesystems,
-# a booted systemd machine (systemd-nspawn), and the emulated Cloudreve (examples/emulator.rs).
+# a booted systemd machine (systemd-nspawn), and the emulated Cloudreve (emulator/examples/emulator.rs).
 # Everything talks over 127.0.0.1 only. Source it; it sets `set -euo pipefail`.
 set -euo pipefail
 
