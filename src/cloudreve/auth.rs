@@ -8,7 +8,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use super::receive::Receive;
+use super::receive::Decode;
 use super::{Client, Credentials, Error, SignInProblem, missing_data, wire};
 
 /// The tokens of a signed-in session. Never `Debug`-printed with their values.
@@ -37,30 +37,21 @@ pub(super) struct AuthState {
 
 impl Client {
     /// A call on a protected route (one refresh and one retry on a body code 401), with the
-    /// answer received and judged by what `receiver` makes.
-    pub(super) async fn authed_with<B, M, R>(
+    /// answer judged by `decode`.
+    pub(super) async fn authed_with<B, T>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         body: Option<&B>,
-        receiver: M,
-    ) -> Result<R::Output, Error>
+        decode: Decode<T>,
+    ) -> Result<T, Error>
     where
         B: Serialize + Sync,
-        M: Fn() -> R + Sync,
-        R: Receive,
     {
         let token = self.access_token(false).await?;
         match self
-            .call_with(
-                method.clone(),
-                endpoint,
-                path,
-                Some(&token),
-                body,
-                &receiver,
-            )
+            .call_with(method.clone(), endpoint, path, Some(&token), body, decode)
             .await
         {
             Err(Error::Api { code: 401, .. }) => {
@@ -69,7 +60,7 @@ impl Client {
                     "access token rejected (401); refreshing and retrying once"
                 );
                 let token = self.access_token(true).await?;
-                self.call_with(method, endpoint, path, Some(&token), body, &receiver)
+                self.call_with(method, endpoint, path, Some(&token), body, decode)
                     .await
             }
             other => other,

@@ -12,7 +12,9 @@ use tokio::sync::Mutex;
 use crate::task::{SelectionChange, TaskId, TaskList};
 
 use super::auth::AuthState;
-use super::receive::{AnswerHead, Buffered, LIST_ENDPOINT, ListReceiver, MAX_LIST_PAGES, Receive};
+use super::receive::{
+    AnswerHead, Decode, LIST_ENDPOINT, MAX_LIST_PAGES, decode_envelope, decode_list_page,
+};
 use super::{
     BuildError, ClientOptions, Credentials, Delivery, Error, ListProblem, TokenStore, error, wire,
 };
@@ -143,7 +145,7 @@ impl Client {
                     LIST_ENDPOINT,
                     &path,
                     None::<&()>,
-                    ListReceiver::default,
+                    decode_list_page,
                 )
                 .await?;
             received = received.saturating_add(page.bytes);
@@ -259,31 +261,22 @@ impl Client {
         token: Option<&SecretString>,
         body: Option<&B>,
     ) -> Result<Option<T>, Error> {
-        self.call_with(
-            method,
-            endpoint,
-            path,
-            token,
-            body,
-            &Buffered::<Option<T>>::envelope,
-        )
-        .await
+        self.call_with(method, endpoint, path, token, body, decode_envelope::<T>)
+            .await
     }
 
-    /// [`Self::call`] with the answer received and judged by what `receiver` makes.
-    pub(super) async fn call_with<B, M, R>(
+    /// [`Self::call`] with the answer judged by `decode`.
+    pub(super) async fn call_with<B, T>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         token: Option<&SecretString>,
         body: Option<&B>,
-        receiver: &M,
-    ) -> Result<R::Output, Error>
+        decode: Decode<T>,
+    ) -> Result<T, Error>
     where
         B: Serialize + Sync,
-        M: Fn() -> R + Sync,
-        R: Receive,
     {
         let retry_any_transient = method == Method::GET || method == Method::POST;
         let backoff = ExponentialBuilder::default()
@@ -293,7 +286,7 @@ impl Client {
             .with_jitter();
         (|| async {
             let result = self
-                .call_once(method.clone(), endpoint, path, token, body, receiver())
+                .call_once(method.clone(), endpoint, path, token, body, decode)
                 .await;
             if let Some(observe) = &self.options.on_request {
                 observe(
@@ -317,18 +310,17 @@ impl Client {
             .await
     }
 
-    async fn call_once<B, R>(
+    async fn call_once<B, T>(
         &self,
         method: Method,
         endpoint: &str,
         path: &str,
         token: Option<&SecretString>,
         body: Option<&B>,
-        mut receiver: R,
-    ) -> Result<R::Output, Error>
+        decode: Decode<T>,
+    ) -> Result<T, Error>
     where
         B: Serialize + Sync,
-        R: Receive,
     {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let transport = |source: reqwest::Error| {
@@ -396,18 +388,23 @@ impl Client {
         {
             return Err(too_large());
         }
-        receiver.expect(response.content_length());
+        // A length beyond the cap was refused above; a small first guess without one.
+        let expected = response
+            .content_length()
+            .map_or(8 * 1024, |length| usize::try_from(length).unwrap_or(0));
+        let mut bytes = Vec::with_capacity(expected);
         while let Some(chunk) = response.chunk().await.map_err(&transport)? {
-            if receiver.received() + chunk.len() > limit {
+            if bytes.len() + chunk.len() > limit {
                 return Err(too_large());
             }
-            receiver.receive(&chunk);
+            bytes.extend_from_slice(&chunk);
         }
-        receiver.finish(AnswerHead {
+        let head = AnswerHead {
             endpoint,
             status,
             correlation_id: &correlation_id,
-        })
+        };
+        decode(head, &bytes)
     }
 }
 

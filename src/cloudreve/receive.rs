@@ -44,91 +44,31 @@ impl AnswerHead<'_> {
     }
 }
 
-/// Receives an answer's body as it arrives, then judges it.
-pub(super) trait Receive: Send {
-    /// What a good answer gives.
-    type Output;
-    /// The body's announced length, if any.
-    fn expect(&mut self, _content_length: Option<u64>) {}
-    /// The next piece of the body.
-    fn receive(&mut self, chunk: &[u8]);
-    /// Bytes received so far (the response-size cap counts them).
-    fn received(&self) -> usize;
-    /// The whole answer has arrived.
-    fn finish(self, head: AnswerHead<'_>) -> Result<Self::Output, Error>;
-}
+/// Judges an answer once its whole body has arrived: every answer is held whole (the list
+/// too, under the response-size cap), then decoded.
+pub(super) type Decode<T> = fn(AnswerHead<'_>, &[u8]) -> Result<T, Error>;
 
-/// Keeps the body, then decodes it with `serde` (every answer but the list, all small).
-pub(super) struct Buffered<T> {
-    pub(super) bytes: Vec<u8>,
-    pub(super) decode: fn(AnswerHead<'_>, &[u8]) -> Result<T, Error>,
-}
-
-impl<T: DeserializeOwned> Buffered<Option<T>> {
-    /// The envelope with a `data` of type `T`.
-    pub(super) fn envelope() -> Self {
-        Self {
-            bytes: Vec::new(),
-            decode: decode_envelope::<T>,
-        }
-    }
-}
-
-impl<T> Receive for Buffered<T> {
-    type Output = T;
-
-    fn expect(&mut self, content_length: Option<u64>) {
-        // A length beyond the cap is refused before this; a small first guess otherwise.
-        let length = content_length.map_or(8 * 1024, |l| usize::try_from(l).unwrap_or(0));
-        self.bytes.reserve_exact(length);
-    }
-    fn receive(&mut self, chunk: &[u8]) {
-        self.bytes.extend_from_slice(chunk);
-    }
-    fn received(&self) -> usize {
-        self.bytes.len()
-    }
-    fn finish(self, head: AnswerHead<'_>) -> Result<T, Error> {
-        (self.decode)(head, &self.bytes)
-    }
-}
-
-/// Keeps the list answer's body, then decodes it whole (see `wire::list`).
-#[derive(Default)]
-pub(super) struct ListReceiver(Vec<u8>);
-
-impl Receive for ListReceiver {
-    type Output = (wire::list::ListPage, String);
-
-    fn expect(&mut self, content_length: Option<u64>) {
-        // A length beyond the cap is refused before this; a small first guess otherwise.
-        let length = content_length.map_or(64 * 1024, |l| usize::try_from(l).unwrap_or(0));
-        self.0.reserve_exact(length);
-    }
-    fn receive(&mut self, chunk: &[u8]) {
-        self.0.extend_from_slice(chunk);
-    }
-    fn received(&self) -> usize {
-        self.0.len()
-    }
-    fn finish(self, head: AnswerHead<'_>) -> Result<Self::Output, Error> {
-        let bytes = self.0;
-        let decoded = wire::list::decode_list(&bytes).map_err(|refused| {
-            head.not_json(match refused {
-                wire::list::Refused::Json(_) => error::body_excerpt(&bytes),
-                wire::list::Refused::NotUtf8(problem) => format!(
-                    "{} bytes of JSON; text that is not UTF-8 outside data.tasks at line {} column {}",
-                    bytes.len(),
-                    problem.line,
-                    problem.column
-                ),
-            })
-        })?;
-        judge_list(head, decoded).map(|(mut page, correlation_id)| {
-            page.bytes = bytes.len();
-            (page, correlation_id)
+/// A `GET /workflow` answer: its page (with the bytes it took, which the whole list's cap
+/// counts) and the correlation id to name in later errors.
+pub(super) fn decode_list_page(
+    head: AnswerHead<'_>,
+    bytes: &[u8],
+) -> Result<(wire::list::ListPage, String), Error> {
+    let decoded = wire::list::decode_list(bytes).map_err(|refused| {
+        head.not_json(match refused {
+            wire::list::Refused::Json(_) => error::body_excerpt(bytes),
+            wire::list::Refused::NotUtf8(problem) => format!(
+                "{} bytes of JSON; text that is not UTF-8 outside data.tasks at line {} column {}",
+                bytes.len(),
+                problem.line,
+                problem.column
+            ),
         })
-    }
+    })?;
+    judge_list(head, decoded).map(|(mut page, correlation_id)| {
+        page.bytes = bytes.len();
+        (page, correlation_id)
+    })
 }
 
 /// Checks the envelope: a non-zero `code` is an error whatever the HTTP status; a body that is
@@ -196,13 +136,10 @@ pub(super) fn judge_list(
 /// (public for the scale bench and the fuzz target). The answer must be a complete list, as for
 /// [`Client::list_downloading`](super::Client::list_downloading).
 pub fn decode_list_answer(body: &[u8]) -> Result<TaskList, Error> {
-    let mut receiver = ListReceiver::default();
-    receiver.receive(body);
-    receiver
-        .finish(AnswerHead {
-            endpoint: LIST_ENDPOINT,
-            status: StatusCode::OK,
-            correlation_id: "",
-        })
-        .map(|(page, _)| page.tasks)
+    let head = AnswerHead {
+        endpoint: LIST_ENDPOINT,
+        status: StatusCode::OK,
+        correlation_id: "",
+    };
+    decode_list_page(head, body).map(|(page, _)| page.tasks)
 }

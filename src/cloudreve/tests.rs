@@ -1,7 +1,7 @@
 //! Unit tests of `cloudreve`.
 
 use super::client::route_template;
-use super::receive::{LIST_ENDPOINT, ListReceiver, Receive, decode_envelope};
+use super::receive::{LIST_ENDPOINT, decode_envelope, decode_list_page};
 use super::*;
 use chrono::TimeDelta;
 use reqwest::StatusCode;
@@ -146,13 +146,12 @@ fn decode_errors_name_the_position_not_the_value() {
 #[test]
 fn list_errors_name_the_endpoint_and_the_problem() {
     let list = |body: &str| {
-        let mut receiver = ListReceiver::default();
-        receiver.receive(body.as_bytes());
-        receiver.finish(AnswerHead {
+        let head = AnswerHead {
             endpoint: LIST_ENDPOINT,
             status: StatusCode::OK,
             correlation_id: "ours",
-        })
+        };
+        decode_list_page(head, body.as_bytes())
     };
     let err = list(r#"{"code":0,"msg":"","data":null,"correlation_id":"theirs"}"#)
         .err()
