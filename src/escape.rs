@@ -50,6 +50,14 @@ fn write_escape(out: &mut impl fmt::Write, c: char) -> fmt::Result {
 /// Whether `text` holds anything [`Escaped`] would change: one pass over the bytes, which
 /// names without controls (nearly all) leave at once.
 pub fn needs_escaping(text: &str) -> bool {
+    // Printable ASCII (nearly every name) is told apart in one pass that does not stop early,
+    // so that it runs over many bytes at once.
+    if text
+        .bytes()
+        .fold(true, |printable, b| printable & (0x20..0x7f).contains(&b))
+    {
+        return false;
+    }
     // C1 controls start with 0xC2, U+061C with 0xD8, the other marks with 0xE2: only a name
     // with one of these bytes is looked at character by character.
     text.bytes()
