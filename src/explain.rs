@@ -107,23 +107,23 @@ fn write(
         let _ = writeln!(text, "{}: no tasks", path.display());
     }
     let decided = Decided::new();
-    let mut written = Ok(());
+    let write_error = |source| ExplainError::Write { source };
     for (n, task) in list.tasks.iter().enumerate() {
         if n > 0 {
             text.push('\n');
         }
         plan::plan(task, rules, &decided)
             .render_explained_into(&mut text, crate::cloudreve::draw_patch);
-        // Written out a few tables at a time: one buffer, reused.
+        // Written out a few tables at a time: one buffer, reused. A reader that went away
+        // (`| head`) wants no more, so the tasks left are not planned.
         if text.len() >= 64 * 1024 {
-            written = written.and_then(|()| out.write_all(text.as_bytes()));
+            out.write_all(text.as_bytes()).map_err(write_error)?;
             text.clear();
         }
     }
-    written
-        .and_then(|()| out.write_all(text.as_bytes()))
+    out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|source| ExplainError::Write { source })?;
+        .map_err(write_error)?;
     if list.tasks.is_empty() {
         return Err(ExplainError::NothingExplained {
             path: path.to_owned(),
@@ -321,6 +321,50 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("task t1 "), "{out}");
+    }
+
+    /// Writes `budget` bytes, then fails as a closed pipe does; counts the writes asked for.
+    struct ClosingPipe {
+        budget: usize,
+        writes: usize,
+    }
+
+    impl std::io::Write for ClosingPipe {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.writes += 1;
+            if self.budget == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let written = buf.len().min(self.budget);
+            self.budget -= written;
+            Ok(written)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A reader that goes away ends the explanation at that write: the error is returned and
+    /// nothing more is written.
+    #[test]
+    fn a_reader_that_goes_away_ends_the_explanation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.json");
+        std::fs::write(&path, format!("[{}]", tasks(0, 2_000))).unwrap();
+        let mut pipe = ClosingPipe {
+            budget: 100_000,
+            writes: 0,
+        };
+        let error = explain_file(&path, || Ok::<_, ()>(rules()), &mut pipe)
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(&error, ExplainError::Write { source } if source.kind() == std::io::ErrorKind::BrokenPipe),
+            "{error:?}"
+        );
+        // The first batch fits; the second fills the budget and fails on its rest.
+        assert_eq!(pipe.writes, 3, "{error}");
     }
 
     #[test]
