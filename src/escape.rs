@@ -47,8 +47,9 @@ fn write_escape(out: &mut impl fmt::Write, c: char) -> fmt::Result {
     }
 }
 
-/// Whether `text` holds anything [`Escaped`] would change: one pass over the bytes, which
-/// names without controls (nearly all) leave at once.
+/// Whether `text` holds anything [`Escaped`] would change. A name of printable ASCII (nearly
+/// all) takes one pass over its bytes; others are looked at character by character only if
+/// they hold a byte that can start an escaped character.
 pub fn needs_escaping(text: &str) -> bool {
     // Printable ASCII (nearly every name) is told apart in one pass that does not stop early,
     // so that it runs over many bytes at once.

@@ -231,16 +231,20 @@ pub fn has_double_extension(base_name: &str) -> bool {
     MEDIA_EXTENSIONS.contains(&inner) && EXECUTABLE_EXTENSIONS.contains(&last)
 }
 
-/// A path's folders (empty at the top) and its base name. The separator is found as a byte:
-/// matching and the profile look at every file of every task, and `str::rsplit_once` costs a
-/// `memrchr` call per look.
+/// A path's folders (empty at the top) and its base name.
 pub fn split_path(path: &str) -> (&str, &str) {
-    let slash = path.as_bytes().iter().rposition(|&b| b == b'/');
-    // `/` is ASCII, so it sits on a character boundary: the split is never refused.
-    match slash.and_then(|slash| path.split_at_checked(slash)) {
-        Some((folders, slash_and_base)) => (folders, slash_and_base.get(1..).unwrap_or_default()),
-        None => ("", path),
-    }
+    split_last(path, b'/').unwrap_or(("", path))
+}
+
+/// `text` before and after its last `separator` (an ASCII byte), as `str::rsplit_once` splits
+/// it, but found as a byte: matching and the profile look at every file of every task, and
+/// `rsplit_once` costs a `memrchr` call per look.
+pub fn split_last(text: &str, separator: u8) -> Option<(&str, &str)> {
+    debug_assert!(separator.is_ascii());
+    let at = text.as_bytes().iter().rposition(|&b| b == separator)?;
+    // An ASCII byte sits on a character boundary, and so does the byte after it.
+    let (before, from_separator) = text.split_at_checked(at)?;
+    Some((before, from_separator.get(1..)?))
 }
 
 /// Whether a glob is matched against the whole path (it contains `/`) or the base name.

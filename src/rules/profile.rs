@@ -18,7 +18,7 @@
 //!
 //! Rules scope themselves by kind (`kind = "video"`); the kind is computed once per task.
 
-use super::split_path;
+use super::{split_last, split_path};
 use std::fmt;
 
 /// A content family: what a file is, by its extension or its place in a disc structure.
@@ -368,7 +368,7 @@ impl Profile {
                 continue;
             }
             let mut buffer = [0; LONGEST_EXTENSION];
-            let ext = after_last(base, b'.').unwrap_or("");
+            let ext = split_last(base, b'.').map_or("", |(_, ext)| ext);
             let ext = lowercase_extension(ext, &mut buffer).unwrap_or_default();
             let (family, structure) = classify(folders, base, ext);
             if let Some(structure) = structure {
@@ -556,15 +556,8 @@ pub fn is_named_after(base_name: &str, group: Option<&str>) -> bool {
 /// A BEP 47 padding file as aria2 lists it (`<root>/.pad/<n>`) or an old client's
 /// `_____padding_file_*`.
 fn is_padding(folders: &str, base: &str) -> bool {
-    after_last(folders, b'/').unwrap_or(folders) == ".pad" || base.starts_with("_____padding_file_")
-}
-
-/// What follows the last `separator` (an ASCII byte) in `text`, if it holds one.
-fn after_last(text: &str, separator: u8) -> Option<&str> {
-    debug_assert!(separator.is_ascii());
-    let at = text.as_bytes().iter().rposition(|&b| b == separator)?;
-    // An ASCII byte sits on a character boundary, and so does the byte after it.
-    text.get(at + 1..)
+    split_last(folders, b'/').map_or(folders, |(_, last)| last) == ".pad"
+        || base.starts_with("_____padding_file_")
 }
 
 /// `name.part1.rar`, `name.part01.rar` (ASCII case ignored), for a base name whose extension
@@ -579,20 +572,23 @@ fn part_volume(base: &str) -> bool {
     })
 }
 
+/// The disc structure a folder with this name belongs to (ASCII case ignored).
+fn disc_structure(folder: &str) -> Option<Structure> {
+    if folder.eq_ignore_ascii_case("BDMV") || folder.eq_ignore_ascii_case("CERTIFICATE") {
+        Some(Structure::BluRay)
+    } else if folder.eq_ignore_ascii_case("VIDEO_TS") {
+        Some(Structure::Dvd)
+    } else if folder.eq_ignore_ascii_case("AUDIO_TS") {
+        Some(Structure::DvdAudio)
+    } else {
+        None
+    }
+}
+
 /// A file's family, and the disc structure it belongs to, if any (`folders`: its path's
 /// folders; `base`: its base name; `ext`: its extension after the last dot, lowercased).
 fn classify(folders: &str, base: &str, ext: &str) -> (Family, Option<Structure>) {
-    let structure = folders.rsplit('/').find_map(|folder| {
-        if folder.eq_ignore_ascii_case("BDMV") || folder.eq_ignore_ascii_case("CERTIFICATE") {
-            Some(Structure::BluRay)
-        } else if folder.eq_ignore_ascii_case("VIDEO_TS") {
-            Some(Structure::Dvd)
-        } else if folder.eq_ignore_ascii_case("AUDIO_TS") {
-            Some(Structure::DvdAudio)
-        } else {
-            None
-        }
-    });
+    let structure = folders.rsplit('/').find_map(disc_structure);
     if let Some(structure) = structure {
         return (Family::Disc, Some(structure));
     }

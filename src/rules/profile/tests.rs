@@ -158,22 +158,13 @@ fn kind_sets() {
 }
 
 /// The path as the profile read it before it split the path once (`str` methods, char by char):
-/// whether it is padding, its family and structure, and its extension.
+/// whether it is padding, its family and structure, and its extension. Folder names are read by
+/// the same `disc_structure`: the splitting is what is checked.
 fn read_by_str_methods(path: &str) -> (bool, Family, Option<Structure>, String) {
     let mut parts = path.rsplit('/');
     let base = parts.next().unwrap_or(path);
     let padding = parts.next() == Some(".pad") || base.starts_with("_____padding_file_");
-    let structure = path.split('/').rev().skip(1).find_map(|folder| {
-        if folder.eq_ignore_ascii_case("BDMV") || folder.eq_ignore_ascii_case("CERTIFICATE") {
-            Some(Structure::BluRay)
-        } else if folder.eq_ignore_ascii_case("VIDEO_TS") {
-            Some(Structure::Dvd)
-        } else if folder.eq_ignore_ascii_case("AUDIO_TS") {
-            Some(Structure::DvdAudio)
-        } else {
-            None
-        }
-    });
+    let structure = path.split('/').rev().skip(1).find_map(disc_structure);
     let mut after_first = base.chars();
     after_first.next();
     let family = match (structure, after_first.as_str().rsplit_once('.')) {
@@ -201,7 +192,7 @@ proptest::proptest! {
     ) {
         let (folders, base) = split_path(&path);
         let mut buffer = [0; LONGEST_EXTENSION];
-        let ext = lowercase_extension(after_last(base, b'.').unwrap_or(""), &mut buffer)
+        let ext = lowercase_extension(split_last(base, b'.').map_or("", |(_, ext)| ext), &mut buffer)
             .unwrap_or_default();
         let (family, structure) = classify(folders, base, ext);
         let split = (is_padding(folders, base), family, structure, ext.to_owned());
